@@ -1,0 +1,146 @@
+"""``onestack``: run the cloud and look after it."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import sys
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from onestack.common.config import Settings, load_settings
+
+app = typer.Typer(
+    help="The whole OpenStack cloud in one coherent Python project.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_show_locals=False,
+)
+keys_app = typer.Typer(help="Fernet key repositories.", no_args_is_help=True)
+db_app = typer.Typer(help="Databases.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+app.add_typer(db_app, name="db")
+console = Console(stderr=True)
+
+DataDir = Annotated[Path | None, typer.Option("--data-dir", help="state directory")]
+ConfigFile = Annotated[Path | None, typer.Option("--config", help="onestack.toml")]
+
+
+def _settings(config: Path | None, **overrides: object) -> Settings:
+    return load_settings(config, **overrides)
+
+
+@app.command()
+def up(
+    data_dir: DataDir = None,
+    host: Annotated[str | None, typer.Option(help="address to listen on")] = None,
+    port: Annotated[int | None, typer.Option(help="port to listen on")] = None,
+    database_url: Annotated[
+        str | None, typer.Option(help="SQLAlchemy URL for every service")
+    ] = None,
+    config: ConfigFile = None,
+) -> None:
+    """Run the cloud in the foreground (SIGINT/SIGTERM stop it cleanly)."""
+    import uvicorn
+
+    from onestack.server import Cloud
+
+    started = time.monotonic()
+    settings = _settings(config, data_dir=data_dir, host=host, port=port, database_url=database_url)
+    logging.basicConfig(
+        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    cloud = Cloud(settings)
+    server = uvicorn.Server(
+        uvicorn.Config(
+            cloud.app,
+            host=settings.host,
+            port=settings.port,
+            log_level="warning",
+            access_log=False,
+            loop="uvloop",
+            http="httptools",
+            lifespan="on",
+            timeout_graceful_shutdown=10,
+        )
+    )
+
+    async def announce() -> None:
+        while not server.started:
+            if server.should_exit:
+                return
+            await asyncio.sleep(0.02)
+        clouds = settings.data_dir / "clouds.yaml"
+        console.print(
+            f"[bold green]onestack is up[/] at {settings.base_url} "
+            f"({time.monotonic() - started:.1f}s)\n"
+            f"  export OS_CLIENT_CONFIG_FILE={clouds}\n"
+            f"  openstack --os-cloud onestack token issue      # admin\n"
+            f"  openstack --os-cloud onestack-demo server list  # demo user\n"
+            f"  admin password: {settings.data_dir / 'admin-password'}"
+        )
+
+    async def main() -> None:
+        task = asyncio.create_task(announce())
+        await server.serve()
+        task.cancel()
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(main())
+    if not server.started:
+        sys.exit(1)
+
+
+@keys_app.command("setup")
+def keys_setup(data_dir: DataDir = None, config: ConfigFile = None) -> None:
+    """Create the token and credential key repositories if missing."""
+    from onestack.identity.manager import IdentityManager
+
+    mgr = IdentityManager(_settings(config, data_dir=data_dir))
+    for repo in (mgr.keys, mgr.credential_keys):
+        created = repo.setup()
+        console.print(f"{repo.path}: {'created' if created else 'already set up'}")
+
+
+@keys_app.command("rotate")
+def keys_rotate(
+    data_dir: DataDir = None,
+    config: ConfigFile = None,
+    credential: Annotated[bool, typer.Option(help="rotate the credential keys instead")] = False,
+) -> None:
+    """Promote the staged key to primary; tokens from the old primary stay valid."""
+    from onestack.identity.manager import IdentityManager
+
+    mgr = IdentityManager(_settings(config, data_dir=data_dir))
+    repo = mgr.credential_keys if credential else mgr.keys
+    repo.setup()
+    primary = repo.rotate()
+    console.print(f"{repo.path}: primary key is now {primary}; keys {sorted(repo.keys())}")
+
+
+@db_app.command("upgrade")
+def db_upgrade(
+    data_dir: DataDir = None,
+    config: ConfigFile = None,
+    database_url: Annotated[str | None, typer.Option()] = None,
+) -> None:
+    """Apply every service's migrations."""
+    from onestack.identity.manager import IdentityManager
+
+    mgr = IdentityManager(_settings(config, data_dir=data_dir, database_url=database_url))
+
+    async def run() -> None:
+        await mgr.db.upgrade()
+        await mgr.db.dispose()
+
+    asyncio.run(run())
+    console.print(f"identity: {mgr.db.url.split('@')[-1]} at head")
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,1 @@
+"""Machinery every onestack service shares, written once."""

@@ -1,0 +1,195 @@
+"""The API app factory every service uses, and small response helpers.
+
+It gives each service: X-OpenStack-Request-ID on every response, a request body cap, errors
+rendered in the service's own format (never a traceback), fast orjson responses, and the token
+validator and policy on ``app.state``.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from onestack.common import errors
+from onestack.common.auth import TokenValidator
+from onestack.common.policy import Policy
+
+LOG = logging.getLogger(__name__)
+REQUEST_ID_HEADER = b"x-openstack-request-id"
+
+
+class JSON(Response):
+    """A JSON response rendered with orjson."""
+
+    media_type = "application/json"
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content, option=orjson.OPT_NON_STR_KEYS)
+
+
+def json(body: Any, status: int = 200, headers: Mapping[str, str] | None = None) -> JSON:
+    return JSON(body, status_code=status, headers=dict(headers) if headers else None)
+
+
+def no_content(headers: Mapping[str, str] | None = None) -> Response:
+    return Response(status_code=204, headers=dict(headers) if headers else None)
+
+
+class RequestIdMiddleware:
+    """Gives every request an id (``req-<uuid>``) and returns it as X-OpenStack-Request-ID."""
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = f"req-{uuid.uuid4()}"
+        scope.setdefault("state", {})["request_id"] = request_id
+        header = (REQUEST_ID_HEADER, request_id.encode())
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), header]
+            await send(message)
+
+        await self.app(scope, receive, send_with_id)
+
+
+class BodyLimitMiddleware:
+    """Refuses request bodies over ``limit`` bytes with 413, declared or streamed."""
+
+    def __init__(self, app: ASGIApp, limit: int, formatter: errors.ErrorFormatter):
+        self.app = app
+        self.limit = limit
+        self.formatter = formatter
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope.get("onestack.unlimited_body"):
+            await self.app(scope, receive, send)
+            return
+        for name, value in scope["headers"]:
+            if name == b"content-length":
+                try:
+                    too_big = int(value) > self.limit
+                except ValueError:
+                    too_big = False
+                if too_big:
+                    await self._refuse(scope, receive, send)
+                    return
+        received = 0
+
+        async def counting_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.limit:
+                    raise errors.PayloadTooLarge()
+            return message
+
+        await self.app(scope, counting_receive, send)
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = error_response(errors.PayloadTooLarge(), self.formatter)
+        await response(scope, receive, send)
+
+
+def error_response(error: errors.APIError, formatter: errors.ErrorFormatter) -> JSON:
+    return JSON(formatter(error), status_code=error.code, headers=error.headers or None)
+
+
+def _validation_message(exc: RequestValidationError) -> str:
+    parts = []
+    for err in exc.errors()[:3]:
+        loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path")]
+        where = ".".join(loc)
+        if err.get("type") == "json_invalid":
+            return "Malformed request body: the body is not valid JSON."
+        msg = err.get("msg", "invalid value")
+        parts.append(f"Invalid input for field '{where}': {msg}" if where else msg)
+    return "; ".join(parts) or "Invalid request."
+
+
+def create_app(
+    *,
+    title: str,
+    routers: Iterable[APIRouter],
+    error_format: errors.ErrorFormatter,
+    token_validator: TokenValidator | None,
+    policy: Policy | None = None,
+    max_body: int = 1024 * 1024,
+    state: Mapping[str, Any] | None = None,
+    lifespan: Callable[..., Any] | None = None,
+) -> FastAPI:
+    """Build one service's ASGI app with the shared middleware and error handling."""
+    app = FastAPI(
+        title=title,
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+        default_response_class=JSON,
+    )
+    app.state.token_validator = token_validator
+    app.state.policy = policy
+    app.state.error_format = error_format
+    for key, value in (state or {}).items():
+        setattr(app.state, key, value)
+    for router in routers:
+        app.include_router(router)
+
+    @app.exception_handler(errors.APIError)
+    async def _api_error(_request: Request, exc: errors.APIError) -> Response:
+        return error_response(exc, error_format)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_request: Request, exc: RequestValidationError) -> Response:
+        return error_response(errors.ValidationError(_validation_message(exc)), error_format)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_request: Request, exc: StarletteHTTPException) -> Response:
+        known = {
+            404: errors.NotFound,
+            405: errors.MethodNotAllowed,
+            400: errors.BadRequest,
+            413: errors.PayloadTooLarge,
+        }
+        cls = known.get(exc.status_code, errors.BadRequest)
+        err = cls()
+        if exc.status_code == 404:
+            err = errors.NotFound("The resource could not be found.")
+        return error_response(err, error_format)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> Response:
+        LOG.exception("unexpected error on %s %s", request.method, request.url.path)
+        return error_response(errors.APIError(), error_format)
+
+    app.add_middleware(BodyLimitMiddleware, limit=max_body, formatter=error_format)
+    app.add_middleware(RequestIdMiddleware)
+    return app
+
+
+def base_url(request: Request) -> str:
+    """The service's own public root as the client reached it (mount prefix included)."""
+    cached = request.scope.get("onestack.base_url")
+    if cached is None:
+        root = request.scope.get("root_path", "")
+        cached = str(request.url.replace(path=root, query="", fragment="")).rstrip("/")
+        request.scope["onestack.base_url"] = cached
+    return cached
+
+
+def link_to(request: Request, path: str) -> str:
+    return base_url(request) + path

@@ -1,0 +1,122 @@
+"""Typed configuration: one TOML file, a section per service, env overrides.
+
+Precedence (highest first): explicit overrides passed to :func:`load_settings`, environment
+variables ``ONESTACK_<KEY>`` / ``ONESTACK_<SECTION>__<KEY>``, the TOML file, defaults.
+The TOML file is ``$ONESTACK_CONFIG`` if set, else ``<data_dir>/onestack.toml`` if present.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+DEFAULT_DATA_DIR = Path(os.environ.get("ONESTACK_DATA_DIR", "/var/lib/onestack"))
+
+
+class IdentitySettings(BaseModel):
+    """The ``[identity]`` section (Keystone's options under the names operators know)."""
+
+    database_url: str | None = None
+    token_expiration: int = Field(3600, ge=60, description="token lifetime in seconds")
+    allow_expired_window: int = Field(172800, ge=0)
+    max_active_keys: int = Field(3, ge=2)
+    password_hash_rounds: int = Field(12, ge=4, le=31)
+    lockout_failure_attempts: int | None = Field(None, ge=1)
+    lockout_duration: int = Field(1800, ge=1)
+    password_regex: str | None = None
+    password_regex_description: str | None = None
+    unique_last_password_count: int = Field(0, ge=0)
+    minimum_password_age: int = Field(0, ge=0, description="days")
+    password_expires_days: int | None = Field(None, ge=1)
+    list_limit: int = Field(1000, ge=1)
+    max_param_size: int = 64
+    policy_file: Path | None = None
+    token_cache_size: int = Field(10000, ge=0)
+
+
+class Settings(BaseSettings):
+    """Everything one onestack process needs to know."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="ONESTACK_", env_nested_delimiter="__", extra="ignore"
+    )
+
+    data_dir: Path = DEFAULT_DATA_DIR
+    host: str = "127.0.0.1"
+    port: int = 8000
+    public_url: str | None = Field(
+        None, description="base URL clients use; default http://HOST:PORT"
+    )
+    region: str = "RegionOne"
+    services: list[str] = ["identity"]
+    database_url: str | None = Field(
+        None, description="default for every service; else one SQLite file per service"
+    )
+    admin_password: str | None = None
+    max_request_body: int = Field(1024 * 1024, ge=1024)
+    log_level: str = "INFO"
+    identity: IdentitySettings = IdentitySettings()
+
+    _toml_file: Path | None = None
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if _TOML_FILE is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=_TOML_FILE))
+        return tuple(sources)
+
+    @property
+    def base_url(self) -> str:
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::") else self.host
+        if ":" in host:
+            host = f"[{host}]"
+        return f"http://{host}:{self.port}"
+
+    def database_url_for(self, service: str) -> str:
+        """The SQLAlchemy URL of one service's database."""
+        section = getattr(self, service, None)
+        url = getattr(section, "database_url", None) or self.database_url
+        if url:
+            return url
+        return f"sqlite+aiosqlite:///{self.data_dir / (service + '.sqlite')}"
+
+
+_TOML_FILE: Path | None = None
+
+
+def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
+    """Read the settings; ``overrides`` (e.g. from the command line) win over everything."""
+    global _TOML_FILE
+    overrides = {k: v for k, v in overrides.items() if v is not None}
+    if config_file is None and os.environ.get("ONESTACK_CONFIG"):
+        config_file = Path(os.environ["ONESTACK_CONFIG"])
+    if config_file is None:
+        data_dir = Path(
+            overrides.get("data_dir") or os.environ.get("ONESTACK_DATA_DIR") or DEFAULT_DATA_DIR
+        )
+        candidate = data_dir / "onestack.toml"
+        config_file = candidate if candidate.is_file() else None
+    _TOML_FILE = config_file
+    try:
+        return Settings(**overrides)
+    finally:
+        _TOML_FILE = None

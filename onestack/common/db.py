@@ -1,0 +1,172 @@
+"""Async database access: one engine and schema per service, Alembic migrations.
+
+SQLite (the default) runs in WAL mode with foreign keys on; write transactions take the write
+lock up front (``BEGIN IMMEDIATE``) so concurrent writers wait instead of failing. PostgreSQL and
+MySQL/MariaDB work by URL.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import DateTime, MetaData, TypeDecorator, event
+from sqlalchemy.dialects import mysql
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+from onestack.common import errors
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def new_metadata() -> MetaData:
+    """A service's own metadata (tables prefixed with the service name by convention)."""
+    return MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def new_id() -> str:
+    """The id format OpenStack services use: 32 lowercase hex digits."""
+    return uuid.uuid4().hex
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+class UTCDateTime(TypeDecorator[dt.datetime]):
+    """Naive UTC in the database, aware-free naive UTC in Python, on every backend."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Any) -> Any:
+        if dialect.name in ("mysql", "mariadb"):
+            return dialect.type_descriptor(mysql.DATETIME(fsp=6))
+        return dialect.type_descriptor(DateTime())
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
+        if value is not None and value.tzinfo is not None:
+            value = value.astimezone(dt.UTC).replace(tzinfo=None)
+        return value
+
+
+class Database:
+    """Engine, sessions and migrations of one service."""
+
+    def __init__(self, url: str, service: str, migrations: Path | None = None, echo: bool = False):
+        self.url = url
+        self.service = service
+        self.migrations = migrations
+        self.is_sqlite = url.startswith("sqlite")
+        kwargs: dict[str, Any] = {"echo": echo}
+        if self.is_sqlite:
+            path = url.split("///", 1)[-1]
+            if path and path != ":memory:":
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+        else:
+            kwargs.update(pool_pre_ping=True, pool_recycle=3600)
+        self.engine: AsyncEngine = create_async_engine(url, **kwargs)
+        if self.is_sqlite:
+            _setup_sqlite(self.engine)
+        self._reader = async_sessionmaker(self.engine, expire_on_commit=False)
+        self._writer = async_sessionmaker(
+            self.engine.execution_options(sqlite_immediate=True), expire_on_commit=False
+        )
+
+    @asynccontextmanager
+    async def session(self, write: bool = False) -> AsyncIterator[AsyncSession]:
+        """A session in one transaction: committed on success, rolled back on any error.
+
+        Integrity errors (duplicate names, dangling references) surface as 409 Conflict.
+        """
+        maker = self._writer if write else self._reader
+        async with maker() as session:
+            try:
+                async with session.begin():
+                    yield session
+            except IntegrityError as exc:
+                raise errors.Conflict(_integrity_message(exc)) from exc
+
+    async def upgrade(self) -> None:
+        """Apply this service's Alembic migrations up to head."""
+        if self.migrations is None:
+            return
+        cfg = alembic_config(self.migrations, self.service)
+        async with self.engine.begin() as conn:
+            await conn.run_sync(_run_upgrade, cfg)
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+
+def alembic_config(migrations: Path, service: str) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(migrations))
+    cfg.attributes["service"] = service
+    return cfg
+
+
+def _run_upgrade(conn: Connection, cfg: Config) -> None:
+    cfg.attributes["connection"] = conn
+    command.upgrade(cfg, "head")
+
+
+def run_migrations_online(target_metadata: MetaData) -> None:
+    """The body of every service's Alembic ``env.py``."""
+    from alembic import context
+
+    cfg = context.config
+    connection = cfg.attributes["connection"]
+    context.configure(
+        connection=connection,
+        target_metadata=target_metadata,
+        render_as_batch=True,
+        version_table=f"alembic_version_{cfg.attributes['service']}",
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+def _setup_sqlite(engine: AsyncEngine) -> None:
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA busy_timeout=30000")
+        cur.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        immediate = conn.get_execution_options().get("sqlite_immediate")
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def _integrity_message(exc: IntegrityError) -> str:
+    text = str(exc.orig).lower()
+    if "unique" in text or "duplicate" in text:
+        return "Conflict occurred attempting to store the resource: a duplicate entry exists."
+    if "foreign key" in text:
+        return "Conflict occurred attempting to store the resource: a referenced entity is missing."
+    return "Conflict occurred attempting to store the resource."

@@ -1,0 +1,113 @@
+"""API errors and the wire formats services render them in.
+
+Business logic raises :class:`APIError` subclasses; the app factory turns them into the
+service's own error body (Keystone, Nova, Neutron, ... each have their own shape).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+
+class APIError(Exception):
+    """An error a client caused or must know about; never a traceback on the wire."""
+
+    code = 500
+    title = "Internal Server Error"
+    default_message = "An unexpected error prevented the server from fulfilling your request."
+    #: The error kind name some formats use (Neutron ``type``; Nova's body key).
+    kind = "InternalError"
+
+    def __init__(self, message: str | None = None, *, headers: dict[str, str] | None = None):
+        self.message = message or self.default_message
+        self.headers = headers or {}
+        super().__init__(self.message)
+
+
+class BadRequest(APIError):
+    code, title, kind = 400, "Bad Request", "BadRequest"
+    default_message = "The request is malformed or contains invalid values."
+
+
+class ValidationError(BadRequest):
+    """Request body or parameters failed validation."""
+
+
+class Unauthorized(APIError):
+    code, title, kind = 401, "Unauthorized", "Unauthorized"
+    default_message = "The request you have made requires authentication."
+
+
+class Forbidden(APIError):
+    code, title, kind = 403, "Forbidden", "Forbidden"
+    default_message = "You are not authorized to perform the requested action."
+
+
+class NotFound(APIError):
+    code, title, kind = 404, "Not Found", "NotFound"
+    default_message = "Could not find the requested resource."
+
+
+class MethodNotAllowed(APIError):
+    code, title, kind = 405, "Method Not Allowed", "MethodNotAllowed"
+    default_message = "The method is not allowed for the requested URL."
+
+
+class NotAcceptable(APIError):
+    code, title, kind = 406, "Not Acceptable", "NotAcceptable"
+
+
+class Conflict(APIError):
+    code, title, kind = 409, "Conflict", "Conflict"
+    default_message = "The request conflicts with the current state of the resource."
+
+
+class Gone(APIError):
+    code, title, kind = 410, "Gone", "Gone"
+
+
+class PayloadTooLarge(APIError):
+    code, title, kind = 413, "Request Entity Too Large", "RequestEntityTooLarge"
+    default_message = "The request body is larger than the server allows."
+
+
+class UnsupportedMediaType(APIError):
+    code, title, kind = 415, "Unsupported Media Type", "UnsupportedMediaType"
+
+
+class ServiceUnavailable(APIError):
+    code, title, kind = 503, "Service Unavailable", "ServiceUnavailable"
+    default_message = "The service is not ready; try again shortly."
+
+
+ErrorFormatter = Callable[[APIError], dict[str, Any]]
+
+
+def keystone_format(error: APIError) -> dict[str, Any]:
+    """``{"error": {"code", "title", "message"}}`` as Keystone answers."""
+    return {"error": {"code": error.code, "title": error.title, "message": error.message}}
+
+
+_NOVA_KEYS = {
+    400: "badRequest",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "itemNotFound",
+    405: "badMethod",
+    409: "conflictingRequest",
+    413: "overLimit",
+    415: "badMediaType",
+    503: "serviceUnavailable",
+}
+
+
+def nova_format(error: APIError) -> dict[str, Any]:
+    """``{"itemNotFound": {"code", "message"}}`` as Nova, Cinder and Placement-era APIs answer."""
+    key = _NOVA_KEYS.get(error.code, "computeFault")
+    return {key: {"code": error.code, "message": error.message}}
+
+
+def neutron_format(error: APIError) -> dict[str, Any]:
+    """``{"NeutronError": {"type", "message", "detail"}}`` as Neutron answers."""
+    return {"NeutronError": {"type": error.kind, "message": error.message, "detail": ""}}

@@ -1,0 +1,7 @@
+"""/v3/users (to be written)."""
+
+from __future__ import annotations
+
+from onestack.identity.api import protected_router
+
+router = protected_router()

@@ -1,0 +1,65 @@
+"""The Identity service object: its database, keys, policy, caches and revision.
+
+Business logic lives in the area modules (``resource``, ``users``, ``assignment``, ``catalog``,
+``credentials``, ``trusts``, ``tokens``, ...) as functions over a session; the manager gives
+them the shared pieces. Every committed write bumps ``revision``, which invalidates the token
+cache (tokens depend on users, projects, roles and grants).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from onestack.common.config import Settings
+from onestack.common.db import Database
+from onestack.common.fernet import KeyRepository
+from onestack.common.policy import Policy
+from onestack.identity.policies import DEFAULT_RULES
+from onestack.identity.token_formatter import TokenFormatter
+
+if TYPE_CHECKING:
+    from fastapi import Request
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+class IdentityManager:
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.conf = settings.identity
+        self.db = Database(settings.database_url_for("identity"), "identity", MIGRATIONS)
+        self.keys = KeyRepository(settings.data_dir / "fernet-keys", self.conf.max_active_keys)
+        self.credential_keys = KeyRepository(settings.data_dir / "credential-keys", 3)
+        self.formatter = TokenFormatter(self.keys)
+        self.policy = Policy(DEFAULT_RULES, self.conf.policy_file)
+        #: Bumped on every committed write; cached token validations older than it are stale.
+        self.revision = 0
+
+    async def start(self) -> None:
+        self.keys.setup()
+        self.credential_keys.setup()
+        await self.db.upgrade()
+
+    async def stop(self) -> None:
+        await self.db.dispose()
+
+    def read(self) -> AsyncIterator[AsyncSession]:
+        return self.db.session()
+
+    @asynccontextmanager
+    async def write(self) -> AsyncIterator[AsyncSession]:
+        """A write transaction; on commit the revision moves so caches drop stale entries."""
+        try:
+            async with self.db.session(write=True) as session:
+                yield session
+        finally:
+            self.revision += 1
+
+
+def manager_of(request: Request) -> IdentityManager:
+    return request.app.state.identity

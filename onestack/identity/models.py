@@ -1,0 +1,261 @@
+"""Identity tables (all prefixed ``identity_``)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from onestack.common.db import UTCDateTime, new_metadata, utcnow
+
+#: Stored in ``identity_role.domain_id`` for global roles, so (name, domain) stays unique.
+GLOBAL_ROLE_DOMAIN = "<<null>>"
+#: The target id of system role assignments.
+SYSTEM_TARGET = "system"
+
+
+class Base(DeclarativeBase):
+    metadata = new_metadata()
+    type_annotation_map = {dt.datetime: UTCDateTime, dict[str, Any]: JSON}
+
+
+def _id() -> Mapped[str]:
+    return mapped_column(String(64), primary_key=True)
+
+
+class Domain(Base):
+    __tablename__ = "identity_domain"
+    id: Mapped[str] = _id()
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    description: Mapped[str | None] = mapped_column(Text)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    options: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    extra: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class Project(Base):
+    __tablename__ = "identity_project"
+    __table_args__ = (UniqueConstraint("domain_id", "name"),)
+    id: Mapped[str] = _id()
+    name: Mapped[str] = mapped_column(String(64))
+    domain_id: Mapped[str] = mapped_column(ForeignKey("identity_domain.id"), index=True)
+    #: None for a top-level project (rendered as the domain id, as Keystone does).
+    parent_id: Mapped[str | None] = mapped_column(ForeignKey("identity_project.id"), index=True)
+    description: Mapped[str | None] = mapped_column(Text)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    options: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    extra: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class ProjectTag(Base):
+    __tablename__ = "identity_project_tag"
+    project_id: Mapped[str] = mapped_column(
+        ForeignKey("identity_project.id", ondelete="CASCADE"), primary_key=True
+    )
+    name: Mapped[str] = mapped_column(String(255), primary_key=True)
+
+
+class User(Base):
+    __tablename__ = "identity_user"
+    __table_args__ = (UniqueConstraint("domain_id", "name"),)
+    id: Mapped[str] = _id()
+    name: Mapped[str] = mapped_column(String(255))
+    domain_id: Mapped[str] = mapped_column(ForeignKey("identity_domain.id"), index=True)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    default_project_id: Mapped[str | None] = mapped_column(String(64))
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    password_created_at: Mapped[dt.datetime | None]
+    password_expires_at: Mapped[dt.datetime | None]
+    failed_auth_count: Mapped[int] = mapped_column(Integer, default=0)
+    failed_auth_at: Mapped[dt.datetime | None]
+    last_active_at: Mapped[dt.datetime | None]
+    options: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    extra: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class PasswordHistory(Base):
+    __tablename__ = "identity_password_history"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    user_id: Mapped[str] = mapped_column(
+        ForeignKey("identity_user.id", ondelete="CASCADE"), index=True
+    )
+    password_hash: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class Group(Base):
+    __tablename__ = "identity_group"
+    __table_args__ = (UniqueConstraint("domain_id", "name"),)
+    id: Mapped[str] = _id()
+    name: Mapped[str] = mapped_column(String(64))
+    domain_id: Mapped[str] = mapped_column(ForeignKey("identity_domain.id"), index=True)
+    description: Mapped[str | None] = mapped_column(Text)
+    extra: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class GroupMembership(Base):
+    __tablename__ = "identity_group_membership"
+    user_id: Mapped[str] = mapped_column(
+        ForeignKey("identity_user.id", ondelete="CASCADE"), primary_key=True
+    )
+    group_id: Mapped[str] = mapped_column(
+        ForeignKey("identity_group.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+
+
+class Role(Base):
+    __tablename__ = "identity_role"
+    __table_args__ = (UniqueConstraint("name", "domain_id"),)
+    id: Mapped[str] = _id()
+    name: Mapped[str] = mapped_column(String(255))
+    #: GLOBAL_ROLE_DOMAIN for global roles.
+    domain_id: Mapped[str] = mapped_column(String(64), default=GLOBAL_ROLE_DOMAIN)
+    description: Mapped[str | None] = mapped_column(Text)
+    options: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    extra: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class ImpliedRole(Base):
+    __tablename__ = "identity_implied_role"
+    prior_role_id: Mapped[str] = mapped_column(
+        ForeignKey("identity_role.id", ondelete="CASCADE"), primary_key=True
+    )
+    implied_role_id: Mapped[str] = mapped_column(
+        ForeignKey("identity_role.id", ondelete="CASCADE"), primary_key=True
+    )
+
+
+class Assignment(Base):
+    """A role granted to a user or group on a project, a domain or the system.
+
+    ``type`` is one of UserProject, GroupProject, UserDomain, GroupDomain, UserSystem,
+    GroupSystem; ``target_id`` is SYSTEM_TARGET for system grants.
+    """
+
+    __tablename__ = "identity_assignment"
+    type: Mapped[str] = mapped_column(String(16), primary_key=True)
+    actor_id: Mapped[str] = mapped_column(String(64), primary_key=True, index=True)
+    target_id: Mapped[str] = mapped_column(String(64), primary_key=True, index=True)
+    role_id: Mapped[str] = mapped_column(
+        ForeignKey("identity_role.id", ondelete="CASCADE"), primary_key=True
+    )
+    inherited: Mapped[bool] = mapped_column(Boolean, primary_key=True, default=False)
+
+
+class Region(Base):
+    __tablename__ = "identity_region"
+    id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    description: Mapped[str | None] = mapped_column(Text)
+    parent_region_id: Mapped[str | None] = mapped_column(ForeignKey("identity_region.id"))
+    extra: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class Service(Base):
+    __tablename__ = "identity_service"
+    id: Mapped[str] = _id()
+    type: Mapped[str] = mapped_column(String(255))
+    name: Mapped[str | None] = mapped_column(String(255))
+    description: Mapped[str | None] = mapped_column(Text)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    extra: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class Endpoint(Base):
+    __tablename__ = "identity_endpoint"
+    id: Mapped[str] = _id()
+    service_id: Mapped[str] = mapped_column(
+        ForeignKey("identity_service.id", ondelete="CASCADE"), index=True
+    )
+    interface: Mapped[str] = mapped_column(String(8))
+    region_id: Mapped[str | None] = mapped_column(ForeignKey("identity_region.id"))
+    url: Mapped[str] = mapped_column(Text)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    extra: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class Credential(Base):
+    __tablename__ = "identity_credential"
+    id: Mapped[str] = _id()
+    user_id: Mapped[str] = mapped_column(String(64), index=True)
+    project_id: Mapped[str | None] = mapped_column(String(64))
+    type: Mapped[str] = mapped_column(String(255))
+    encrypted_blob: Mapped[str] = mapped_column(Text)
+    key_hash: Mapped[str] = mapped_column(String(64))
+    extra: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class ApplicationCredential(Base):
+    __tablename__ = "identity_application_credential"
+    __table_args__ = (UniqueConstraint("user_id", "name"),)
+    id: Mapped[str] = _id()
+    name: Mapped[str] = mapped_column(String(255))
+    secret_hash: Mapped[str] = mapped_column(String(255))
+    description: Mapped[str | None] = mapped_column(Text)
+    user_id: Mapped[str] = mapped_column(String(64), index=True)
+    project_id: Mapped[str | None] = mapped_column(String(64))
+    system: Mapped[str | None] = mapped_column(String(64))
+    expires_at: Mapped[dt.datetime | None]
+    unrestricted: Mapped[bool] = mapped_column(Boolean, default=False)
+    access_rules: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class ApplicationCredentialRole(Base):
+    __tablename__ = "identity_application_credential_role"
+    application_credential_id: Mapped[str] = mapped_column(
+        ForeignKey("identity_application_credential.id", ondelete="CASCADE"), primary_key=True
+    )
+    role_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+
+
+class Trust(Base):
+    __tablename__ = "identity_trust"
+    id: Mapped[str] = _id()
+    trustor_user_id: Mapped[str] = mapped_column(String(64), index=True)
+    trustee_user_id: Mapped[str] = mapped_column(String(64), index=True)
+    project_id: Mapped[str | None] = mapped_column(String(64))
+    impersonation: Mapped[bool] = mapped_column(Boolean, default=False)
+    expires_at: Mapped[dt.datetime | None]
+    remaining_uses: Mapped[int | None] = mapped_column(Integer)
+    allow_redelegation: Mapped[bool] = mapped_column(Boolean, default=False)
+    redelegation_count: Mapped[int | None] = mapped_column(Integer)
+    redelegated_trust_id: Mapped[str | None] = mapped_column(String(64))
+    deleted_at: Mapped[dt.datetime | None]
+    extra: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class TrustRole(Base):
+    __tablename__ = "identity_trust_role"
+    trust_id: Mapped[str] = mapped_column(
+        ForeignKey("identity_trust.id", ondelete="CASCADE"), primary_key=True
+    )
+    role_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+
+
+class RevocationEvent(Base):
+    """Revokes tokens matching every non-null field, issued at or before ``issued_before``."""
+
+    __tablename__ = "identity_revocation_event"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    domain_id: Mapped[str | None] = mapped_column(String(64))
+    project_id: Mapped[str | None] = mapped_column(String(64))
+    user_id: Mapped[str | None] = mapped_column(String(64))
+    role_id: Mapped[str | None] = mapped_column(String(64))
+    trust_id: Mapped[str | None] = mapped_column(String(64))
+    audit_id: Mapped[str | None] = mapped_column(String(32))
+    audit_chain_id: Mapped[str | None] = mapped_column(String(32))
+    issued_before: Mapped[dt.datetime]
+    revoked_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)

@@ -1,0 +1,162 @@
+"""Default Identity policy: Keystone's admin / member / reader personas.
+
+- cloud admin: the admin role on the system scope or on the cloud's admin project;
+- domain admin / reader: the admin / reader role on a domain-scoped token, limited to that domain;
+- everyone: their own user, tokens, credentials, application credentials and trusts.
+
+Any rule can be overridden by a policy.yaml (``[identity] policy_file``).
+"""
+
+from __future__ import annotations
+
+ADMIN = "rule:cloud_admin"
+READER = "rule:admin_or_system_reader"
+
+
+def _domain(role: str, attr: str) -> str:
+    return f"(role:{role} and domain_id:%({attr})s)"
+
+
+DEFAULT_RULES: dict[str, str] = {
+    "cloud_admin": "role:admin and (system_scope:all or is_admin_project:True)",
+    "system_reader": "role:reader and system_scope:all",
+    "admin_or_system_reader": "rule:cloud_admin or rule:system_reader",
+    "service_role": "role:service",
+    "service_or_admin": "rule:cloud_admin or rule:service_role",
+    "token_subject": "user_id:%(target.token.user_id)s",
+    # tokens
+    "identity:validate_token": f"{READER} or rule:service_role or rule:token_subject",
+    "identity:check_token": f"{READER} or rule:service_role or rule:token_subject",
+    "identity:revoke_token": f"{ADMIN} or rule:service_role or rule:token_subject",
+    "identity:get_auth_catalog": "",
+    "identity:get_auth_projects": "",
+    "identity:get_auth_domains": "",
+    "identity:get_auth_system": "",
+    "identity:list_revoke_events": "rule:service_or_admin",
+    # domains
+    "identity:get_domain": f"{READER} or domain_id:%(target.domain.id)s"
+    " or project_domain_id:%(target.domain.id)s",
+    "identity:list_domains": READER,
+    "identity:create_domain": ADMIN,
+    "identity:update_domain": ADMIN,
+    "identity:delete_domain": ADMIN,
+    # projects
+    "identity:get_project": f"{READER} or {_domain('reader', 'target.project.domain_id')}"
+    " or project_id:%(target.project.id)s",
+    "identity:list_projects": f"{READER} or {_domain('reader', 'target.domain_id')}",
+    "identity:list_user_projects": f"{READER} or {_domain('reader', 'target.user.domain_id')}"
+    " or user_id:%(target.user.id)s",
+    "identity:create_project": f"{ADMIN} or {_domain('admin', 'target.project.domain_id')}",
+    "identity:update_project": f"{ADMIN} or {_domain('admin', 'target.project.domain_id')}",
+    "identity:delete_project": f"{ADMIN} or {_domain('admin', 'target.project.domain_id')}",
+    "identity:list_project_tags": f"{READER} or {_domain('reader', 'target.project.domain_id')}"
+    " or project_id:%(target.project.id)s",
+    "identity:get_project_tag": f"{READER} or {_domain('reader', 'target.project.domain_id')}"
+    " or project_id:%(target.project.id)s",
+    "identity:update_project_tags": f"{ADMIN} or {_domain('admin', 'target.project.domain_id')}",
+    "identity:create_project_tag": f"{ADMIN} or {_domain('admin', 'target.project.domain_id')}",
+    "identity:delete_project_tag": f"{ADMIN} or {_domain('admin', 'target.project.domain_id')}",
+    "identity:delete_project_tags": f"{ADMIN} or {_domain('admin', 'target.project.domain_id')}",
+    # users
+    "identity:get_user": f"{READER} or {_domain('reader', 'target.user.domain_id')}"
+    " or user_id:%(target.user.id)s",
+    "identity:list_users": f"{READER} or {_domain('reader', 'target.domain_id')}",
+    "identity:create_user": f"{ADMIN} or {_domain('admin', 'target.user.domain_id')}",
+    "identity:update_user": f"{ADMIN} or {_domain('admin', 'target.user.domain_id')}",
+    "identity:delete_user": f"{ADMIN} or {_domain('admin', 'target.user.domain_id')}",
+    "identity:change_password": "user_id:%(target.user.id)s",
+    "identity:list_groups_for_user": f"{READER} or {_domain('reader', 'target.user.domain_id')}"
+    " or user_id:%(target.user.id)s",
+    # groups
+    "identity:get_group": f"{READER} or {_domain('reader', 'target.group.domain_id')}",
+    "identity:list_groups": f"{READER} or {_domain('reader', 'target.domain_id')}",
+    "identity:create_group": f"{ADMIN} or {_domain('admin', 'target.group.domain_id')}",
+    "identity:update_group": f"{ADMIN} or {_domain('admin', 'target.group.domain_id')}",
+    "identity:delete_group": f"{ADMIN} or {_domain('admin', 'target.group.domain_id')}",
+    "identity:list_users_in_group": f"{READER} or {_domain('reader', 'target.group.domain_id')}",
+    "identity:check_user_in_group": f"{READER} or {_domain('reader', 'target.group.domain_id')}",
+    "identity:add_user_to_group": f"{ADMIN} or ({_domain('admin', 'target.group.domain_id')}"
+    " and domain_id:%(target.user.domain_id)s)",
+    "identity:remove_user_from_group": f"{ADMIN} or ({_domain('admin', 'target.group.domain_id')}"
+    " and domain_id:%(target.user.domain_id)s)",
+    # roles
+    "identity:get_role": f"{READER} or {_domain('reader', 'target.domain_id')}",
+    "identity:list_roles": f"{READER} or {_domain('reader', 'target.domain_id')}",
+    "identity:create_role": ADMIN,
+    "identity:update_role": ADMIN,
+    "identity:delete_role": ADMIN,
+    "identity:get_domain_role": READER,
+    "identity:list_domain_roles": READER,
+    "identity:create_domain_role": ADMIN,
+    "identity:update_domain_role": ADMIN,
+    "identity:delete_domain_role": ADMIN,
+    "identity:get_implied_role": READER,
+    "identity:list_implied_roles": READER,
+    "identity:list_role_inference_rules": READER,
+    "identity:check_implied_role": READER,
+    "identity:create_implied_role": ADMIN,
+    "identity:delete_implied_role": ADMIN,
+    # grants and assignments
+    "identity:check_grant": f"{READER} or {_domain('reader', 'target.domain.id')}"
+    f" or {_domain('reader', 'target.project.domain_id')}",
+    "identity:list_grants": f"{READER} or {_domain('reader', 'target.domain.id')}"
+    f" or {_domain('reader', 'target.project.domain_id')}",
+    "identity:create_grant": f"{ADMIN} or ({_domain('admin', 'target.actor.domain_id')} and"
+    " (domain_id:%(target.domain.id)s or domain_id:%(target.project.domain_id)s))",
+    "identity:revoke_grant": f"{ADMIN} or ({_domain('admin', 'target.actor.domain_id')} and"
+    " (domain_id:%(target.domain.id)s or domain_id:%(target.project.domain_id)s))",
+    "identity:list_system_grants_for_user": READER,
+    "identity:check_system_grant_for_user": READER,
+    "identity:create_system_grant_for_user": ADMIN,
+    "identity:revoke_system_grant_for_user": ADMIN,
+    "identity:list_system_grants_for_group": READER,
+    "identity:check_system_grant_for_group": READER,
+    "identity:create_system_grant_for_group": ADMIN,
+    "identity:revoke_system_grant_for_group": ADMIN,
+    "identity:list_role_assignments": f"{READER} or {_domain('reader', 'target.domain_id')}",
+    "identity:list_role_assignments_for_tree": f"{READER} or "
+    f"{_domain('reader', 'target.project.domain_id')} or "
+    "(role:admin and project_id:%(target.project.id)s)",
+    # catalog
+    "identity:get_region": "",
+    "identity:list_regions": "",
+    "identity:create_region": ADMIN,
+    "identity:update_region": ADMIN,
+    "identity:delete_region": ADMIN,
+    "identity:get_service": READER,
+    "identity:list_services": READER,
+    "identity:create_service": ADMIN,
+    "identity:update_service": ADMIN,
+    "identity:delete_service": ADMIN,
+    "identity:get_endpoint": READER,
+    "identity:list_endpoints": READER,
+    "identity:create_endpoint": ADMIN,
+    "identity:update_endpoint": ADMIN,
+    "identity:delete_endpoint": ADMIN,
+    # credentials
+    "identity:get_credential": f"{READER} or user_id:%(target.credential.user_id)s",
+    "identity:list_credentials": f"{READER} or user_id:%(target.credential.user_id)s",
+    "identity:create_credential": f"{ADMIN} or user_id:%(target.credential.user_id)s",
+    "identity:update_credential": f"{ADMIN} or user_id:%(target.credential.user_id)s",
+    "identity:delete_credential": f"{ADMIN} or user_id:%(target.credential.user_id)s",
+    # application credentials
+    "identity:get_application_credential": f"{READER} or user_id:%(target.user.id)s",
+    "identity:list_application_credentials": f"{READER} or user_id:%(target.user.id)s",
+    "identity:create_application_credential": "user_id:%(target.user.id)s",
+    "identity:delete_application_credential": f"{ADMIN} or user_id:%(target.user.id)s",
+    "identity:get_access_rule": f"{READER} or user_id:%(target.user.id)s",
+    "identity:list_access_rules": f"{READER} or user_id:%(target.user.id)s",
+    "identity:delete_access_rule": f"{ADMIN} or user_id:%(target.user.id)s",
+    # trusts
+    "identity:create_trust": "user_id:%(target.trust.trustor_user_id)s",
+    "identity:list_trusts": READER,
+    "identity:list_trusts_for_trustor": f"{READER} or user_id:%(target.trust.trustor_user_id)s",
+    "identity:list_trusts_for_trustee": f"{READER} or user_id:%(target.trust.trustee_user_id)s",
+    "identity:get_trust": f"{READER} or user_id:%(target.trust.trustor_user_id)s"
+    " or user_id:%(target.trust.trustee_user_id)s",
+    "identity:list_roles_for_trust": f"{READER} or user_id:%(target.trust.trustor_user_id)s"
+    " or user_id:%(target.trust.trustee_user_id)s",
+    "identity:get_role_for_trust": f"{READER} or user_id:%(target.trust.trustor_user_id)s"
+    " or user_id:%(target.trust.trustee_user_id)s",
+    "identity:delete_trust": f"{ADMIN} or user_id:%(target.trust.trustor_user_id)s",
+}

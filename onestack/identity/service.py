@@ -1,0 +1,97 @@
+"""The runnable Identity service: its app, manager, token provider and start-up."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from onestack.common.api import create_app
+from onestack.common.config import Settings
+from onestack.common.errors import keystone_format
+from onestack.common.service import ServiceSpec
+from onestack.identity.api import (
+    application_credentials,
+    assignments,
+    auth,
+    catalog,
+    credentials,
+    domains,
+    groups,
+    projects,
+    roles,
+    trusts,
+    users,
+    versions,
+)
+from onestack.identity.auth import Authenticator
+from onestack.identity.manager import IdentityManager
+from onestack.identity.tokens import TokenProvider
+
+SPEC = ServiceSpec("identity", "/identity", "identity", "keystone")
+ROUTERS = (
+    versions,
+    auth,
+    domains,
+    projects,
+    users,
+    groups,
+    roles,
+    assignments,
+    catalog,
+    credentials,
+    application_credentials,
+    trusts,
+)
+
+
+class IdentityService:
+    spec = SPEC
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.manager = IdentityManager(settings)
+        self.tokens = TokenProvider(self.manager)
+        self.authenticator = Authenticator(self.manager, self.tokens)
+        self.app = create_app(
+            title="onestack identity",
+            routers=[m.router for m in ROUTERS],
+            error_format=keystone_format,
+            token_validator=self.tokens,
+            policy=self.manager.policy,
+            max_body=settings.max_request_body,
+            state={
+                "identity": self.manager,
+                "tokens": self.tokens,
+                "authenticator": self.authenticator,
+            },
+        )
+        self.app.add_middleware(WWWAuthenticate, realm_of=lambda: self._realm)
+        self._realm = f"{settings.base_url}{SPEC.prefix}"
+
+    async def start(self) -> None:
+        await self.manager.start()
+
+    async def stop(self) -> None:
+        await self.manager.stop()
+
+
+class WWWAuthenticate:
+    """401 answers name the Identity endpoint to authenticate at, as Keystone's do."""
+
+    def __init__(self, app: ASGIApp, realm_of: Callable[[], str]):
+        self.app = app
+        self.realm_of = realm_of
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_header(message: Message) -> None:
+            if message["type"] == "http.response.start" and message["status"] == 401:
+                value = f'Keystone uri="{self.realm_of()}"'.encode()
+                message["headers"] = [*message.get("headers", []), (b"www-authenticate", value)]
+            await send(message)
+
+        await self.app(scope, receive, send_with_header)

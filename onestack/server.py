@@ -1,0 +1,134 @@
+"""The all-in-one cloud: every enabled service mounted under its prefix in one ASGI app."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import yaml
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from onestack.common.config import Settings
+from onestack.common.service import RunnableService
+from onestack.identity.bootstrap import bootstrap
+from onestack.identity.service import IdentityService
+
+LOG = logging.getLogger(__name__)
+
+
+class Cloud:
+    """The services of one process and the root app that routes to them."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.identity = IdentityService(settings)
+        self.services: list[RunnableService] = [self.identity]
+        self.ready = False
+        self.bootstrap_ids: dict[str, str] = {}
+        routes: list[Any] = [
+            Route("/healthcheck", self.healthcheck, methods=["GET", "HEAD"]),
+            Route("/", self.root, methods=["GET"]),
+        ]
+        root = Starlette(routes=routes, lifespan=self.lifespan)
+        self.app = PrefixRouter({svc.spec.prefix: svc.app for svc in self.services}, root)
+
+    @asynccontextmanager
+    async def lifespan(self, _app: Starlette) -> AsyncIterator[None]:
+        await self.start()
+        try:
+            yield
+        finally:
+            await self.stop()
+
+    async def start(self) -> None:
+        self.settings.data_dir.mkdir(parents=True, exist_ok=True)
+        for svc in self.services:
+            await svc.start()
+        self.bootstrap_ids = await bootstrap(
+            self.identity.manager, [svc.spec for svc in self.services]
+        )
+        self.identity.tokens.admin_project_id = self.bootstrap_ids["admin_project_id"]
+        write_clouds_yaml(self.settings)
+        self.ready = True
+
+    async def stop(self) -> None:
+        self.ready = False
+        for svc in reversed(self.services):
+            await svc.stop()
+
+    async def healthcheck(self, request: Request) -> Response:
+        if self.ready:
+            return PlainTextResponse("OK")
+        return PlainTextResponse("starting", status_code=503)
+
+    async def root(self, request: Request) -> Response:
+        base = str(request.base_url).rstrip("/")
+        return JSONResponse(
+            {"services": {s.spec.name: f"{base}{s.spec.prefix}" for s in self.services}}
+        )
+
+
+class PrefixRouter:
+    """Sends ``/prefix`` and ``/prefix/...`` to a service's app (root_path = prefix, as a
+    mount does, but without redirecting the bare prefix), everything else to ``default``."""
+
+    def __init__(self, apps: dict[str, ASGIApp], default: ASGIApp):
+        self.apps = apps
+        self.default = default
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] in ("http", "websocket"):
+            path: str = scope["path"]
+            for prefix, app in self.apps.items():
+                if path == prefix or path.startswith(prefix + "/"):
+                    child = dict(scope)
+                    child["root_path"] = scope.get("root_path", "") + prefix
+                    if path == prefix:
+                        child["path"] = prefix + "/"
+                        child["raw_path"] = child["path"].encode()
+                    await app(child, receive, send)
+                    return
+        await self.default(scope, receive, send)
+
+
+def clouds_yaml(settings: Settings) -> dict[str, Any]:
+    data_dir = settings.data_dir
+    auth_url = f"{settings.base_url}/identity"
+
+    def cloud(user: str, project: str, password_file: str) -> dict[str, Any]:
+        return {
+            "auth": {
+                "auth_url": auth_url,
+                "username": user,
+                "password": (data_dir / password_file).read_text().strip(),
+                "project_name": project,
+                "user_domain_name": "Default",
+                "project_domain_name": "Default",
+            },
+            "region_name": settings.region,
+            "interface": "public",
+            "identity_api_version": 3,
+        }
+
+    return {
+        "clouds": {
+            "onestack": cloud("admin", "admin", "admin-password"),
+            "onestack-demo": cloud("demo", "demo", "demo-password"),
+        }
+    }
+
+
+def write_clouds_yaml(settings: Settings) -> Path:
+    path = settings.data_dir / "clouds.yaml"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        yaml.safe_dump(clouds_yaml(settings), fh, sort_keys=False)
+    return path
