@@ -55,7 +55,6 @@ class Policy:
             conf,
             policy_file=str(policy_file) if policy_file else "policy.yaml",
             use_conf=True,
-            fallback_to_json_file=False,
         )
         self._enforcer.register_defaults(
             [oslo_policy.RuleDefault(name, check) for name, check in defaults.items()]

@@ -1,0 +1,82 @@
+"""Shared fixtures: an in-process cloud (ASGI transport) and helpers to get tokens."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from onestack.common.config import load_settings
+from onestack.server import Cloud
+
+#: Fast bcrypt in in-process tests; the e2e tests and benchmarks use the real default (12).
+TEST_ROUNDS = 4
+
+
+@pytest.fixture(scope="session")
+async def cloud(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Cloud]:
+    data_dir = tmp_path_factory.mktemp("onestack")
+    settings = load_settings(
+        data_dir=data_dir, port=8999, identity={"password_hash_rounds": TEST_ROUNDS}
+    )
+    cloud = Cloud(settings)
+    await cloud.start()
+    yield cloud
+    await cloud.stop()
+
+
+@pytest.fixture(scope="session")
+async def client(cloud: Cloud) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=cloud.app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+        yield c
+
+
+def password_of(cloud: Cloud, user: str) -> str:
+    return (Path(cloud.settings.data_dir) / f"{user}-password").read_text().strip()
+
+
+def password_auth(
+    user: str, password: str, *, project: str | None = None, domain: str | None = None,
+    system: bool = False, user_domain: str = "default",
+) -> dict[str, Any]:
+    """A POST /v3/auth/tokens body for the password method."""
+    auth: dict[str, Any] = {
+        "identity": {
+            "methods": ["password"],
+            "password": {"user": {"name": user, "domain": {"id": user_domain},
+                                  "password": password}},
+        }
+    }
+    if project:
+        auth["scope"] = {"project": {"name": project, "domain": {"id": "default"}}}
+    elif domain:
+        auth["scope"] = {"domain": {"id": domain}}
+    elif system:
+        auth["scope"] = {"system": {"all": True}}
+    return {"auth": auth}
+
+
+async def issue(client: httpx.AsyncClient, body: dict[str, Any]) -> str:
+    r = await client.post("/identity/v3/auth/tokens", json=body)
+    assert r.status_code == 201, r.text
+    return r.headers["X-Subject-Token"]
+
+
+@pytest.fixture(scope="session")
+async def admin_headers(cloud: Cloud, client: httpx.AsyncClient) -> dict[str, str]:
+    """An admin token scoped to the admin project (a cloud admin)."""
+    token = await issue(client, password_auth("admin", password_of(cloud, "admin"),
+                                              project="admin"))
+    return {"X-Auth-Token": token}
+
+
+@pytest.fixture(scope="session")
+async def demo_headers(cloud: Cloud, client: httpx.AsyncClient) -> dict[str, str]:
+    """The demo user's token scoped to the demo project (a plain member)."""
+    token = await issue(client, password_auth("demo", password_of(cloud, "demo"),
+                                              project="demo"))
+    return {"X-Auth-Token": token}
