@@ -80,3 +80,26 @@ async def demo_headers(cloud: Cloud, client: httpx.AsyncClient) -> dict[str, str
     token = await issue(client, password_auth("demo", password_of(cloud, "demo"),
                                               project="demo"))
     return {"X-Auth-Token": token}
+
+
+async def make_user(cloud: Cloud, name: str, password: str, *, project: str = "demo",
+                    role: str = "member") -> str:
+    """A user with ``role`` on ``project`` (Default domain), written straight to the database;
+    for tests that must not disturb the shared admin/demo users."""
+    from sqlalchemy import select
+
+    from onestack.common.db import new_id
+    from onestack.identity.models import Assignment, Project, Role, User
+    from onestack.identity.passwords import hash_password
+
+    mgr = cloud.identity.manager
+    async with mgr.write() as s:
+        proj = (await s.execute(select(Project).where(Project.name == project))).scalar_one()
+        role_row = (await s.execute(select(Role).where(Role.name == role))).scalar_one()
+        user = User(id=new_id(), name=name, domain_id="default", enabled=True, options={},
+                    extra={}, password_hash=await hash_password(password, TEST_ROUNDS))
+        s.add(user)
+        await s.flush()
+        s.add(Assignment(type="UserProject", actor_id=user.id, target_id=proj.id,
+                         role_id=role_row.id, inherited=False))
+        return user.id

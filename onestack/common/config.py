@@ -19,7 +19,12 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-DEFAULT_DATA_DIR = Path(os.environ.get("ONESTACK_DATA_DIR", "/var/lib/onestack"))
+#: /var/lib/onestack for root, else ~/.local/share/onestack.
+DEFAULT_DATA_DIR = (
+    Path("/var/lib/onestack")
+    if os.geteuid() == 0
+    else Path.home() / ".local" / "share" / "onestack"
+)
 
 
 class IdentitySettings(BaseModel):
