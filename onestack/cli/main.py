@@ -9,7 +9,7 @@ import signal
 import sys
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -56,8 +56,14 @@ def up(
     logging.basicConfig(
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    class Server(uvicorn.Server):
+        """A signal means a clean stop with exit status 0 (uvicorn would re-raise it)."""
+
+        def capture_signals(self) -> Any:
+            return contextlib.nullcontext()
+
     cloud = Cloud(settings)
-    server = uvicorn.Server(
+    server = Server(
         uvicorn.Config(
             cloud.app,
             host=settings.host,
