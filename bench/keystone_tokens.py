@@ -423,7 +423,8 @@ def _fmt(x: float, digits: int = 1) -> str:
 def _ratio(num: float, den: float) -> str:
     if not num or not den or num != num or den != den:
         return "-"
-    return f"{num / den:.2f}x"
+    r = num / den
+    return f"{r:.2f}x" if r >= 0.1 else f"{r:.2g}x"
 
 
 def render(args: argparse.Namespace, targets: list[Target], runs: list[Run], meta: dict) -> str:

@@ -237,25 +237,33 @@ class Authenticator:
             raise BadRequest(
                 "Specify exactly one of project, domain, system or OS-TRUST:trust in scope."
             )
-        async with self.mgr.read() as session:
-            if scope.project is not None:
-                project = await _find_project(session, scope.project)
-                if project is None:
-                    raise Unauthorized(_scope_denied(payload))
-                payload.project_id = project.id
-            elif scope.domain is not None:
-                domain = await _find_domain(session, scope.domain)
-                if domain is None:
-                    raise Unauthorized(_scope_denied(payload))
-                payload.domain_id = domain.id
-            elif scope.system is not None:
-                if scope.system != {"all": True}:
-                    raise BadRequest("Only the system scope {'all': true} exists.")
-                payload.system = "all"
-            elif scope.trust is not None:
+        if scope.project is not None:
+            payload.project_id = await self._resolve("project", scope.project, _find_project)
+            if payload.project_id is None:
+                raise Unauthorized(_scope_denied(payload))
+        elif scope.domain is not None:
+            payload.domain_id = await self._resolve("domain", scope.domain, _find_domain)
+            if payload.domain_id is None:
+                raise Unauthorized(_scope_denied(payload))
+        elif scope.system is not None:
+            if scope.system != {"all": True}:
+                raise BadRequest("Only the system scope {'all': true} exists.")
+            payload.system = "all"
+        elif scope.trust is not None:
+            async with self.mgr.read() as session:
                 await self._trust_scope(session, payload, scope.trust.id)
-        if scope.trust is not None:
             await self._consume_trust(payload.trust_id)  # type: ignore[arg-type]
+
+    async def _resolve(self, kind: str, ref: Any, find: Any) -> str | None:
+        """The id a project/domain reference names (remembered until the next write)."""
+        key = (kind, ref.model_dump_json())
+
+        async def load() -> str | None:
+            async with self.mgr.read() as session:
+                row = await find(session, ref)
+                return row.id if row is not None else None
+
+        return await self.mgr.memo(key, load)
 
     async def _trust_scope(
         self, session: AsyncSession, payload: TokenPayload, trust_id: str

@@ -8,10 +8,10 @@ cache (tokens depend on users, projects, roles and grants).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -39,6 +39,8 @@ class IdentityManager:
         self.policy = Policy(DEFAULT_RULES, self.conf.policy_file)
         #: Bumped on every committed write; cached token validations older than it are stale.
         self.revision = 0
+        self._memo: dict[Hashable, Any] = {}
+        self._memo_revision = -1
 
     async def start(self) -> None:
         self.keys.setup()
@@ -47,6 +49,19 @@ class IdentityManager:
 
     async def stop(self) -> None:
         await self.db.dispose()
+
+    async def memo(self, key: Hashable, load: Callable[[], Awaitable[Any]]) -> Any:
+        """``await load()``, remembered until the next write (plain values only, no ORM rows)."""
+        if self._memo_revision != self.revision:
+            self._memo.clear()
+            self._memo_revision = self.revision
+        if key in self._memo:
+            return self._memo[key]
+        value = await load()
+        if len(self._memo) >= self.conf.token_cache_size:
+            self._memo.clear()
+        self._memo[key] = value
+        return value
 
     def read(self) -> AsyncIterator[AsyncSession]:
         return self.db.session()
