@@ -69,7 +69,7 @@ class Settings(BaseSettings):
     admin_password: str | None = None
     max_request_body: int = Field(1024 * 1024, ge=1024)
     log_level: str = "INFO"
-    identity: IdentitySettings = IdentitySettings()
+    identity: IdentitySettings = Field(default_factory=IdentitySettings)
 
     _toml_file: Path | None = None
 

@@ -19,7 +19,9 @@ class ServiceSpec:
 
 class RunnableService(Protocol):
     spec: ServiceSpec
-    app: ASGIApp
+
+    @property
+    def app(self) -> ASGIApp: ...
 
     async def start(self) -> None: ...
 

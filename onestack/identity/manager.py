@@ -9,7 +9,7 @@ cache (tokens depend on users, projects, roles and grants).
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -63,7 +63,8 @@ class IdentityManager:
         self._memo[key] = value
         return value
 
-    def read(self) -> AsyncIterator[AsyncSession]:
+    def read(self) -> AbstractAsyncContextManager[AsyncSession]:
+        """A read transaction."""
         return self.db.session()
 
     @asynccontextmanager

@@ -66,8 +66,8 @@ class IdentityService:
                 "authenticator": self.authenticator,
             },
         )
-        self.app.add_middleware(WWWAuthenticate, realm_of=lambda: self._realm)
-        self._realm = f"{settings.base_url}{SPEC.prefix}"
+        realm = f"{settings.base_url}{SPEC.prefix}"
+        self.app.add_middleware(WWWAuthenticate, realm_of=lambda: realm)
 
     async def start(self) -> None:
         await self.manager.start()

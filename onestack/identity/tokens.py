@@ -240,11 +240,11 @@ class TokenProvider:
             data.is_admin_project = project.id == self.admin_project_id
             roles = await self._project_roles(session, p, user, project)
         elif p.domain_id:
-            domain = await session.get(Domain, p.domain_id)
-            if domain is None or not domain.enabled:
+            scope_domain = await session.get(Domain, p.domain_id)
+            if scope_domain is None or not scope_domain.enabled:
                 raise TokenInvalid("The token's domain is gone or disabled.")
-            data.domain = {"id": domain.id, "name": domain.name}
-            roles = await assignment.effective_roles(session, user.id, domain_id=domain.id)
+            data.domain = {"id": scope_domain.id, "name": scope_domain.name}
+            roles = await assignment.effective_roles(session, user.id, domain_id=p.domain_id)
         elif p.system:
             roles = await assignment.effective_roles(session, user.id, system=True)
         else:
