@@ -14,6 +14,7 @@ from typing import Any
 
 import orjson
 from fastapi import APIRouter, FastAPI, Request
+from fastapi.routing import APIRoute
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
@@ -147,6 +148,7 @@ def create_app(
     for key, value in (state or {}).items():
         setattr(app.state, key, value)
     for router in routers:
+        _answer_head_like_get(router)
         app.include_router(router)
 
     @app.exception_handler(errors.APIError)
@@ -179,6 +181,16 @@ def create_app(
     app.add_middleware(BodyLimitMiddleware, limit=max_body, formatter=error_format)
     app.add_middleware(RequestIdMiddleware)
     return app
+
+
+def _answer_head_like_get(router: APIRouter) -> None:
+    """HEAD on any GET resource answers like GET without the body (as the OpenStack APIs do),
+    unless the path has a HEAD route of its own."""
+    routes = [r for r in router.routes if isinstance(r, APIRoute)]
+    explicit = {r.path for r in routes if "HEAD" in r.methods}
+    for route in routes:
+        if "GET" in route.methods and route.path not in explicit:
+            route.methods.add("HEAD")
 
 
 def base_url(request: Request) -> str:

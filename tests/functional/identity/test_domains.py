@@ -16,6 +16,8 @@ async def test_domain_crud(client: httpx.AsyncClient, admin_headers: dict[str, s
 
     r = await client.get(f"{BASE}/{domain['id']}", headers=admin_headers)
     assert r.json()["domain"]["name"] == "d-crud"
+    r = await client.head(f"{BASE}/{domain['id']}", headers=admin_headers)
+    assert r.status_code == 200  # HEAD answers like GET
     r = await client.get(BASE, params={"name": "d-crud"}, headers=admin_headers)
     assert [d["id"] for d in r.json()["domains"]] == [domain["id"]]
 
