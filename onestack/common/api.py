@@ -186,7 +186,7 @@ def create_app(
 def _answer_head_like_get(router: APIRouter) -> None:
     """HEAD on any GET resource answers like GET without the body (as the OpenStack APIs do),
     unless the path has a HEAD route of its own."""
-    routes = [r for r in router.routes if isinstance(r, APIRoute)]
+    routes = [r for r in router.routes if isinstance(r, APIRoute) and r.methods]
     explicit = {r.path for r in routes if "HEAD" in r.methods}
     for route in routes:
         if "GET" in route.methods and route.path not in explicit:
