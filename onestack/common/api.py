@@ -186,10 +186,10 @@ def create_app(
 def _answer_head_like_get(router: APIRouter) -> None:
     """HEAD on any GET resource answers like GET without the body (as the OpenStack APIs do),
     unless the path has a HEAD route of its own."""
-    routes = [r for r in router.routes if isinstance(r, APIRoute) and r.methods]
-    explicit = {r.path for r in routes if "HEAD" in r.methods}
+    routes = [r for r in router.routes if isinstance(r, APIRoute)]
+    explicit = {r.path for r in routes if "HEAD" in (r.methods or ())}
     for route in routes:
-        if "GET" in route.methods and route.path not in explicit:
+        if route.methods and "GET" in route.methods and route.path not in explicit:
             route.methods.add("HEAD")
 
 
