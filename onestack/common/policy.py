@@ -25,11 +25,15 @@ LOG = logging.getLogger(__name__)
 def flatten(target: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     """``{"target": {"user": {"domain_id": "d"}}}`` -> ``{"target.user.domain_id": "d", ...}``.
 
-    Keeps the intermediate keys too, so both ``%(project_id)s`` and ``%(target.x.y)s`` work.
+    ``None`` values are left out, so a rule naming them fails instead of matching ``None``.
     """
     flat: dict[str, Any] = {}
     for key, value in target.items():
         name = f"{prefix}{key}"
+        if value is None:
+            # oslo.policy renders None as "None", which would match a None credential
+            # (a project-scoped token has domain_id None): a missing value must fail the check.
+            continue
         if isinstance(value, Mapping):
             flat.update(flatten(value, name + "."))
         else:

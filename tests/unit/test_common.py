@@ -35,6 +35,16 @@ def test_settings_reject_bad_values(tmp_path: Path) -> None:
 def test_flatten() -> None:
     assert flatten({"target": {"user": {"id": "u", "domain_id": "d"}}, "x": 1}) == \
         {"target.user.id": "u", "target.user.domain_id": "d", "x": 1}
+    assert flatten({"target": {"domain_id": None}}) == {}
+
+
+def test_none_target_never_matches_none_credential() -> None:
+    """A project-scoped reader has domain_id None; a target without a domain must not match."""
+    policy = Policy({"domain_reader": "role:reader and domain_id:%(target.domain_id)s"})
+    reader = RequestContext("r", user_id="u", project_id="p", roles=("reader",))
+    assert not policy.check(reader, "domain_reader", {"target": {"domain_id": None}})
+    domain_reader = RequestContext("r", user_id="u", domain_id="d", roles=("reader",))
+    assert policy.check(domain_reader, "domain_reader", {"target": {"domain_id": "d"}})
 
 
 def test_policy_rules_and_override(tmp_path: Path) -> None:
