@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -16,16 +19,43 @@ from onestack.server import Cloud
 TEST_ROUNDS = 4
 
 
+@asynccontextmanager
+async def fresh_database(server_url: str | None) -> AsyncIterator[str | None]:
+    """A new empty database on the server ``server_url`` names (PostgreSQL or MySQL/MariaDB),
+    dropped afterwards; None (SQLite files in the data dir) when no server is named."""
+    if not server_url:
+        yield None
+        return
+    from sqlalchemy import text
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    name = f"onestack_test_{uuid.uuid4().hex[:12]}"
+    admin = create_async_engine(server_url, isolation_level="AUTOCOMMIT")
+    async with admin.connect() as conn:
+        await conn.execute(text(f"CREATE DATABASE {name}"))
+    try:
+        yield make_url(server_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        async with admin.connect() as conn:
+            await conn.execute(text(f"DROP DATABASE {name}"))
+        await admin.dispose()
+
+
 @pytest.fixture(scope="session")
 async def cloud(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Cloud]:
+    """The in-process cloud; ONESTACK_TEST_DATABASE_URL (a PostgreSQL or MySQL server URL)
+    runs it on that server instead of SQLite."""
     data_dir = tmp_path_factory.mktemp("onestack")
-    settings = load_settings(
-        data_dir=data_dir, port=8999, identity={"password_hash_rounds": TEST_ROUNDS}
-    )
-    cloud = Cloud(settings)
-    await cloud.start()
-    yield cloud
-    await cloud.stop()
+    async with fresh_database(os.environ.get("ONESTACK_TEST_DATABASE_URL")) as url:
+        settings = load_settings(
+            data_dir=data_dir, port=8999, database_url=url,
+            identity={"password_hash_rounds": TEST_ROUNDS},
+        )
+        cloud = Cloud(settings)
+        await cloud.start()
+        yield cloud
+        await cloud.stop()
 
 
 @pytest.fixture(scope="session")

@@ -56,6 +56,7 @@ def up(
     logging.basicConfig(
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+
     class Server(uvicorn.Server):
         """A signal means a clean stop with exit status 0 (uvicorn would re-raise it)."""
 

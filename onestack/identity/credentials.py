@@ -15,9 +15,10 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from onestack.common.db import new_id
-from onestack.common.errors import APIError, BadRequest, Conflict, NotFound
+from onestack.common.errors import APIError, BadRequest, Conflict, Forbidden, NotFound
 from onestack.common.fernet import InvalidToken, KeyRepository
 from onestack.common.pagination import PageRequest, paginate
+from onestack.identity import assignment, resource, users
 from onestack.identity.models import Credential
 
 EC2 = "ec2"
@@ -132,3 +133,37 @@ async def update_credential(
 
 async def delete_credential(session: AsyncSession, credential_id: str) -> None:
     await session.delete(await get_credential(session, credential_id))
+
+
+# -- OS-EC2: generated access/secret pairs, stored as credentials of type ec2 ------------------
+async def check_ec2_owner(session: AsyncSession, user_id: str, project_id: str) -> None:
+    """The user and project exist and the user holds a role on the project (404 / 403)."""
+    await users.get_user(session, user_id)
+    project = await resource.get_project(session, project_id)
+    if not await assignment.direct_role_ids(session, user_id, project=project):
+        raise Forbidden(f"User {user_id} has no role on project {project_id}.")
+
+
+async def create_ec2_credential(
+    session: AsyncSession,
+    keys: KeyRepository,
+    *,
+    user_id: str,
+    project_id: str,
+    trust_id: str | None = None,
+) -> tuple[Credential, str]:
+    """A new random access/secret pair for the user on the project: (row, plaintext blob)."""
+    await check_ec2_owner(session, user_id, project_id)
+    blob = orjson.dumps({"access": new_id(), "secret": new_id(), "trust_id": trust_id}).decode()
+    cred = await create_credential(
+        session, keys, user_id=user_id, type=EC2, blob=blob, project_id=project_id
+    )
+    return cred, blob
+
+
+async def get_ec2_credential(session: AsyncSession, user_id: str, access: str) -> Credential:
+    """The user's ec2 credential with this access key; 404 when it is not theirs."""
+    cred = await session.get(Credential, ec2_id(access))
+    if cred is None or cred.type != EC2 or cred.user_id != user_id:
+        raise NotFound(f"Could not find credential: {access}.")
+    return cred

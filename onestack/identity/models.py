@@ -259,3 +259,13 @@ class RevocationEvent(Base):
     audit_chain_id: Mapped[str | None] = mapped_column(String(32))
     issued_before: Mapped[dt.datetime]
     revoked_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
+
+
+class PolicyBlob(Base):
+    """An opaque policy document of the deprecated ``/v3/policies`` API."""
+
+    __tablename__ = "identity_policy"
+    id: Mapped[str] = _id()
+    type: Mapped[str] = mapped_column(String(255))
+    blob: Mapped[str] = mapped_column(Text)
+    extra: Mapped[dict[str, Any]] = mapped_column(default=dict)

@@ -139,6 +139,16 @@ DEFAULT_RULES: dict[str, str] = {
     "identity:create_credential": f"{ADMIN} or user_id:%(target.credential.user_id)s",
     "identity:update_credential": f"{ADMIN} or user_id:%(target.credential.user_id)s",
     "identity:delete_credential": f"{ADMIN} or user_id:%(target.credential.user_id)s",
+    "identity:ec2_get_credential": f"{READER} or user_id:%(target.credential.user_id)s",
+    "identity:ec2_list_credentials": f"{READER} or user_id:%(target.credential.user_id)s",
+    "identity:ec2_create_credential": f"{ADMIN} or user_id:%(target.credential.user_id)s",
+    "identity:ec2_delete_credential": f"{ADMIN} or user_id:%(target.credential.user_id)s",
+    # policy blobs (the deprecated /v3/policies API)
+    "identity:get_policy": READER,
+    "identity:list_policies": READER,
+    "identity:create_policy": ADMIN,
+    "identity:update_policy": ADMIN,
+    "identity:delete_policy": ADMIN,
     # application credentials
     "identity:get_application_credential": f"{READER} or user_id:%(target.user.id)s",
     "identity:list_application_credentials": f"{READER} or user_id:%(target.user.id)s",

@@ -17,7 +17,9 @@ from onestack.identity.api import (
     catalog,
     credentials,
     domains,
+    ec2,
     groups,
+    policies_api,
     projects,
     roles,
     trusts,
@@ -40,8 +42,10 @@ ROUTERS = (
     assignments,
     catalog,
     credentials,
+    ec2,
     application_credentials,
     trusts,
+    policies_api,
 )
 
 
