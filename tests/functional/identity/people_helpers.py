@@ -6,22 +6,17 @@ assignment API.
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 import httpx
 from sqlalchemy import select
 
-from onestack.identity.models import Assignment, Role
+from onestack.identity.models import Assignment
 from onestack.server import Cloud
 from tests.conftest import issue, password_auth
+from tests.functional.identity.assignment_helpers import V3, role_id, unique
 
-V3 = "/identity/v3"
 PASSWORD = "Sup3r-secret-pw"
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
 
 async def create(
@@ -55,15 +50,11 @@ async def grant(
     kind: str = "UserProject",
     inherited: bool = False,
 ) -> None:
+    rid = await role_id(cloud, role)
     async with cloud.identity.manager.write() as s:
-        role_id = (await s.execute(select(Role.id).where(Role.name == role))).scalar_one()
         s.add(
             Assignment(
-                type=kind,
-                actor_id=actor_id,
-                target_id=target_id,
-                role_id=role_id,
-                inherited=inherited,
+                type=kind, actor_id=actor_id, target_id=target_id, role_id=rid, inherited=inherited
             )
         )
 
