@@ -10,6 +10,13 @@
 # BENCH_WORK (${TMPDIR:-/tmp}/onestack-bench): where the data dirs and server logs go.
 set -euo pipefail
 
+for arg in "$@"; do
+    if [[ "$arg" == "-h" || "$arg" == "--help" ]]; then
+        sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'
+        exec "$(dirname "$0")/../.venv/bin/python" "$(dirname "$0")/keystone_tokens.py" --help
+    fi
+done
+
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO="$(cd "$HERE/.." && pwd)"
 UPSTREAM_PORT="${UPSTREAM_PORT:-5000}"

@@ -217,7 +217,7 @@ cmd_start() {
     # Without a master, uwsgi's first process is worker 1 (it runs keystone); its child
     # "uWSGI http 1" is the HTTP router. Benchmarks count the CPU of both (the process tree).
     local i
-    for i in $(seq 1 120); do
+    for i in $(seq 1 1200); do  # 60 s, polled finely so start-up times are not rounded up
         if ! kill -0 "$pid" 2>/dev/null; then
             tail -20 "$DIR/uwsgi.log" >&2
             die "uwsgi exited; log in $DIR/uwsgi.log"
@@ -227,7 +227,7 @@ cmd_start() {
             echo "$pid"
             return
         fi
-        sleep 0.5
+        sleep 0.05
     done
     kill -TERM "$pid" 2>/dev/null || true
     die "uwsgi did not answer on $URL/v3 within 60 s; log in $DIR/uwsgi.log"

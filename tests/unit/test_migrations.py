@@ -26,3 +26,23 @@ async def test_migrations_match_models(tmp_path: Path) -> None:
     tables = [d for d in diff if not (d[0] == "remove_table"
                                       and d[1].name.startswith("alembic_version"))]
     assert tables == []
+
+
+def test_head_revision_agrees_with_alembic() -> None:
+    """Start-up skips Alembic when the database is at this head, so it must be Alembic's."""
+    from alembic.script import ScriptDirectory
+
+    from onestack.common.db import alembic_config, head_revision
+
+    script = ScriptDirectory.from_config(alembic_config(MIGRATIONS, "identity"))
+    assert head_revision(MIGRATIONS) == script.get_current_head()
+
+
+async def test_current_revision(tmp_path: Path) -> None:
+    db = Database(f"sqlite+aiosqlite:///{tmp_path}/r.sqlite", "identity", MIGRATIONS)
+    assert await db.current_revision() is None  # no version table yet
+    await db.upgrade()
+    from onestack.common.db import head_revision
+
+    assert await db.current_revision() == head_revision(MIGRATIONS)
+    await db.dispose()
