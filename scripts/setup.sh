@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV=${VENV:-.venv}
-extras=""
+extras="[client]"  # the cloud and the openstack CLI to use it with
 [ "${1:-}" = "--test" ] && extras="[test]"
 
 need_apt=()
@@ -37,4 +37,4 @@ fi
 # otherwise parse every library again (about a second more to start).
 "$VENV/bin/python" -m compileall -q -j 0 "$VENV"/lib/python3*/site-packages >/dev/null || true
 touch "$stamp"
-echo "onestack installed into $VENV${extras:+ with test dependencies}"
+echo "onestack installed into $VENV (extras: $extras)"

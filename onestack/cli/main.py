@@ -56,6 +56,7 @@ def up(
     logging.basicConfig(
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    logging.getLogger("alembic").setLevel(logging.WARNING)
 
     class Server(uvicorn.Server):
         """A signal means a clean stop with exit status 0 (uvicorn would re-raise it)."""
@@ -84,12 +85,14 @@ def up(
                 return
             await asyncio.sleep(0.02)
         clouds = settings.data_dir / "clouds.yaml"
+        osc = Path(sys.executable).parent / "openstack"
+        osc_cmd = str(osc) if osc.exists() else "openstack"
         console.print(
             f"[bold green]onestack is up[/] at {settings.base_url} "
             f"({time.monotonic() - started:.1f}s)\n"
             f"  export OS_CLIENT_CONFIG_FILE={clouds}\n"
-            f"  openstack --os-cloud onestack token issue      # admin\n"
-            f"  openstack --os-cloud onestack-demo server list  # demo user\n"
+            f"  {osc_cmd} --os-cloud onestack catalog list     # as admin\n"
+            f"  {osc_cmd} --os-cloud onestack-demo token issue  # as the demo member\n"
             f"  admin password: {settings.data_dir / 'admin-password'}"
         )
 
