@@ -93,7 +93,8 @@ def up(
             f"  export OS_CLIENT_CONFIG_FILE={clouds}\n"
             f"  {osc_cmd} --os-cloud onestack catalog list     # as admin\n"
             f"  {osc_cmd} --os-cloud onestack-demo token issue  # as the demo member\n"
-            f"  admin password: {settings.data_dir / 'admin-password'}"
+            f"  admin password: {settings.data_dir / 'admin-password'}",
+            soft_wrap=True,
         )
 
     async def main() -> None:
