@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -17,6 +16,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from onestack.common.config import Settings
+from onestack.common.files import write_private
 from onestack.common.service import RunnableService
 from onestack.identity.bootstrap import bootstrap
 from onestack.identity.service import IdentityService
@@ -128,7 +128,5 @@ def clouds_yaml(settings: Settings) -> dict[str, Any]:
 
 def write_clouds_yaml(settings: Settings) -> Path:
     path = settings.data_dir / "clouds.yaml"
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        yaml.safe_dump(clouds_yaml(settings), fh, sort_keys=False)
+    write_private(path, yaml.safe_dump(clouds_yaml(settings), sort_keys=False))
     return path

@@ -8,7 +8,6 @@ enabled service, whose URLs follow the configured base URL.
 
 from __future__ import annotations
 
-import os
 import secrets
 from collections.abc import Iterable
 from pathlib import Path
@@ -17,7 +16,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from onestack.common.db import new_id
+from onestack.common.files import write_private
 from onestack.common.service import ServiceSpec
+from onestack.identity import revoke
 from onestack.identity.manager import IdentityManager
 from onestack.identity.models import (
     GLOBAL_ROLE_DOMAIN,
@@ -38,27 +39,25 @@ from onestack.identity.resource import DEFAULT_DOMAIN_ID
 INTERFACES = ("public", "internal", "admin")
 
 
-def secret_file(data_dir: Path, name: str, given: str | None) -> str:
-    """The password in ``data_dir/name`` (mode 0600): ``given`` if set, else kept or new."""
+def secret_file(data_dir: Path, name: str, given: str | None) -> tuple[str, bool]:
+    """The password kept in ``data_dir/name`` (mode 0600): ``given`` if set, else the kept one,
+    else a new one; and whether the database must be told (given, or newly made)."""
     path = data_dir / name
-    if given:
-        value = given
-    elif path.is_file():
-        return path.read_text().strip()
-    else:
-        value = secrets.token_urlsafe(18)
-    data_dir.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(value + "\n")
-    return value
+    kept = path.read_text().strip() if path.is_file() else ""
+    if given or not kept:
+        value = given or secrets.token_urlsafe(18)
+        write_private(path, value + "\n")
+        return value, True
+    return kept, False
 
 
 async def bootstrap(mgr: IdentityManager, services: Iterable[ServiceSpec]) -> dict[str, str]:
     """Create or reconcile the initial data; return ids of the admin project and users."""
     settings = mgr.settings
-    admin_password = secret_file(settings.data_dir, "admin-password", settings.admin_password)
-    demo_password = secret_file(settings.data_dir, "demo-password", None)
+    admin_password, admin_changed = secret_file(
+        settings.data_dir, "admin-password", settings.admin_password
+    )
+    demo_password, demo_changed = secret_file(settings.data_dir, "demo-password", None)
     rounds = mgr.conf.password_hash_rounds
     async with mgr.write() as s:
         if await s.get(Domain, DEFAULT_DOMAIN_ID) is None:
@@ -83,9 +82,9 @@ async def bootstrap(mgr: IdentityManager, services: Iterable[ServiceSpec]) -> di
             admin_password,
             rounds,
             projects["admin"],
-            reset=bool(settings.admin_password),
+            reset=admin_changed,
         )
-        demo = await _user(s, "demo", demo_password, rounds, projects["demo"], reset=False)
+        demo = await _user(s, "demo", demo_password, rounds, projects["demo"], reset=demo_changed)
         await _grant(s, "UserProject", admin, projects["admin"], roles["admin"])
         await _grant(s, "UserSystem", admin, SYSTEM_TARGET, roles["admin"])
         await _grant(s, "UserProject", demo, projects["demo"], roles["member"])
@@ -156,6 +155,7 @@ async def _user(
     elif reset and not await check_password(password, user.password_hash, rounds):
         user.password_hash = await hash_password(password, rounds)
         user.enabled = True
+        await revoke.revoke(s, user_id=user.id)
     return user.id
 
 
