@@ -111,6 +111,31 @@ def up(
         sys.exit(1)
 
 
+@app.command()
+def status(
+    data_dir: DataDir = None,
+    config: ConfigFile = None,
+    port: Annotated[int | None, typer.Option(help="port of the running cloud")] = None,
+) -> None:
+    """Is the cloud up? Which services does it serve, at which URLs?"""
+    import httpx
+
+    settings = _settings(config, data_dir=data_dir, port=port)
+    try:
+        health = httpx.get(f"{settings.base_url}/healthcheck", timeout=5)
+        services = httpx.get(f"{settings.base_url}/", timeout=5).json().get("services", {})
+    except httpx.HTTPError as exc:
+        console.print(f"[red]onestack is not answering at {settings.base_url}[/]: {exc}")
+        raise typer.Exit(1) from None
+    ready = health.status_code == 200
+    console.print(
+        f"onestack at {settings.base_url}: " + ("[green]ready" if ready else "[yellow]starting")
+    )
+    for name, url in services.items():
+        console.print(f"  {name:<14} {url}")
+    raise typer.Exit(0 if ready else 1)
+
+
 @keys_app.command("setup")
 def keys_setup(data_dir: DataDir = None, config: ConfigFile = None) -> None:
     """Create the token and credential key repositories if missing."""

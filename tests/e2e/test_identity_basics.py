@@ -91,3 +91,15 @@ def test_restart_keeps_state(tmp_path: Path) -> None:
         assert r.status_code == 201
     finally:
         stop_cloud(cloud)
+
+
+def test_status_command(running_cloud: RunningCloud) -> None:
+    port = running_cloud.url.rsplit(":", 1)[1]
+    proc = subprocess.run([str(BIN / "onestack"), "status", "--data-dir",
+                           str(running_cloud.data_dir), "--port", port],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert "ready" in proc.stderr and f"{running_cloud.url}/identity" in proc.stderr
+    closed = subprocess.run([str(BIN / "onestack"), "status", "--port", "1"],
+                            capture_output=True, text=True, timeout=60)
+    assert closed.returncode == 1 and "not answering" in closed.stderr
