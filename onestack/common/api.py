@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, TypeVar
 
 import orjson
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
+from pydantic import BaseModel
+from pydantic import ValidationError as PydanticValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -25,6 +27,7 @@ from onestack.common.auth import TokenValidator
 from onestack.common.policy import Policy
 
 LOG = logging.getLogger(__name__)
+M = TypeVar("M", bound=BaseModel)
 REQUEST_ID_HEADER = b"x-openstack-request-id"
 
 
@@ -65,6 +68,26 @@ class RequestIdMiddleware:
             await send(message)
 
         await self.app(scope, receive, send_with_id)
+
+
+class NulGuardMiddleware:
+    """Refuses a NUL character in the URL path or query with 400: no database stores it in
+    text (PostgreSQL raises), so an id or filter holding one can only be a bad request."""
+
+    def __init__(self, app: ASGIApp, formatter: errors.ErrorFormatter):
+        self.app = app
+        self.formatter = formatter
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and (
+            "\x00" in scope.get("path", "")
+            or b"%00" in scope.get("query_string", b"").lower()
+            or b"\x00" in scope.get("query_string", b"")
+        ):
+            error = errors.BadRequest("The URL must not contain NUL characters.")
+            await error_response(error, self.formatter)(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
 
 
 class BodyLimitMiddleware:
@@ -110,9 +133,10 @@ def error_response(error: errors.APIError, formatter: errors.ErrorFormatter) -> 
     return JSON(formatter(error), status_code=error.code, headers=error.headers or None)
 
 
-def _validation_message(exc: RequestValidationError) -> str:
+def describe_errors(errs: Sequence[Any]) -> str:
+    """A human-readable summary of pydantic/FastAPI validation errors (the first three)."""
     parts = []
-    for err in exc.errors()[:3]:
+    for err in errs[:3]:
         loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path")]
         where = ".".join(loc)
         if err.get("type") == "json_invalid":
@@ -120,6 +144,43 @@ def _validation_message(exc: RequestValidationError) -> str:
         msg = err.get("msg", "invalid value")
         parts.append(f"Invalid input for field '{where}': {msg}" if where else msg)
     return "; ".join(parts) or "Invalid request."
+
+
+async def body_as(request: Request, model: type[M]) -> M:
+    """Parse and validate the JSON object body into ``model``; any problem is a clear 400."""
+    raw = await request.body()
+    if not raw:
+        raise errors.BadRequest("The request body is empty; a JSON object is required.")
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise errors.BadRequest("Malformed request body: the body is not valid JSON.") from None
+    if not isinstance(data, dict):
+        raise errors.BadRequest("The request body must be a JSON object.")
+    if _has_nul(data):
+        # no database stores NUL in text (PostgreSQL refuses it): a clear 400, not a 500
+        raise errors.ValidationError("Invalid input: strings must not contain NUL characters.")
+    try:
+        return model.model_validate(data)
+    except PydanticValidationError as exc:
+        raise errors.ValidationError(describe_errors(exc.errors())) from None
+
+
+def _has_nul(document: Any) -> bool:
+    """Whether any string (key or value) of a parsed JSON document holds a NUL character.
+    Iterative: orjson accepts nesting deeper than Python's recursion limit."""
+    stack = [document]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, str):
+            if "\x00" in value:
+                return True
+        elif isinstance(value, dict):
+            stack.extend(value.keys())
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
+    return False
 
 
 def create_app(
@@ -157,7 +218,7 @@ def create_app(
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_request: Request, exc: RequestValidationError) -> Response:
-        return error_response(errors.ValidationError(_validation_message(exc)), error_format)
+        return error_response(errors.ValidationError(describe_errors(exc.errors())), error_format)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_request: Request, exc: StarletteHTTPException) -> Response:
@@ -179,6 +240,7 @@ def create_app(
         return error_response(errors.APIError(), error_format)
 
     app.add_middleware(BodyLimitMiddleware, limit=max_body, formatter=error_format)
+    app.add_middleware(NulGuardMiddleware, formatter=error_format)
     app.add_middleware(RequestIdMiddleware)
     return app
 

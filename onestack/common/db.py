@@ -146,7 +146,7 @@ def head_revision(migrations: Path) -> str | None:
     revisions: set[str] = set()
     parents: set[str] = set()
     for script in (migrations / "versions").glob("*.py"):
-        found = dict(m.groups() for m in _REVISION.finditer(script.read_text()))
+        found: dict[str, str] = {m[1]: m[2] for m in _REVISION.finditer(script.read_text())}
         if "revision" not in found:
             return None
         revisions.add(found["revision"])

@@ -1,7 +1,8 @@
 """Default Identity policy: Keystone's admin / member / reader personas.
 
 - cloud admin: the admin role on the system scope or on the cloud's admin project;
-- domain admin / reader: the admin / reader role on a domain-scoped token, limited to that domain;
+- domain admin / reader: the admin / reader role on a domain-scoped token, limited to that domain
+  (a domain admin of the domain holding the admin project is no admin there: see _domain);
 - everyone: their own user, tokens, credentials, application credentials and trusts.
 
 Any rule can be overridden by a policy.yaml (``[identity] policy_file``).
@@ -13,7 +14,16 @@ ADMIN = "rule:cloud_admin"
 READER = "rule:admin_or_system_reader"
 
 
+#: The domain holding the cloud's admin project (bootstrap puts it there). Administering that
+#: domain would mean administering the cloud admins themselves, so the domain-admin persona does
+#: not apply to it: only cloud admins manage it (its readers still read).
+CLOUD_ADMIN_DOMAIN = "default"
+
+
 def _domain(role: str, attr: str) -> str:
+    """``role`` on a domain-scoped token for the target's domain (admin: not the cloud's own)."""
+    if role == "admin":
+        return f"(role:admin and domain_id:%({attr})s and not domain_id:{CLOUD_ADMIN_DOMAIN})"
     return f"(role:{role} and domain_id:%({attr})s)"
 
 

@@ -119,7 +119,12 @@ def _columns(fields: ProjectFields) -> dict[str, Any]:
 
 
 def _tag_list(raw: str | None) -> tuple[str, ...]:
-    return tuple(t for t in (raw or "").split(",") if t)
+    """A comma-separated tag filter, without duplicates; each tag is one subquery, so a
+    filter naming more tags than a project can have is refused (400) rather than run."""
+    tags = tuple(dict.fromkeys(t for t in (raw or "").split(",") if t))
+    if len(tags) > resource.MAX_TAGS:
+        raise BadRequest(f"A tag filter can name at most {resource.MAX_TAGS} tags.")
+    return tags
 
 
 @router.get("/projects")

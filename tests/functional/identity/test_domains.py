@@ -71,3 +71,12 @@ async def test_domain_policy(client: httpx.AsyncClient, demo_headers: dict[str, 
     assert r.status_code == 200  # one's own domain is visible
     r = await client.get(BASE)
     assert r.status_code == 401
+
+
+async def test_deep_body_with_nul(client: httpx.AsyncClient, admin_headers: dict[str, str]
+                                  ) -> None:
+    """Nesting past Python's recursion limit (orjson allows 1024) is still a clean 400."""
+    body = '{"domain": {"name": "deep", "options": ' + '{"a": ' * 1020 + '"x\\u0000"' \
+        + "}" * 1020 + "}}"
+    r = await client.post(BASE, content=body.encode(), headers=admin_headers)
+    assert r.status_code == 400 and "NUL" in r.json()["error"]["message"]
