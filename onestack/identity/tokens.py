@@ -14,13 +14,14 @@ from collections import OrderedDict
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from onestack.common.context import RequestContext
 from onestack.common.db import utcnow
 from onestack.common.errors import Unauthorized
 from onestack.common.fernet import InvalidToken
-from onestack.identity import assignment, revoke
+from onestack.identity import assignment, endpoint_filter, revoke
 from onestack.identity.catalog import build_catalog
 from onestack.identity.manager import IdentityManager
 from onestack.identity.models import (
@@ -126,7 +127,8 @@ class TokenProvider:
         self._scopes: dict[tuple[Any, ...], ScopeData] = {}
         self._scopes_revision = -1
         self._events: tuple[int, list[Any]] = (-1, [])
-        self._catalog: tuple[int, list[dict[str, Any]]] = (-1, [])
+        self._catalogs: dict[str | None, list[dict[str, Any]]] = {}
+        self._catalogs_revision = -1
         self.admin_project_id: str | None = None
 
     # -- validation -------------------------------------------------------------------------
@@ -165,12 +167,22 @@ class TokenProvider:
         if len(self._tokens) > self.mgr.conf.token_cache_size:
             self._tokens.popitem(last=False)
 
-    async def catalog(self) -> list[dict[str, Any]]:
-        revision = self.mgr.revision
-        if self._catalog[0] != revision:
+    async def catalog(self, project_id: str | None = None) -> list[dict[str, Any]]:
+        """The catalog of a token scoped to ``project_id`` (OS-EP-FILTER applies) or else."""
+        if self._catalogs_revision != self.mgr.revision:
+            self._catalogs.clear()
+            self._catalogs_revision = self.mgr.revision
+        catalog = self._catalogs.get(project_id)
+        if catalog is None:
             async with self.mgr.read() as session:
-                self._catalog = (revision, await build_catalog(session))
-        return self._catalog[1]
+                only = (
+                    await endpoint_filter.endpoint_ids(session, project_id) if project_id else None
+                )
+                catalog = await build_catalog(session, only or None)
+            if len(self._catalogs) > self.mgr.conf.token_cache_size:
+                self._catalogs.clear()
+            self._catalogs[project_id] = catalog
+        return catalog
 
     async def _revocation_events(self) -> list[Any]:
         revision = self.mgr.revision
@@ -330,8 +342,6 @@ def _issued_at(mgr: IdentityManager, token: str) -> dt.datetime:
 
 
 async def _roles_of(session: AsyncSession, model: Any, column: Any, owner: str) -> list[str]:
-    from sqlalchemy import select
-
     return list((await session.execute(select(model.role_id).where(column == owner))).scalars())
 
 
