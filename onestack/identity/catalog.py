@@ -15,12 +15,18 @@ from onestack.identity.models import Endpoint, Region, Service
 INTERFACES = ("public", "internal", "admin")
 
 
-async def build_catalog(session: AsyncSession) -> list[dict[str, Any]]:
-    """The catalog a token carries: enabled services with their enabled endpoints."""
+async def build_catalog(
+    session: AsyncSession, only: set[str] | None = None
+) -> list[dict[str, Any]]:
+    """The catalog a token carries: enabled services with their enabled endpoints.
+
+    With ``only`` (OS-EP-FILTER), just those endpoints and the services that have one of them.
+    """
     services = (await session.execute(select(Service).where(Service.enabled.is_(True)))).scalars()
-    endpoints = (
-        await session.execute(select(Endpoint).where(Endpoint.enabled.is_(True)))
-    ).scalars()
+    stmt = select(Endpoint).where(Endpoint.enabled.is_(True))
+    if only is not None:
+        stmt = stmt.where(Endpoint.id.in_(only))
+    endpoints = (await session.execute(stmt)).scalars()
     by_service: dict[str, list[dict[str, Any]]] = {}
     for ep in endpoints:
         by_service.setdefault(ep.service_id, []).append(
@@ -35,6 +41,7 @@ async def build_catalog(session: AsyncSession) -> list[dict[str, Any]]:
     return [
         {"endpoints": by_service.get(s.id, []), "id": s.id, "type": s.type, "name": s.name or ""}
         for s in services
+        if only is None or s.id in by_service
     ]
 
 

@@ -269,3 +269,33 @@ class PolicyBlob(Base):
     type: Mapped[str] = mapped_column(String(255))
     blob: Mapped[str] = mapped_column(Text)
     extra: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class ProjectEndpoint(Base):
+    """OS-EP-FILTER: an endpoint associated directly with a project."""
+
+    __tablename__ = "identity_project_endpoint"
+    project_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    endpoint_id: Mapped[str] = mapped_column(
+        ForeignKey("identity_endpoint.id", ondelete="CASCADE"), primary_key=True
+    )
+
+
+class EndpointGroup(Base):
+    """OS-EP-FILTER: the endpoints matching ``filters`` (interface, service_id, region_id)."""
+
+    __tablename__ = "identity_endpoint_group"
+    id: Mapped[str] = _id()
+    name: Mapped[str] = mapped_column(String(255))
+    description: Mapped[str | None] = mapped_column(Text)
+    filters: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class ProjectEndpointGroup(Base):
+    """OS-EP-FILTER: an endpoint group associated with a project."""
+
+    __tablename__ = "identity_project_endpoint_group"
+    endpoint_group_id: Mapped[str] = mapped_column(
+        ForeignKey("identity_endpoint_group.id", ondelete="CASCADE"), primary_key=True
+    )
+    project_id: Mapped[str] = mapped_column(String(64), primary_key=True)

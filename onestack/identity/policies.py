@@ -179,4 +179,21 @@ DEFAULT_RULES: dict[str, str] = {
     "identity:get_role_for_trust": f"{READER} or user_id:%(target.trust.trustor_user_id)s"
     " or user_id:%(target.trust.trustee_user_id)s",
     "identity:delete_trust": f"{ADMIN} or user_id:%(target.trust.trustor_user_id)s",
+    # OS-EP-FILTER: endpoints and endpoint groups of projects
+    "identity:add_endpoint_to_project": ADMIN,
+    "identity:check_endpoint_in_project": READER,
+    "identity:list_endpoints_for_project": READER,
+    "identity:list_projects_for_endpoint": READER,
+    "identity:remove_endpoint_from_project": ADMIN,
+    "identity:create_endpoint_group": ADMIN,
+    "identity:get_endpoint_group": READER,
+    "identity:list_endpoint_groups": READER,
+    "identity:update_endpoint_group": ADMIN,
+    "identity:delete_endpoint_group": ADMIN,
+    "identity:list_projects_associated_with_endpoint_group": READER,
+    "identity:list_endpoints_associated_with_endpoint_group": READER,
+    "identity:get_endpoint_group_in_project": READER,
+    "identity:list_endpoint_groups_for_project": READER,
+    "identity:add_endpoint_group_to_project": ADMIN,
+    "identity:remove_endpoint_group_from_project": ADMIN,
 }

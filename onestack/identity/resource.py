@@ -18,6 +18,8 @@ from onestack.identity.models import (
     Domain,
     Group,
     Project,
+    ProjectEndpoint,
+    ProjectEndpointGroup,
     ProjectTag,
     Role,
     User,
@@ -105,6 +107,7 @@ async def delete_domain(session: AsyncSession, domain_id: str) -> None:
     await session.execute(delete(Role).where(Role.id.in_(role_ids)))
     await session.execute(delete(Group).where(Group.id.in_(group_ids)))
     await session.execute(delete(User).where(User.id.in_(user_ids)))
+    await _drop_endpoint_links(session, project_ids)
     # children before parents
     while True:
         leaves = list(
@@ -123,6 +126,12 @@ async def delete_domain(session: AsyncSession, domain_id: str) -> None:
             break
         await session.execute(delete(Project).where(Project.id.in_(leaves)))
     await session.delete(domain)
+
+
+async def _drop_endpoint_links(session: AsyncSession, project_ids: list[str]) -> None:
+    """Drop the OS-EP-FILTER associations of projects being deleted."""
+    for link in (ProjectEndpoint, ProjectEndpointGroup):
+        await session.execute(delete(link).where(link.project_id.in_(project_ids)))
 
 
 # -- projects ---------------------------------------------------------------------------------
@@ -419,6 +428,7 @@ async def delete_project(session: AsyncSession, project_id: str) -> None:
         )
     await session.execute(delete(Assignment).where(Assignment.target_id == project_id))
     await session.execute(delete(ProjectTag).where(ProjectTag.project_id == project_id))
+    await _drop_endpoint_links(session, [project_id])
     await revoke.revoke(session, project_id=project_id)
     await session.delete(project)
 

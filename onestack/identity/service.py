@@ -18,6 +18,7 @@ from onestack.identity.api import (
     credentials,
     domains,
     ec2,
+    endpoint_filter,
     groups,
     policies_api,
     projects,
@@ -46,6 +47,7 @@ ROUTERS = (
     application_credentials,
     trusts,
     policies_api,
+    endpoint_filter,
 )
 
 

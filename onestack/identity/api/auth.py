@@ -26,7 +26,11 @@ async def issue_token(request: Request) -> Response:
     body = await body_as(request, AuthRequest)
     app = request.app.state
     token, info = await app.authenticator.authenticate(body)
-    catalog = None if truthy(request.query_params.get("nocatalog")) else await app.tokens.catalog()
+    catalog = (
+        None
+        if truthy(request.query_params.get("nocatalog"))
+        else await app.tokens.catalog(info.payload.project_id)
+    )
     return json(info.body(catalog), status=201, headers={SUBJECT: token})
 
 
@@ -52,7 +56,7 @@ async def validate_token(request: Request, ctx: RequestContext = Caller) -> Resp
     catalog = (
         None
         if truthy(request.query_params.get("nocatalog"))
-        else await request.app.state.tokens.catalog()
+        else await request.app.state.tokens.catalog(info.payload.project_id)
     )
     return json(info.body(catalog), headers={SUBJECT: subject})
 
@@ -76,7 +80,7 @@ async def auth_catalog(request: Request, ctx: RequestContext = Caller) -> Respon
     enforce(request, ctx, "identity:get_auth_catalog")
     if not (ctx.project_id or ctx.domain_id or ctx.system_scope):
         raise NotFound("The catalog is only available to scoped tokens.")
-    catalog = await request.app.state.tokens.catalog()
+    catalog = await request.app.state.tokens.catalog(ctx.project_id)
     return json({"catalog": catalog, "links": self_link(request, "auth/catalog")})
 
 

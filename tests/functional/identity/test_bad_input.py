@@ -80,6 +80,7 @@ class Ids:
     credential: str
     trust: str
     member_headers: H
+    endpoint_group: str = ""
 
 
 @pytest.fixture(scope="module")
@@ -138,6 +139,12 @@ async def ids(cloud: Cloud, client: httpx.AsyncClient, admin_headers: H) -> Ids:
             )
         )["id"],
         member_headers=member,
+        endpoint_group=(
+            await post(
+                "/OS-EP-FILTER/endpoint_groups",
+                {"endpoint_group": {"name": unique("eg"), "filters": {"interface": "public"}}},
+            )
+        )["id"],
     )
 
 
@@ -198,6 +205,16 @@ VALID: dict[tuple[str, str], Body] = {
             "roles": [{"name": "member"}],
         }
     },
+    ("POST", "/v3/OS-EP-FILTER/endpoint_groups"): lambda i: {
+        "endpoint_group": {
+            "name": unique("eg"),
+            "description": "d",
+            "filters": {"service_id": i.service, "interface": "public"},
+        }
+    },
+    ("PATCH", "/v3/OS-EP-FILTER/endpoint_groups/{endpoint_group_id}"): lambda i: {
+        "endpoint_group": {"description": "d", "filters": {"interface": "internal"}}
+    },
     ("POST", "/v3/auth/tokens"): lambda i: {
         "auth": {
             "identity": {
@@ -236,6 +253,7 @@ def fill(path: str, i: Ids) -> str:
         "implied_role_id": i.role2,
         "tag": "t",
         "trust_id": i.trust,
+        "endpoint_group_id": i.endpoint_group,
     }
     return path.format(**values)
 
@@ -251,7 +269,8 @@ def test_every_body_route_has_a_valid_body(cloud: Cloud) -> None:
     bodyless = {
         (m, p)
         for m, p in write_routes(cloud)
-        if m == "PUT" and ("/roles/" in p or "/tags/" in p or "/users/{user_id}" in p)
+        if m == "PUT"
+        and ("/roles/" in p or "/tags/" in p or "/users/{user_id}" in p or "/OS-EP-FILTER/" in p)
     }
     missing = set(write_routes(cloud)) - bodyless - set(VALID)
     assert not missing, sorted(missing)
