@@ -8,6 +8,7 @@ The TOML file is ``$ONESTACK_CONFIG`` if set, else ``<data_dir>/onestack.toml`` 
 from __future__ import annotations
 
 import os
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -69,6 +70,13 @@ class Settings(BaseSettings):
     admin_password: str | None = None
     max_request_body: int = Field(1024 * 1024, ge=1024)
     log_level: str = "INFO"
+    log_format: str = Field("text", pattern="^(text|json)$")
+    host_name: str = Field(
+        default_factory=socket.gethostname, description="this host's name in RPC topics"
+    )
+    transport_url: str = Field(
+        "memory://", description="RPC bus: memory:// (one process) or rabbit://user:pass@host/"
+    )
     identity: IdentitySettings = Field(default_factory=IdentitySettings)
 
     _toml_file: Path | None = None
