@@ -15,9 +15,16 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from onestack.common import metrics
 from onestack.common.config import Settings
 from onestack.common.files import write_private
-from onestack.common.service import RunnableService
+from onestack.common.platform import Platform
+from onestack.common.remote_auth import RemoteTokenValidator
+from onestack.common.service import (
+    RunnableService,
+    load_service,
+    service_names,
+)
 from onestack.identity.bootstrap import bootstrap
 from onestack.identity.service import IdentityService
 
@@ -27,18 +34,28 @@ LOG = logging.getLogger(__name__)
 class Cloud:
     """The services of one process and the root app that routes to them."""
 
-    def __init__(self, settings: Settings):
+    def __init__(self, settings: Settings, platform: Platform | None = None):
         self.settings = settings
-        self.identity = IdentityService(settings)
-        self.services: list[RunnableService] = [self.identity]
+        self.platform = platform or Platform(settings)
+        names = service_names(settings)
+        if "identity" not in names and self.platform.token_validator is None:
+            self.platform.token_validator = RemoteTokenValidator(
+                self.platform.clients, user=load_service(names[0]).spec.catalog_name
+            )
+        self.services: list[RunnableService] = [load_service(name)(self.platform) for name in names]
+        self.identity = next(
+            (svc for svc in self.services if isinstance(svc, IdentityService)), None
+        )
         self.ready = False
         self.bootstrap_ids: dict[str, str] = {}
         routes: list[Any] = [
             Route("/healthcheck", self.healthcheck, methods=["GET", "HEAD"]),
+            Route("/metrics", metrics.endpoint, methods=["GET"]),
             Route("/", self.root, methods=["GET"]),
         ]
         root = Starlette(routes=routes, lifespan=self.lifespan)
         self.app = PrefixRouter({svc.spec.prefix: svc.app for svc in self.services}, root)
+        self.platform.clients.local_app = self.app
 
     @asynccontextmanager
     async def lifespan(self, _app: Starlette) -> AsyncIterator[None]:
@@ -50,19 +67,24 @@ class Cloud:
 
     async def start(self) -> None:
         self.settings.data_dir.mkdir(parents=True, exist_ok=True)
+        await self.platform.start()
+        if self.identity is not None:
+            await self.identity.start()
+            self.bootstrap_ids = await bootstrap(
+                self.identity.manager, [svc.spec for svc in self.services]
+            )
+            self.identity.tokens.admin_project_id = self.bootstrap_ids["admin_project_id"]
+            write_clouds_yaml(self.settings)
         for svc in self.services:
-            await svc.start()
-        self.bootstrap_ids = await bootstrap(
-            self.identity.manager, [svc.spec for svc in self.services]
-        )
-        self.identity.tokens.admin_project_id = self.bootstrap_ids["admin_project_id"]
-        write_clouds_yaml(self.settings)
+            if svc is not self.identity:
+                await svc.start()
         self.ready = True
 
     async def stop(self) -> None:
         self.ready = False
         for svc in reversed(self.services):
             await svc.stop()
+        await self.platform.stop()
 
     async def healthcheck(self, request: Request) -> Response:
         if self.ready:

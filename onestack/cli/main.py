@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import signal
 import sys
 import time
@@ -15,6 +14,7 @@ import typer
 from rich.console import Console
 
 from onestack.common.config import Settings, load_settings
+from onestack.common.logs import setup_logging
 
 app = typer.Typer(
     help="The whole OpenStack cloud in one coherent Python project.",
@@ -53,10 +53,7 @@ def up(
 
     started = time.monotonic()
     settings = _settings(config, data_dir=data_dir, host=host, port=port, database_url=database_url)
-    logging.basicConfig(
-        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+    setup_logging(settings.log_level, settings.log_format)
 
     class Server(uvicorn.Server):
         """A signal means a clean stop with exit status 0 (uvicorn would re-raise it)."""

@@ -24,6 +24,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from onestack.common import errors
 from onestack.common.auth import TokenValidator
+from onestack.common.logs import request_id_var
+from onestack.common.metrics import MetricsMiddleware
 from onestack.common.policy import Policy
 
 LOG = logging.getLogger(__name__)
@@ -60,6 +62,7 @@ class RequestIdMiddleware:
             return
         request_id = f"req-{uuid.uuid4()}"
         scope.setdefault("state", {})["request_id"] = request_id
+        request_id_var.set(request_id)
         header = (REQUEST_ID_HEADER, request_id.encode())
 
         async def send_with_id(message: Message) -> None:
@@ -193,6 +196,7 @@ def create_app(
     max_body: int = 1024 * 1024,
     state: Mapping[str, Any] | None = None,
     lifespan: Callable[..., Any] | None = None,
+    service: str | None = None,
 ) -> FastAPI:
     """Build one service's ASGI app with the shared middleware and error handling."""
     app = FastAPI(
@@ -242,6 +246,7 @@ def create_app(
     app.add_middleware(BodyLimitMiddleware, limit=max_body, formatter=error_format)
     app.add_middleware(NulGuardMiddleware, formatter=error_format)
     app.add_middleware(RequestIdMiddleware)
+    app.add_middleware(MetricsMiddleware, service=service or title.rsplit(" ", 1)[-1])
     return app
 
 

@@ -12,7 +12,7 @@ import socket
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -26,6 +26,51 @@ DEFAULT_DATA_DIR = (
     if os.geteuid() == 0
     else Path.home() / ".local" / "share" / "onestack"
 )
+
+
+DISK_FORMATS = ["ami", "ari", "aki", "vhd", "vhdx", "vmdk", "raw", "qcow2", "vdi", "iso", "ploop"]
+CONTAINER_FORMATS = ["ami", "ari", "aki", "bare", "ovf", "ova", "docker", "compressed"]
+
+
+class ImageStoreSettings(BaseModel):
+    """One image store (``[image.stores.NAME]``); store types may take more options."""
+
+    model_config = ConfigDict(extra="allow")
+    type: str = Field("file", description="file, or object (the Object Storage service)")
+    description: str = ""
+    path: Path | None = Field(None, description="file store directory; default DATA/images")
+    weight: int = 0
+
+
+class ImageSettings(BaseModel):
+    """The ``[image]`` section (Glance's options under the names operators know)."""
+
+    database_url: str | None = None
+    stores: dict[str, ImageStoreSettings] = Field(
+        default_factory=lambda: {"file": ImageStoreSettings()}
+    )
+    default_store: str = "file"
+    image_size_cap: int = Field(1099511627776, ge=1, description="largest image, bytes")
+    image_member_quota: int = Field(128, ge=-1)
+    image_property_quota: int = Field(128, ge=-1)
+    image_tag_quota: int = Field(128, ge=-1)
+    #: Used when Keystone has no registered/project limit for the resource (-1: unlimited).
+    default_limits: dict[str, int] = Field(default_factory=dict)
+    limit_param_default: int = Field(25, ge=1)
+    api_limit_max: int = Field(1000, ge=1)
+    disk_formats: list[str] = Field(default_factory=lambda: list(DISK_FORMATS))
+    container_formats: list[str] = Field(default_factory=lambda: list(CONTAINER_FORMATS))
+    hashing_algorithm: str = "sha512"
+    enabled_import_methods: list[str] = Field(
+        default_factory=lambda: ["glance-direct", "web-download", "copy-image"]
+    )
+    staging_dir: Path | None = Field(None, description="default DATA/image-staging")
+    web_download_allowed_schemes: list[str] = Field(default_factory=lambda: ["http", "https"])
+    web_download_allowed_ports: list[int] = Field(default_factory=lambda: [80, 443])
+    web_download_disallowed_hosts: list[str] = Field(default_factory=list)
+    property_protection_file: Path | None = None
+    property_protection_rule_format: str = Field("roles", pattern="^(roles|policies)$")
+    policy_file: Path | None = None
 
 
 class IdentitySettings(BaseModel):
@@ -68,6 +113,12 @@ class Settings(BaseSettings):
         None, description="default for every service; else one SQLite file per service"
     )
     admin_password: str | None = None
+    service_password: str | None = Field(
+        None, description="service users' password; default kept in DATA/service-password"
+    )
+    identity_url: str | None = Field(
+        None, description="Identity endpoint for a process without it; default BASE/identity"
+    )
     max_request_body: int = Field(1024 * 1024, ge=1024)
     log_level: str = "INFO"
     log_format: str = Field("text", pattern="^(text|json)$")
@@ -78,6 +129,7 @@ class Settings(BaseSettings):
         "memory://", description="RPC bus: memory:// (one process) or rabbit://user:pass@host/"
     )
     identity: IdentitySettings = Field(default_factory=IdentitySettings)
+    image: ImageSettings = Field(default_factory=ImageSettings)
 
     _toml_file: Path | None = None
 

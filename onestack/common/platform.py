@@ -1,38 +1,51 @@
 """What one onestack process gives every service it runs: settings, the RPC transport,
-notifiers, clients for other services' APIs, and the token validator.
+notifiers, clients for other services' APIs, metrics and the token validator.
 
 A service is built as ``SomeService(platform)``. In the all-in-one process every service shares
-one Platform; ``onestack serve SERVICE`` builds a Platform for that one service.
+one Platform; ``onestack serve SERVICE`` and ``onestack agent KIND`` build one for themselves.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from onestack.common.auth import TokenValidator
+from onestack.common.clients import ServiceClients
 from onestack.common.config import Settings
 
 if TYPE_CHECKING:
-    from onestack.common.clients import ServiceClients
     from onestack.common.notifications import Notifier
     from onestack.common.rpc import Transport
 
 
-@dataclass
 class Platform:
-    """Shared process-wide machinery; built once per process by the server or CLI."""
+    """Process-wide machinery; ``start()`` connects the RPC transport."""
 
-    settings: Settings
-    transport: Transport
-    clients: ServiceClients
-    #: Set by the Identity service in the all-in-one process; a remote validator otherwise.
-    token_validator: TokenValidator | None = None
-    extras: dict[str, Any] = field(default_factory=dict)
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.clients = ServiceClients(settings)
+        #: The Identity service's local validator in its own process; a remote one elsewhere.
+        self.token_validator: TokenValidator | None = None
+        self._transport: Transport | None = None
 
     @property
     def host(self) -> str:
         return self.settings.host_name
+
+    @property
+    def transport(self) -> Transport:
+        if self._transport is None:
+            raise RuntimeError("the platform is not started")
+        return self._transport
+
+    async def start(self) -> None:
+        """Connect the RPC transport (wired in when onestack.common.rpc lands)."""
+
+    async def stop(self) -> None:
+        await self.clients.close()
+        if self._transport is not None:
+            await self._transport.stop()
+            self._transport = None
 
     def notifier(self, service: str) -> Notifier:
         """A notifier publishing as ``<service>.<host>``."""

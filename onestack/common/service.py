@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from starlette.types import ASGIApp
+
+if TYPE_CHECKING:
+    from onestack.common.config import Settings
+    from onestack.common.platform import Platform
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,6 +23,8 @@ class ServiceSpec:
 
 
 class RunnableService(Protocol):
+    """A service the server runs: its app is mounted under ``spec.prefix``."""
+
     spec: ServiceSpec
 
     @property
@@ -26,3 +33,30 @@ class RunnableService(Protocol):
     async def start(self) -> None: ...
 
     async def stop(self) -> None: ...
+
+
+class ServiceFactory(Protocol):
+    spec: ServiceSpec
+
+    def __call__(self, platform: Platform) -> RunnableService: ...
+
+
+#: Every service onestack can run, in start order: name -> "module:Class".
+SERVICES: dict[str, str] = {
+    "identity": "onestack.identity.service:IdentityService",
+    "image": "onestack.image.service:ImageService",
+}
+
+
+def service_names(settings: Settings) -> list[str]:
+    """The enabled services in start order; unknown names are a configuration error."""
+    unknown = set(settings.services) - SERVICES.keys()
+    if unknown:
+        raise ValueError(f"unknown services in configuration: {sorted(unknown)}")
+    return [name for name in SERVICES if name in settings.services]
+
+
+def load_service(name: str) -> ServiceFactory:
+    module, _, cls = SERVICES[name].partition(":")
+    factory: ServiceFactory = getattr(importlib.import_module(module), cls)
+    return factory

@@ -88,6 +88,23 @@ async def bootstrap(mgr: IdentityManager, services: Iterable[ServiceSpec]) -> di
         await _grant(s, "UserProject", admin, projects["admin"], roles["admin"])
         await _grant(s, "UserSystem", admin, SYSTEM_TARGET, roles["admin"])
         await _grant(s, "UserProject", demo, projects["demo"], roles["member"])
+        service_password, service_changed = secret_file(
+            settings.data_dir, "service-password", settings.service_password
+        )
+        for spec in services:
+            if spec.name == "identity":
+                continue
+            user = await _user(
+                s,
+                spec.catalog_name,
+                service_password,
+                rounds,
+                projects["service"],
+                reset=service_changed,
+            )
+            for role in ("service", "admin"):
+                await _grant(s, "UserProject", user, projects["service"], roles[role])
+            await _grant(s, "UserSystem", user, SYSTEM_TARGET, roles["reader"])
         if await s.get(Region, settings.region) is None:
             s.add(Region(id=settings.region, description="", extra={}))
         await s.flush()

@@ -7,8 +7,8 @@ from collections.abc import Callable
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from onestack.common.api import create_app
-from onestack.common.config import Settings
 from onestack.common.errors import keystone_format
+from onestack.common.platform import Platform
 from onestack.common.service import ServiceSpec
 from onestack.identity.api import (
     application_credentials,
@@ -20,6 +20,7 @@ from onestack.identity.api import (
     ec2,
     endpoint_filter,
     groups,
+    limits,
     policies_api,
     projects,
     roles,
@@ -48,16 +49,20 @@ ROUTERS = (
     trusts,
     policies_api,
     endpoint_filter,
+    limits,
 )
 
 
 class IdentityService:
     spec = SPEC
 
-    def __init__(self, settings: Settings):
+    def __init__(self, platform: Platform):
+        settings = platform.settings
         self.settings = settings
+        self.platform = platform
         self.manager = IdentityManager(settings)
         self.tokens = TokenProvider(self.manager)
+        platform.token_validator = self.tokens
         self.authenticator = Authenticator(self.manager, self.tokens)
         self.app = create_app(
             title="onestack identity",
