@@ -14,7 +14,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from onestack.common.db import UTCDateTime, new_metadata, utcnow
 
@@ -299,3 +299,44 @@ class ProjectEndpointGroup(Base):
         ForeignKey("identity_endpoint_group.id", ondelete="CASCADE"), primary_key=True
     )
     project_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+
+
+class RegisteredLimit(Base):
+    """Unified limits: a service's resource and its default limit for every project."""
+
+    __tablename__ = "identity_registered_limit"
+    __table_args__ = (UniqueConstraint("service_id", "region_id", "resource_name"),)
+    id: Mapped[str] = _id()
+    service_id: Mapped[str] = mapped_column(
+        ForeignKey("identity_service.id", ondelete="CASCADE"), index=True
+    )
+    region_id: Mapped[str | None] = mapped_column(
+        ForeignKey("identity_region.id", ondelete="CASCADE")
+    )
+    resource_name: Mapped[str] = mapped_column(String(255))
+    default_limit: Mapped[int] = mapped_column(Integer)
+    description: Mapped[str | None] = mapped_column(Text)
+
+
+class Limit(Base):
+    """Unified limits: a project's (or domain's) own limit of a registered resource."""
+
+    __tablename__ = "identity_limit"
+    __table_args__ = (
+        UniqueConstraint("registered_limit_id", "project_id"),
+        UniqueConstraint("registered_limit_id", "domain_id"),
+    )
+    id: Mapped[str] = _id()
+    registered_limit_id: Mapped[str] = mapped_column(
+        ForeignKey("identity_registered_limit.id", ondelete="CASCADE"), index=True
+    )
+    project_id: Mapped[str | None] = mapped_column(
+        ForeignKey("identity_project.id", ondelete="CASCADE"), index=True
+    )
+    domain_id: Mapped[str | None] = mapped_column(
+        ForeignKey("identity_domain.id", ondelete="CASCADE"), index=True
+    )
+    resource_limit: Mapped[int] = mapped_column(Integer)
+    description: Mapped[str | None] = mapped_column(Text)
+    #: The service, region and resource name come from here (always loaded with the limit).
+    registered: Mapped[RegisteredLimit] = relationship(lazy="joined", innerjoin=True)

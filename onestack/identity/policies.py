@@ -196,4 +196,20 @@ DEFAULT_RULES: dict[str, str] = {
     "identity:list_endpoint_groups_for_project": READER,
     "identity:add_endpoint_group_to_project": ADMIN,
     "identity:remove_endpoint_group_from_project": ADMIN,
+    # unified limits: everyone reads registered limits and the model; limits are read by the
+    # cloud's readers and service users (all), a domain's users (the domain's and its
+    # projects'), a project's users (the project's); GET /v3/limits lists what one may read
+    "limits_reader": f"{READER} or rule:service_role or system_scope:all",
+    "identity:get_limit_model": "",
+    "identity:get_registered_limit": "",
+    "identity:list_registered_limits": "",
+    "identity:create_registered_limits": ADMIN,
+    "identity:update_registered_limit": ADMIN,
+    "identity:delete_registered_limit": ADMIN,
+    "identity:get_limit": "rule:limits_reader or domain_id:%(target.limit.domain.id)s"
+    " or domain_id:%(target.limit.project.domain_id)s or project_id:%(target.limit.project_id)s",
+    "identity:list_limits": "",
+    "identity:create_limits": ADMIN,
+    "identity:update_limit": ADMIN,
+    "identity:delete_limit": ADMIN,
 }

@@ -81,6 +81,8 @@ class Ids:
     trust: str
     member_headers: H
     endpoint_group: str = ""
+    registered_limit: str = ""
+    limit: str = ""
 
 
 @pytest.fixture(scope="module")
@@ -106,7 +108,25 @@ async def ids(cloud: Cloud, client: httpx.AsyncClient, admin_headers: H) -> Ids:
             }
         },
     )
+    async def post_one(path: str, key: str, item: dict[str, Any]) -> str:
+        r = await client.post(V3 + path, json={key: [item]}, headers=admin_headers)
+        assert r.status_code == 201, r.text
+        return str(r.json()[key][0]["id"])
+
+    registered_limit = await post_one(
+        "/registered_limits",
+        "registered_limits",
+        {"service_id": service["id"], "resource_name": "r", "default_limit": 1},
+    )
+    limit = await post_one(
+        "/limits",
+        "limits",
+        {"service_id": service["id"], "resource_name": "r", "resource_limit": 2,
+         "project_id": project},
+    )
     return Ids(
+        registered_limit=registered_limit,
+        limit=limit,
         domain=domain,
         project=project,
         user=user,
@@ -215,6 +235,21 @@ VALID: dict[tuple[str, str], Body] = {
     ("PATCH", "/v3/OS-EP-FILTER/endpoint_groups/{endpoint_group_id}"): lambda i: {
         "endpoint_group": {"description": "d", "filters": {"interface": "internal"}}
     },
+    ("POST", "/v3/registered_limits"): lambda i: {
+        "registered_limits": [
+            {"service_id": i.service, "resource_name": unique("r"), "default_limit": 5}
+        ]
+    },
+    ("PATCH", "/v3/registered_limits/{registered_limit_id}"): lambda i: {
+        "registered_limit": {"description": "d"}
+    },
+    ("POST", "/v3/limits"): lambda i: {
+        "limits": [
+            {"service_id": i.service, "resource_name": "r", "resource_limit": 3,
+             "domain_id": i.domain}
+        ]
+    },
+    ("PATCH", "/v3/limits/{limit_id}"): lambda i: {"limit": {"description": "d"}},
     ("POST", "/v3/auth/tokens"): lambda i: {
         "auth": {
             "identity": {
@@ -254,6 +289,8 @@ def fill(path: str, i: Ids) -> str:
         "tag": "t",
         "trust_id": i.trust,
         "endpoint_group_id": i.endpoint_group,
+        "registered_limit_id": i.registered_limit,
+        "limit_id": i.limit,
     }
     return path.format(**values)
 
