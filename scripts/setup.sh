@@ -13,6 +13,7 @@ python3 -c 'import venv, ensurepip' 2>/dev/null || need_apt+=(python3-venv)
 command -v gcc >/dev/null || need_apt+=(gcc python3-dev)
 if [ "${1:-}" = "--test" ]; then
     command -v wrk >/dev/null || true  # benchmarks only; bench/ installs it when run
+    command -v qemu-img >/dev/null || need_apt+=(qemu-utils)  # image format tests
 fi
 if [ ${#need_apt[@]} -gt 0 ]; then
     if [ "$(id -u)" -ne 0 ]; then
