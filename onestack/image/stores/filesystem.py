@@ -46,6 +46,12 @@ def _readers() -> ThreadPoolExecutor:
     return _READERS
 
 
+def _close_opened(job: Future[int]) -> None:
+    """Closes the file a cancelled open still opened."""
+    if not job.cancelled() and job.exception() is None:
+        os.close(job.result())
+
+
 def _check_image_id(image_id: str) -> None:
     if not _IMAGE_ID.match(image_id):
         raise InvalidLocation(f"invalid image id for a file name: {image_id!r}")
@@ -210,8 +216,12 @@ class FilesystemStore:
         return self._read(path, offset, length)
 
     async def _read(self, path: Path, offset: int, length: int | None) -> AsyncIterator[bytes]:
+        opening = _readers().submit(os.open, path, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW)
         try:
-            fd = await asyncio.to_thread(os.open, path, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW)
+            fd = await asyncio.wrap_future(opening)
+        except asyncio.CancelledError:
+            opening.add_done_callback(_close_opened)
+            raise
         except FileNotFoundError:
             raise NotFound(f"no image data at {path}") from None
         except OSError as exc:
