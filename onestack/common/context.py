@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 
@@ -54,3 +54,20 @@ class RequestContext:
             "trustee_id": self.trustee_id,
             "application_credential_id": self.application_credential_id,
         }
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-safe dict of every field but ``token`` (the validator's own object); for RPC."""
+        return {
+            f.name: list(value) if isinstance(value := getattr(self, f.name), tuple) else value
+            for f in fields(self)
+            if f.name != "token"
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RequestContext:
+        """The context :meth:`to_dict` described; unknown keys are ignored."""
+        values = {f.name: data[f.name] for f in fields(cls) if f.name in data and f.name != "token"}
+        for name in ("roles", "role_ids", "audit_ids"):
+            if name in values:
+                values[name] = tuple(values[name] or ())
+        return cls(**values)
