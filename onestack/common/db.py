@@ -83,6 +83,10 @@ class Database:
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
         else:
             kwargs.update(pool_pre_ping=True, pool_recycle=3600)
+            if url.startswith(("mysql", "mariadb")):
+                # each statement sees what is committed (as on PostgreSQL): a count taken after a
+                # lock sees the rows of the transaction that held it before
+                kwargs["isolation_level"] = "READ COMMITTED"
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
         if self.is_sqlite:
             _setup_sqlite(self.engine)
