@@ -369,20 +369,50 @@ class RabbitTransport(Transport):
             await message.ack()
         except _BROKER_ERRORS as exc:
             # The channel it came on is gone: the broker delivers it again.
-            LOG.warning("could not acknowledge a message (%s); it will be redelivered", exc)
+            LOG.warning("could not acknowledge a message (%r); it will be redelivered", exc)
+
+    async def _subscribe(
+        self, prefetch: int, setup: Callable[[_RabbitSubscription], Awaitable[None]]
+    ) -> Subscription:
+        """A channel with ``prefetch`` on which ``setup`` declares and consumes; tried again
+        while the broker is away (up to ``publish_timeout``)."""
+        try:
+            async with asyncio.timeout(self.publish_timeout):
+                while True:
+                    await self.connection.ready()
+                    subscription: _RabbitSubscription | None = None
+                    try:
+                        channel = await self._new_channel(publisher_confirms=False)
+                        await channel.set_qos(prefetch_count=prefetch)
+                        subscription = _RabbitSubscription(self, channel)
+                        await setup(subscription)
+                    except (*_BROKER_ERRORS, RuntimeError) as exc:
+                        LOG.info("subscribing failed (%s); retrying when reconnected", exc)
+                        if subscription is not None:
+                            await subscription.stop(0)
+                        await asyncio.sleep(0.2)
+                        continue
+                    except BaseException:
+                        if subscription is not None:
+                            await subscription.stop(0)
+                        raise
+                    self._subscriptions.add(subscription)
+                    return subscription
+        except TimeoutError:
+            raise MessagingError(
+                f"could not subscribe within {self.publish_timeout:g} s: broker unavailable"
+            ) from None
 
     async def listen(
         self, topic: str, server: str, handler: Handler, *, prefetch: int = DEFAULT_PREFETCH
     ) -> Subscription:
         target = Target(topic, server)
-        channel = await self._new_channel(publisher_confirms=False)
-        await channel.set_qos(prefetch_count=prefetch)
-        subscription = _RabbitSubscription(self, channel)
 
         async def handle(message: AbstractIncomingMessage) -> None:
             await self._deliver(message, handler)
 
-        try:
+        async def setup(subscription: _RabbitSubscription) -> None:
+            channel = subscription.channel
             exchange = await channel.declare_exchange(
                 RPC_EXCHANGE, aio_pika.ExchangeType.DIRECT, durable=True
             )
@@ -401,11 +431,8 @@ class RabbitTransport(Transport):
             await queue.bind(fanout)
             subscription.temporary.append(queue)
             await subscription.consume(queue, handle)
-        except BaseException:
-            await subscription.stop(0)
-            raise
-        self._subscriptions.add(subscription)
-        return subscription
+
+        return await self._subscribe(prefetch, setup)
 
     async def notify(self, address: str, body: bytes) -> None:
         if not self.connected:
@@ -428,17 +455,14 @@ class RabbitTransport(Transport):
         *,
         prefetch: int = DEFAULT_PREFETCH,
     ) -> Subscription:
-        channel = await self._new_channel(publisher_confirms=False)
-        await channel.set_qos(prefetch_count=prefetch)
-        subscription = _RabbitSubscription(self, channel)
-
         async def handle_notification(body: bytes, _wants_reply: bool) -> None:
             await handler(body)
 
         async def handle(message: AbstractIncomingMessage) -> None:
             await self._deliver(message, handle_notification)
 
-        try:
+        async def setup(subscription: _RabbitSubscription) -> None:
+            channel = subscription.channel
             exchange = await channel.declare_exchange(
                 NOTIFICATIONS_EXCHANGE, aio_pika.ExchangeType.DIRECT, durable=True
             )
@@ -450,8 +474,5 @@ class RabbitTransport(Transport):
                 )
                 await queue.bind(exchange, routing_key=address)
                 await subscription.consume(queue, handle)
-        except BaseException:
-            await subscription.stop(0)
-            raise
-        self._subscriptions.add(subscription)
-        return subscription
+
+        return await self._subscribe(prefetch, setup)
