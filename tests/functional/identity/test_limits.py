@@ -458,6 +458,16 @@ async def test_limits_policy(client: httpx.AsyncClient, cloud: Cloud, admin_head
     assert r.status_code == 200 and r.json()["limits"] == []
     r = await client.get(LIM, params={"service_id": service}, headers=admin_headers)
     assert _ids(r.json(), "limits") == sorted([own["id"], other["id"], dom["id"]])
+    # a service user (the service role, as the services' own users have) reads every limit
+    service_user = await add_user(cloud)
+    await grant(cloud, service_user, mine, "service")
+    service_headers = await headers_for(client, service_user, project_id=mine)
+    r = await client.get(LIM, params={"service_id": service}, headers=service_headers)
+    assert _ids(r.json(), "limits") == sorted([own["id"], other["id"], dom["id"]])
+    assert (await client.get(f"{LIM}/{other['id']}", headers=service_headers)).status_code == 200
+    body = {"limit": {"resource_limit": 100}}
+    r = await client.patch(f"{LIM}/{other['id']}", json=body, headers=service_headers)
+    assert r.status_code == 403
 
     assert (await client.get(f"{LIM}/{own['id']}", headers=member)).status_code == 200
     assert (await client.get(f"{LIM}/{other['id']}", headers=member)).status_code == 403
