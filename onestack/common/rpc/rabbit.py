@@ -221,10 +221,10 @@ class RabbitTransport(Transport):
         message: aio_pika.Message,
         *,
         mandatory: bool,
-        declare: Callable[[], Awaitable[None]] | None = None,
+        declare: Callable[[], Awaitable[object]] | None = None,
     ) -> None:
         """Publish with confirms; after a lost connection wait for it to come back and retry
-        (the caller bounds the time). ``declare`` (re)creates the destination queue."""
+        (the caller bounds the time). ``declare`` (re)creates the destination."""
         assert self._channel is not None
         attempt = 0
         while True:
@@ -279,7 +279,13 @@ class RabbitTransport(Transport):
             async with asyncio.timeout(self.publish_timeout):
                 if target.fanout:
                     exchange = await self._fanout_exchange(target.topic)
-                    await self._publish(exchange, "", message, mandatory=False)
+                    await self._publish(
+                        exchange,
+                        "",
+                        message,
+                        mandatory=False,
+                        declare=lambda: self._fanout_exchange(target.topic),
+                    )
                 else:
                     assert self._rpc_exchange is not None
                     await self._publish(

@@ -20,8 +20,13 @@ import pytest
 
 from onestack.common.context import RequestContext
 from onestack.common.rpc import RPCClient, RPCServer
-from onestack.common.rpc.rabbit import RabbitTransport
-from tests.functional.platform.rpc_support import Bus, eventually, require_rabbit
+from onestack.common.rpc.rabbit import RabbitTransport, fanout_exchange
+from tests.functional.platform.rpc_support import (
+    Bus,
+    delete_broker_names,
+    eventually,
+    require_rabbit,
+)
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -173,3 +178,21 @@ async def test_a_transport_that_cannot_connect_says_so() -> None:
     with pytest.raises(Exception, match="cannot connect") as failure:
         await transport.start()
     assert "hunter2" not in str(failure.value)
+
+
+async def test_a_queue_or_exchange_deleted_under_the_sender_is_declared_again(
+    rabbit: Bus,
+) -> None:
+    transport = await rabbit.transport()
+    topic = rabbit.topic("deleted")
+    client = RPCClient(transport, topic)
+    await client.cast(None, "record", n=0)
+    await client.prepare(fanout=True).cast(None, "record", n=0)
+    await delete_broker_names({topic}, {fanout_exchange(topic)})
+    # unroutable (returned by the broker) -> declared again and sent again
+    await asyncio.wait_for(client.cast(None, "record", n=1), 10)
+    # no such exchange (the channel is closed by the broker) -> declared again
+    await asyncio.wait_for(client.prepare(fanout=True).cast(None, "record", n=2), 10)
+    recorder = Recorder()
+    await RPCServer(transport, topic, "h1", endpoints=[recorder]).start()
+    await eventually(lambda: recorder.seen == [1], 10)

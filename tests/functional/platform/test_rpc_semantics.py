@@ -80,6 +80,9 @@ class Manager:
         self.seen.append(("slow", n))
         return n
 
+    async def unsafe(self, ctx: RequestContext | None) -> object:
+        return object()
+
     async def _private(self, ctx: RequestContext | None) -> str:
         return "secret"
 
@@ -270,6 +273,8 @@ async def test_payloads_must_be_json_safe(bus: Bus) -> None:
     with pytest.raises(TypeError):
         await client.cast(None, "record", n=object())
     assert (await client.call(None, "echo", value={1, 2}))["value"] in ([1, 2], [2, 1])
+    with pytest.raises(TypeError, match="not JSON serializable"):  # a result, on the server
+        await client.call(None, "unsafe")
 
 
 async def test_stop_drains_handlers_in_flight(bus: Bus) -> None:
