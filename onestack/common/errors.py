@@ -111,3 +111,11 @@ def nova_format(error: APIError) -> dict[str, Any]:
 def neutron_format(error: APIError) -> dict[str, Any]:
     """``{"NeutronError": {"type", "message", "detail"}}`` as Neutron answers."""
     return {"NeutronError": {"type": error.kind, "message": error.message, "detail": ""}}
+
+
+def glance_format(error: APIError) -> dict[str, Any]:
+    """webob's JSON error body, as Glance answers: ``{"message", "code": "404 Not Found",
+    "title"}``; a 401 comes from keystonemiddleware there, in Keystone's shape."""
+    if error.code == 401:
+        return keystone_format(error)
+    return {"message": error.message, "code": f"{error.code} {error.title}", "title": error.title}

@@ -1,0 +1,127 @@
+"""Image tables (all prefixed ``image_``).
+
+Rows are deleted for real when an image is deleted (Glance keeps soft-deleted rows, which every
+query must then skip); properties and tags live in their own narrow tables so one query each
+loads them for a whole page of images.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from onestack.common.db import UTCDateTime, new_metadata, utcnow
+from onestack.common.quota import quota_tables
+
+
+class Base(DeclarativeBase):
+    metadata = new_metadata()
+    type_annotation_map = {dt.datetime: UTCDateTime, dict[str, Any]: JSON}
+
+
+class Image(Base):
+    __tablename__ = "image_image"
+    __table_args__ = (
+        Index("ix_image_image_created_at_id", "created_at", "id"),
+        Index("ix_image_image_owner_status", "owner", "status"),
+    )
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    name: Mapped[str | None] = mapped_column(String(255), index=True)
+    status: Mapped[str] = mapped_column(String(30), index=True)
+    visibility: Mapped[str] = mapped_column(String(20), index=True)
+    owner: Mapped[str | None] = mapped_column(String(255))
+    disk_format: Mapped[str | None] = mapped_column(String(20))
+    container_format: Mapped[str | None] = mapped_column(String(20))
+    size: Mapped[int | None] = mapped_column(BigInteger)
+    virtual_size: Mapped[int | None] = mapped_column(BigInteger)
+    checksum: Mapped[str | None] = mapped_column(String(32), index=True)
+    os_hash_algo: Mapped[str | None] = mapped_column(String(64))
+    os_hash_value: Mapped[str | None] = mapped_column(String(128), index=True)
+    min_disk: Mapped[int] = mapped_column(Integer, default=0)
+    min_ram: Mapped[int] = mapped_column(Integer, default=0)
+    protected: Mapped[bool] = mapped_column(Boolean, default=False)
+    os_hidden: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
+
+
+class ImageProperty(Base):
+    """A free (non-core) property; values are strings, as Glance's schema requires."""
+
+    __tablename__ = "image_property"
+    image_id: Mapped[str] = mapped_column(
+        ForeignKey("image_image.id", ondelete="CASCADE"), primary_key=True
+    )
+    name: Mapped[str] = mapped_column(String(255), primary_key=True, index=True)
+    value: Mapped[str] = mapped_column(Text)
+
+
+class ImageTag(Base):
+    __tablename__ = "image_tag"
+    image_id: Mapped[str] = mapped_column(
+        ForeignKey("image_image.id", ondelete="CASCADE"), primary_key=True
+    )
+    value: Mapped[str] = mapped_column(String(255), primary_key=True, index=True)
+
+
+class ImageMember(Base):
+    """A project the image is shared with, and whether it accepted (pending/accepted/rejected)."""
+
+    __tablename__ = "image_member"
+    image_id: Mapped[str] = mapped_column(
+        ForeignKey("image_image.id", ondelete="CASCADE"), primary_key=True
+    )
+    member: Mapped[str] = mapped_column(String(255), primary_key=True, index=True)
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class ImageLocation(Base):
+    """Where one copy of the image data lives: a store and the store's own location URL."""
+
+    __tablename__ = "image_location"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    image_id: Mapped[str] = mapped_column(
+        ForeignKey("image_image.id", ondelete="CASCADE"), index=True
+    )
+    store: Mapped[str] = mapped_column(String(255))
+    url: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(30), default="active")
+    meta: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class Task(Base):
+    """An asynchronous operation (image import), as the tasks API shows it."""
+
+    __tablename__ = "image_task"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    type: Mapped[str] = mapped_column(String(30))
+    status: Mapped[str] = mapped_column(String(30), index=True)
+    owner: Mapped[str | None] = mapped_column(String(255), index=True)
+    image_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    user_id: Mapped[str | None] = mapped_column(String(64))
+    request_id: Mapped[str | None] = mapped_column(String(64))
+    input: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    message: Mapped[str] = mapped_column(Text, default="")
+    expires_at: Mapped[dt.datetime | None]
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+#: Per-project quota lock rows (and unused overrides: the limits come from Keystone).
+QUOTA_TABLES = quota_tables(Base.metadata, "image")
