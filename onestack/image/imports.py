@@ -1,0 +1,582 @@
+"""The interoperable image import: ``POST /v2/images/{id}/import`` and the work behind it.
+
+Methods: ``glance-direct`` (data staged with ``PUT .../stage``), ``web-download`` (the cloud
+fetches a URL; refused up front when the host cannot reach it), ``copy-image`` (an active
+image's data copied into more stores; admin only by default). The API answers 202 and a
+background task does the work, recorded as a task (``api_image_import``) and on the image in
+Glance's ``os_glance_*`` properties: the import lock (``os_glance_import_task``), the stores
+still to do (``os_glance_importing_to_stores``) and those that failed
+(``os_glance_failed_import``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import ipaddress
+import logging
+import uuid
+from collections.abc import AsyncIterator, Callable
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+import httpx
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from onestack.common.context import RequestContext
+from onestack.common.db import utcnow
+from onestack.common.errors import BadRequest, Conflict
+from onestack.image.data import add_location
+from onestack.image.hashing import ImageDataPipeline
+from onestack.image.models import Image, ImageLocation, ImageProperty, Task
+from onestack.image.records import get_visible, target
+from onestack.image.stores import Store, StoreError
+from onestack.image.views import notification_payload
+
+if TYPE_CHECKING:
+    from onestack.image.manager import ImageManager
+
+LOG = logging.getLogger(__name__)
+IMAGES = Image.__table__
+PROPS = ImageProperty.__table__
+TASKS = Task.__table__
+LOCK = "os_glance_import_task"
+PENDING_STORES = "os_glance_importing_to_stores"
+FAILED_STORES = "os_glance_failed_import"
+TASK_TTL = dt.timedelta(hours=48)
+CONNECT_TIMEOUT = 3.0
+
+
+class ImportFailed(Exception):
+    """The import could not finish; the message goes to the task."""
+
+
+# -- request checks ------------------------------------------------------------------------
+
+
+def parse_body(mgr: ImageManager, body: dict[str, Any]) -> dict[str, Any]:
+    method = body.get("method")
+    if not isinstance(method, dict):
+        raise BadRequest("Import request requires a 'method' field.")
+    name = method.get("name")
+    if name is None:
+        raise BadRequest("Import request requires a 'name' field.")
+    if name not in mgr.conf.enabled_import_methods:
+        raise BadRequest(f"Unknown import method name '{name}'.")
+    for flag in ("all_stores_must_succeed", "all_stores"):
+        if flag in body and not isinstance(body[flag], bool):
+            raise BadRequest(f"'{flag}' must be boolean value only")
+    stores = body.get("stores")
+    if stores is not None and (
+        not isinstance(stores, list) or not all(isinstance(s, str) for s in stores)
+    ):
+        raise BadRequest("'stores' must be a list of store identifiers.")
+    if stores and body.get("all_stores"):
+        raise BadRequest(
+            "All_stores parameter can't be used with x-image-meta-store header or stores parameter"
+        )
+    if name == "web-download":
+        uri = method.get("uri")
+        if not isinstance(uri, str) or not uri:
+            raise BadRequest("The web-download method requires a 'uri'.")
+    if name == "glance-download":
+        raise BadRequest("Unknown import method name 'glance-download'.")
+    return body
+
+
+def check_uri(mgr: ImageManager, uri: str) -> tuple[str, int]:
+    """Glance's URI filtering for web-download (schemes, ports, hosts); returns host, port."""
+    refused = BadRequest(f"URI for web-download does not pass filtering: {uri}")
+    try:
+        parts = urlsplit(uri)
+        port = parts.port
+    except ValueError:
+        raise refused from None
+    if parts.scheme not in mgr.conf.web_download_allowed_schemes or not parts.hostname:
+        raise refused
+    port = port or (443 if parts.scheme == "https" else 80)
+    if port not in mgr.conf.web_download_allowed_ports:
+        raise refused
+    host = parts.hostname
+    disallowed = mgr.conf.web_download_disallowed_hosts
+    if host in disallowed:
+        raise refused
+    try:
+        if str(ipaddress.ip_address(host)) in disallowed:
+            raise refused
+    except ValueError:
+        pass
+    return host, port
+
+
+async def check_reachable(host: str, port: int) -> None:
+    """web-download needs a network path to the URL; say so now rather than fail later."""
+    try:
+        _reader, writer = await asyncio.wait_for(
+            asyncio.open_connection(host, port), CONNECT_TIMEOUT
+        )
+    except (OSError, TimeoutError) as exc:
+        raise BadRequest(
+            f"The web-download import method is unavailable: this cloud cannot reach "
+            f"{host}:{port} ({exc.__class__.__name__}: {exc or 'timed out'}). The host may "
+            "have no outside network."
+        ) from None
+    writer.close()
+
+
+def _requested_stores(
+    mgr: ImageManager, body: dict[str, Any], header_store: str | None
+) -> list[str]:
+    if body.get("all_stores"):
+        return list(mgr.stores)
+    wanted = body.get("stores") or ([header_store] if header_store else [mgr.default_store])
+    for store_id in wanted:
+        if store_id not in mgr.stores:
+            raise Conflict(f"Store {store_id} is not available on this cloud.")
+    return list(dict.fromkeys(wanted))
+
+
+async def _active_locations(session: AsyncSession, image_id: str) -> list[tuple[str, str]]:
+    stmt = (
+        select(ImageLocation.store, ImageLocation.url)
+        .where(ImageLocation.image_id == image_id, ImageLocation.status == "active")
+        .order_by(ImageLocation.id)
+    )
+    return [(s, u) for s, u in await session.execute(stmt)]
+
+
+async def start_import(
+    mgr: ImageManager,
+    ctx: RequestContext,
+    image_id: str,
+    body: dict[str, Any],
+    header_store: str | None = None,
+) -> str | None:
+    """Validate and launch an import; returns the task id (None when there is nothing to do)."""
+    body = parse_body(mgr, body)
+    method = body["method"]["name"]
+    uri = body["method"].get("uri")
+    if method == "web-download":
+        host, port = check_uri(mgr, uri)
+    all_must = body.get("all_stores_must_succeed", True)
+    async with mgr.write() as session:
+        record = await get_visible(mgr, session, ctx, image_id, for_update=True)
+        row = record.row
+        await mgr.quotas.enforce(session, row.owner, {"image_size_total": 0})
+        status = row.status
+        if status == "active" and method != "copy-image":
+            raise Conflict("Image with status active cannot be target for import")
+        if status != "active" and method == "copy-image":
+            raise Conflict("Only images with status active can be targeted for copying")
+        if status != "queued" and method == "web-download":
+            raise Conflict(f"Image needs to be in 'queued' state to use '{method}' method")
+        if status != "uploading" and method == "glance-direct":
+            raise Conflict("Image needs to be staged before 'glance-direct' method can be used")
+        if not row.container_format:
+            raise Conflict("'container_format' needs to be set before import")
+        if not row.disk_format:
+            raise Conflict("'disk_format' needs to be set before import")
+        tgt = target(ctx, row, record.is_member)
+        mgr.enforce(ctx, "copy_image" if method == "copy-image" else "modify_image", tgt)
+        if LOCK in record.properties:
+            await _check_lock(session, record.properties[LOCK])
+        stores = _requested_stores(mgr, body, header_store)
+        if method == "copy-image":
+            present = {s for s, _ in await _active_locations(session, image_id)}
+            if body.get("all_stores"):
+                stores = [s for s in stores if s not in present]
+                if not stores:
+                    return None
+            else:
+                for store_id in stores:
+                    if store_id in present:
+                        raise BadRequest(f"Image is already present at store '{store_id}'")
+        if method == "web-download":
+            await check_reachable(host, port)
+        task_id = str(uuid.uuid4())
+        now = utcnow()
+        await session.execute(
+            insert(TASKS),
+            [
+                {
+                    "id": task_id,
+                    "type": "api_image_import",
+                    "status": "pending",
+                    "owner": ctx.project_id,
+                    "image_id": image_id,
+                    "user_id": ctx.user_id,
+                    "request_id": ctx.request_id,
+                    "message": "",
+                    "result": None,
+                    "input": {"image_id": image_id, "import_req": body, "backend": stores},
+                    "expires_at": None,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+            ],
+        )
+        await _set_props(session, image_id, {LOCK: task_id, PENDING_STORES: ",".join(stores)})
+        values: dict[str, Any] = {"updated_at": now}
+        if method != "copy-image":
+            values["status"] = "importing"
+        await session.execute(update(IMAGES).where(IMAGES.c.id == image_id).values(**values))
+        await _purge_expired_tasks(session)
+    job = _Import(mgr, ctx, image_id, task_id, method, stores, uri, all_must)
+    mgr.spawn(job.run(), name=f"image-import-{image_id}")
+    return task_id
+
+
+async def _check_lock(session: AsyncSession, task_id: str) -> None:
+    """409 while another import task holds the image (a finished or vanished one does not)."""
+    task = (await session.execute(select(TASKS.c.status).where(TASKS.c.id == task_id))).first()
+    if task is not None and task.status in ("pending", "processing"):
+        raise Conflict(
+            "New operation on image is not permitted as prior operation is still in progress"
+        )
+
+
+async def _set_props(session: AsyncSession, image_id: str, props: dict[str, str | None]) -> None:
+    """Set (or, with None, remove) free properties directly."""
+    names = list(props)
+    await session.execute(
+        delete(PROPS).where(PROPS.c.image_id == image_id, PROPS.c.name.in_(names))
+    )
+    rows = [{"image_id": image_id, "name": k, "value": v} for k, v in props.items() if v]
+    if rows:
+        await session.execute(insert(PROPS), rows)
+
+
+async def _purge_expired_tasks(session: AsyncSession) -> None:
+    await session.execute(
+        delete(TASKS).where(TASKS.c.expires_at.is_not(None), TASKS.c.expires_at < utcnow())
+    )
+
+
+# -- the work ------------------------------------------------------------------------------
+
+
+class _Import:
+    def __init__(
+        self,
+        mgr: ImageManager,
+        ctx: RequestContext,
+        image_id: str,
+        task_id: str,
+        method: str,
+        stores: list[str],
+        uri: str | None,
+        all_must: bool,
+    ):
+        self.mgr = mgr
+        self.ctx = ctx
+        self.image_id = image_id
+        self.task_id = task_id
+        self.method = method
+        self.stores = stores
+        self.uri = uri
+        self.all_must = all_must
+        self.done: list[tuple[str, str]] = []
+        self.failed: list[str] = []
+
+    async def run(self) -> None:
+        await self._task(status="processing")
+        try:
+            message = await self._work()
+        except asyncio.CancelledError:
+            await asyncio.shield(self._fail("The import was interrupted (service stopping)."))
+            raise
+        except (ImportFailed, StoreError, ValueError, OSError, httpx.HTTPError) as exc:
+            await self._fail(str(exc) or exc.__class__.__name__)
+        except Exception as exc:
+            LOG.exception("image %s: import task %s failed", self.image_id, self.task_id)
+            await self._fail(f"Unexpected error: {exc.__class__.__name__}")
+        else:
+            await self._task(status="success", message=message, result={"image_id": self.image_id})
+
+    async def _image(self) -> Any:
+        async with self.mgr.read() as session:
+            row = (
+                await session.execute(select(IMAGES).where(IMAGES.c.id == self.image_id))
+            ).first()
+        if row is None:
+            raise ImportFailed(f"Image {self.image_id} was deleted during the import.")
+        return row
+
+    async def _work(self) -> str:
+        row = await self._image()
+        if self.method == "copy-image":
+            async with self.mgr.read() as session:
+                locations = await _active_locations(session, self.image_id)
+            if not locations:
+                raise ImportFailed("The image has no data to copy.")
+            src_id, src_url = locations[0]
+            source = self.mgr.stores[src_id]
+            first = await self._copy_first(row, lambda: source.get(src_url), verify=True)
+        else:
+            first = await self._copy_first(row, self._source())
+        if first is None:
+            raise ImportFailed(f"Import to store(s) {', '.join(self.failed)} failed.")
+        first_store, first_url = first
+        finished = {first_store, *self.failed}
+        for store_id in [s for s in self.stores if s not in finished]:
+            store = self.mgr.stores[store_id]
+            await self._to_store(store, lambda: self.mgr.stores[first_store].get(first_url))
+        if not self.done:
+            raise ImportFailed(f"Import to store(s) {', '.join(self.failed)} failed.")
+        if self.failed and self.all_must:
+            raise ImportFailed(f"Import to store(s) {', '.join(self.failed)} failed.")
+        await self._finish()
+        return ""
+
+    def _source(self) -> Callable[[], AsyncIterator[bytes]]:
+        if self.method == "glance-direct":
+            staging = self.mgr.staging
+            url = staging.url_for(self.image_id)
+            return lambda: staging.get(url)
+        assert self.uri is not None
+        return lambda: _web_download(self.uri or "")
+
+    async def _copy_first(
+        self, row: Any, open_source: Callable[[], AsyncIterator[bytes]], *, verify: bool = False
+    ) -> tuple[str, str] | None:
+        """Into the first store that takes it, through inspection and hashing."""
+        for store_id in self.stores:
+            store = self.mgr.stores[store_id]
+            cap = self.mgr.conf.image_size_cap
+            async with self.mgr.read() as session:
+                left = await self.mgr.quotas.remaining_bytes(session, row.owner, "image_size_total")
+            if left is not None:
+                cap = min(cap, left)
+            pipeline = ImageDataPipeline(
+                open_source(),
+                disk_format=row.disk_format,
+                container_format=row.container_format,
+                max_size=cap,
+                hash_algo=self.mgr.conf.hashing_algorithm,
+            )
+            try:
+                url, _ = await store.add(self.image_id, pipeline)
+                await pipeline.finish()
+            except ValueError:
+                raise  # the data itself is refused (format, size): no other store helps
+            except StoreError as exc:
+                await self._store_failed(store_id, exc)
+                if self.all_must:
+                    return None
+                continue
+            if verify and pipeline.os_hash_value != row.os_hash_value:
+                await store.delete(url)
+                raise ImportFailed("The copied data does not match the image's hash.")
+            await self._record(store_id, url, pipeline if not verify else None)
+            self.stores = [store_id] + [s for s in self.stores if s != store_id]
+            return store_id, url
+        return None
+
+    async def _to_store(
+        self, store: Store, open_source: Callable[[], AsyncIterator[bytes]]
+    ) -> None:
+        try:
+            url, _ = await store.add(self.image_id, open_source())
+        except StoreError as exc:
+            await self._store_failed(store.name, exc)
+            return
+        await self._record(store.name, url, None)
+
+    async def _store_failed(self, store_id: str, exc: Exception) -> None:
+        LOG.warning("image %s: import into store %s failed: %s", self.image_id, store_id, exc)
+        self.failed.append(store_id)
+        async with self.mgr.write() as session:
+            await self._progress(session)
+
+    async def _progress(self, session: AsyncSession) -> None:
+        finished = {s for s, _ in self.done} | set(self.failed)
+        pending = [s for s in self.stores if s not in finished]
+        await _set_props(
+            session,
+            self.image_id,
+            {
+                PENDING_STORES: ",".join(pending) or None,
+                FAILED_STORES: ",".join(self.failed) or None,
+            },
+        )
+
+    async def _record(self, store_id: str, url: str, pipeline: ImageDataPipeline | None) -> None:
+        """Add the location (and, for the first copy of new data, the checksums)."""
+        self.done.append((store_id, url))
+        async with self.mgr.write() as session:
+            exists = (
+                await session.execute(
+                    select(IMAGES.c.id).where(IMAGES.c.id == self.image_id).with_for_update()
+                )
+            ).first()
+            if exists is None:
+                await self.mgr.stores[store_id].delete(url)
+                raise ImportFailed(f"Image {self.image_id} was deleted during the import.")
+            await add_location(session, self.image_id, store_id, url)
+            if pipeline is not None:
+                await session.execute(
+                    update(IMAGES)
+                    .where(IMAGES.c.id == self.image_id)
+                    .values(
+                        size=pipeline.size,
+                        virtual_size=pipeline.virtual_size,
+                        checksum=pipeline.checksum,
+                        os_hash_algo=pipeline.os_hash_algo,
+                        os_hash_value=pipeline.os_hash_value,
+                        updated_at=utcnow(),
+                    )
+                )
+            await self._progress(session)
+
+    async def _finish(self) -> None:
+        async with self.mgr.write() as session:
+            await session.execute(
+                update(IMAGES)
+                .where(IMAGES.c.id == self.image_id)
+                .values(status="active", updated_at=utcnow())
+            )
+            await _set_props(session, self.image_id, {LOCK: None, PENDING_STORES: None})
+        if self.method == "glance-direct":
+            await _delete_staged(self.mgr, self.image_id)
+        row = await self._image()
+        event = "image.upload" if self.method != "copy-image" else "image.update"
+        await self.mgr.notify(self.ctx, event, notification_payload(row, {}, []))
+
+    async def _fail(self, message: str) -> None:
+        LOG.info("image %s: import task %s failed: %s", self.image_id, self.task_id, message)
+        try:
+            async with self.mgr.write() as session:
+                if self.method != "copy-image":
+                    locations = list(self.done)
+                    await session.execute(
+                        delete(ImageLocation.__table__).where(
+                            ImageLocation.image_id == self.image_id
+                        )
+                    )
+                    await session.execute(
+                        update(IMAGES)
+                        .where(IMAGES.c.id == self.image_id)
+                        .values(
+                            status="queued",
+                            size=None,
+                            virtual_size=None,
+                            checksum=None,
+                            os_hash_algo=None,
+                            os_hash_value=None,
+                            updated_at=utcnow(),
+                        )
+                    )
+                elif self.all_must:
+                    locations = list(self.done)
+                    for store_id, url in locations:
+                        await session.execute(
+                            delete(ImageLocation.__table__).where(
+                                ImageLocation.image_id == self.image_id,
+                                ImageLocation.store == store_id,
+                                ImageLocation.url == url,
+                            )
+                        )
+                else:
+                    locations = []
+                failed = list(
+                    dict.fromkeys(
+                        [
+                            *self.failed,
+                            *(s for s in self.stores if s not in {d for d, _ in self.done}),
+                        ]
+                    )
+                )
+                await _set_props(
+                    session,
+                    self.image_id,
+                    {
+                        LOCK: None,
+                        PENDING_STORES: None,
+                        FAILED_STORES: ",".join(failed) or None,
+                    },
+                )
+            for store_id, url in locations:
+                try:
+                    await self.mgr.stores[store_id].delete(url)
+                except StoreError:
+                    LOG.warning("could not delete %s after a failed import", url)
+            if self.method == "glance-direct":
+                await _delete_staged(self.mgr, self.image_id)
+        finally:
+            await self._task(status="failure", message=message)
+
+    async def _task(
+        self, *, status: str, message: str = "", result: dict[str, Any] | None = None
+    ) -> None:
+        now = utcnow()
+        values: dict[str, Any] = {"status": status, "updated_at": now, "message": message}
+        if status in ("success", "failure"):
+            values["expires_at"] = now + TASK_TTL
+            values["result"] = result
+        async with self.mgr.write() as session:
+            await session.execute(update(TASKS).where(TASKS.c.id == self.task_id).values(**values))
+
+
+async def _delete_staged(mgr: ImageManager, image_id: str) -> None:
+    try:
+        await mgr.staging.delete(mgr.staging.url_for(image_id))
+    except StoreError:
+        LOG.warning("could not delete the staged data of image %s", image_id)
+
+
+async def _web_download(uri: str) -> AsyncIterator[bytes]:
+    async with (
+        httpx.AsyncClient(timeout=httpx.Timeout(60.0, connect=CONNECT_TIMEOUT)) as client,
+        client.stream("GET", uri, follow_redirects=False) as response,
+    ):
+        if response.status_code != 200:
+            raise ImportFailed(f"web-download of {uri} answered {response.status_code}")
+        async for chunk in response.aiter_bytes(1024 * 1024):
+            yield chunk
+
+
+# -- start-up ------------------------------------------------------------------------------
+
+
+async def recover(mgr: ImageManager) -> None:
+    """After a restart: unfinished tasks failed, interrupted uploads killed, interrupted
+    imports back to where they can be retried (level-triggered, idempotent)."""
+    now = utcnow()
+    async with mgr.write() as session:
+        await session.execute(
+            update(TASKS)
+            .where(TASKS.c.status.in_(("pending", "processing")))
+            .values(
+                status="failure",
+                message="Interrupted by a restart of the image service.",
+                updated_at=now,
+                expires_at=now + TASK_TTL,
+            )
+        )
+        await session.execute(
+            update(IMAGES)
+            .where(IMAGES.c.status == "saving")
+            .values(status="killed", updated_at=now)
+        )
+        importing = (
+            (await session.execute(select(IMAGES.c.id).where(IMAGES.c.status == "importing")))
+            .scalars()
+            .all()
+        )
+        for image_id in importing:
+            await session.execute(
+                update(IMAGES)
+                .where(IMAGES.c.id == image_id)
+                .values(status="queued", updated_at=now)
+            )
+            await _set_props(session, image_id, {LOCK: None, PENDING_STORES: None})
+    for image_id in importing:
+        await _delete_staged(mgr, image_id)
+
+
+async def image_tasks(mgr: ImageManager, ctx: RequestContext, image_id: str) -> list[Task]:
+    async with mgr.read() as session:
+        await get_visible(mgr, session, ctx, image_id)
+        stmt = select(Task).where(Task.image_id == image_id).order_by(Task.created_at.desc())
+        return list((await session.execute(stmt)).scalars())

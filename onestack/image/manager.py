@@ -1,0 +1,116 @@
+"""The Image service object: its database, policy, stores, protections, quotas and notifier.
+
+Business logic lives in the area modules (``images``, ``members``, ``data``, ``imports``,
+``tasks``) as functions over a session; the manager gives them the shared pieces and runs the
+background work (imports) it owns.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Coroutine, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from onestack.common.context import RequestContext
+from onestack.common.db import Database
+from onestack.common.policy import Policy
+from onestack.image.policies import DEFAULT_RULES
+from onestack.image.protections import PropertyProtections
+from onestack.image.quotas import ImageQuotas
+from onestack.image.stores import Store, stores_from_settings
+from onestack.image.stores.filesystem import FilesystemStore
+
+if TYPE_CHECKING:
+    from fastapi import Request
+
+    from onestack.common.platform import Platform
+
+LOG = logging.getLogger(__name__)
+MIGRATIONS = Path(__file__).parent / "migrations"
+#: The store id of the staging area (the interoperable import's ``/stage``), as in Glance.
+STAGING_STORE = "os_glance_staging_store"
+
+
+class ImageManager:
+    def __init__(self, platform: Platform):
+        self.platform = platform
+        self.settings = platform.settings
+        self.conf = self.settings.image
+        self.db = Database(self.settings.database_url_for("image"), "image", MIGRATIONS)
+        self.policy = Policy(DEFAULT_RULES, self.conf.policy_file)
+        self.protections: PropertyProtections | None = None
+        if self.conf.property_protection_file:
+            self.protections = PropertyProtections(
+                self.conf.property_protection_file,
+                self.conf.property_protection_rule_format,
+                check_rule=lambda ctx, rule: self.policy.check(ctx, rule, {}),
+            )
+        self.stores: dict[str, Store] = stores_from_settings(self.settings)
+        self.default_store = next(iter(self.stores))
+        staging = self.conf.staging_dir or self.settings.data_dir / "image-staging"
+        self.staging = FilesystemStore(STAGING_STORE, staging)
+        self.quotas = ImageQuotas(self)
+        self._notifier: Any = None
+        self._background: set[asyncio.Task[Any]] = set()
+        self._admin_memo: dict[tuple[str, ...], bool] = {}
+
+    async def start(self) -> None:
+        await self.db.upgrade()
+        try:
+            self._notifier = self.platform.notifier("image")
+        except (ImportError, RuntimeError) as exc:  # no notification bus in this process
+            LOG.info("image notifications disabled: %s", exc)
+            self._notifier = None
+        from onestack.image import imports
+
+        await imports.recover(self)
+
+    async def stop(self) -> None:
+        for task in list(self._background):
+            task.cancel()
+        if self._background:
+            await asyncio.gather(*self._background, return_exceptions=True)
+        await self.db.dispose()
+
+    def read(self) -> Any:
+        """A read transaction."""
+        return self.db.session()
+
+    def write(self) -> Any:
+        """A write transaction."""
+        return self.db.session(write=True)
+
+    def is_admin(self, ctx: RequestContext) -> bool:
+        """Glance's ``context_is_admin`` (the admin role, on any scope)."""
+        decision = self._admin_memo.get(ctx.roles)
+        if decision is None:
+            decision = self.policy.check(ctx, "context_is_admin", {})
+            self._admin_memo[ctx.roles] = decision
+        return decision
+
+    def enforce(
+        self, ctx: RequestContext, rule: str, target: Mapping[str, Any] | None = None
+    ) -> None:
+        self.policy.enforce(ctx, rule, target)
+
+    async def notify(self, ctx: RequestContext, event_type: str, payload: dict[str, Any]) -> None:
+        """Publish an ``image.*`` notification; a failing bus never fails the API call."""
+        if self._notifier is None:
+            return
+        try:
+            await self._notifier.info(ctx, event_type, payload)
+        except Exception:
+            LOG.warning("could not publish %s", event_type, exc_info=True)
+
+    def spawn(self, work: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
+        """Run background work owned by the service (cancelled on stop)."""
+        task = asyncio.create_task(work, name=name)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+        return task
+
+
+def manager_of(request: Request) -> ImageManager:
+    return request.app.state.image
