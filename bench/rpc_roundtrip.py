@@ -9,8 +9,13 @@ connections, as two processes would have), in this one process and event loop.
   confirmed it, persistent), then ``--concurrency`` senders; casts/s counted until the server
   has handled the last one.
 
+With ``--upstream``, the same workload on upstream oslo.messaging over the same broker
+(bench/upstream_oslo_rpc.py, in its own venv: see there) runs right after onestack's rabbit row,
+and a ratio row follows.
+
 Usage: .venv/bin/python bench/rpc_roundtrip.py [--transports memory,rabbit] [--calls 2000]
        [--casts 5000] [--concurrency 16] [--url amqp://guest:guest@127.0.0.1:5672/]
+       [--repeat 3] [--upstream [bench/.upstream/oslo-venv/bin/python]]
 Prints a markdown table. Takes /tmp/bench.lock so benchmarks never overlap; creates and deletes
 its own uniquely named queues.
 """
@@ -20,11 +25,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import fcntl
+import json
 import os
 import statistics
+import subprocess
 import sys
 import time
 import uuid
+from pathlib import Path
 from typing import Any
 
 from onestack.common.context import RequestContext
@@ -38,13 +46,14 @@ CTX = RequestContext(
     roles=("member", "reader"),
     auth_token="gAAAA" + "x" * 180,
 )
+HERE = Path(__file__).resolve().parent
 PAYLOAD = {"instance_id": str(uuid.uuid4()), "flavor": {"vcpus": 2, "ram": 2048}, "n": 0}
 
 
 class Endpoint:
     def __init__(self) -> None:
         self.casts = 0
-        self.target = 0
+        self.expected = 0
         self.done = asyncio.Event()
 
     async def echo(self, ctx: RequestContext | None, value: Any) -> Any:
@@ -52,7 +61,7 @@ class Endpoint:
 
     async def sink(self, ctx: RequestContext | None, n: int) -> None:
         self.casts += 1
-        if self.casts >= self.target:
+        if self.casts >= self.expected:
             self.done.set()
 
 
@@ -64,7 +73,7 @@ def percentile(sorted_values: list[float], p: float) -> float:
 async def casts_per_second(
     client: RPCClient, endpoint: Endpoint, count: int, senders: int
 ) -> float:
-    endpoint.casts, endpoint.target = 0, count
+    endpoint.casts, endpoint.expected = 0, count
     endpoint.done.clear()
     per_sender = count // senders
 
@@ -132,16 +141,43 @@ async def measure(url: str, args: argparse.Namespace) -> dict[str, float]:
     }
 
 
+def median(runs: list[dict[str, float]]) -> dict[str, float]:
+    return {key: statistics.median(run[key] for run in runs) for key in runs[0]}
+
+
+def measure_upstream(args: argparse.Namespace) -> dict[str, float]:
+    url = args.url.replace("amqp://", "rabbit://", 1)
+    command = [args.upstream, str(HERE / "upstream_oslo_rpc.py"), "--json", "--url", url]
+    for option in ("calls", "casts", "warmup", "concurrency"):
+        command += [f"--{option}", str(getattr(args, option))]
+    out = subprocess.run(
+        command,
+        check=True,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONWARNINGS": "ignore"},
+    ).stdout
+    result = json.loads(out.strip().splitlines()[-1])
+    return {key: float(value) for key, value in result.items() if key != "topic"}
+
+
 async def main(args: argparse.Namespace) -> None:
     urls = {"memory": "memory://bench", "rabbit": args.url}
     rows = []
     for name in args.transports.split(","):
         load = os.getloadavg()[0]
-        results = await measure(urls[name], args)
+        results = median([await measure(urls[name], args) for _ in range(args.repeat)])
         rows.append((name, load, results))
+        if name == "rabbit" and args.upstream:
+            load = os.getloadavg()[0]
+            upstream = median([measure_upstream(args) for _ in range(args.repeat)])
+            rows.append(("oslo.messaging (rabbit)", load, upstream))
+            ratio = {key: results[key] / upstream[key] for key in results}
+            rows.append(("ratio onestack/oslo", 0.0, ratio))
     c = args.concurrency
     print(
         f"RPC round trip: {args.calls} calls, {args.casts} casts, concurrency {c}, "
+        f"median of {args.repeat} run(s), "
         f"Python {sys.version.split()[0]}, {os.cpu_count()} CPUs\n"
     )
     print(
@@ -150,11 +186,18 @@ async def main(args: argparse.Namespace) -> None:
     )
     print("|---|---|---|---|---|---|---|---|---|")
     for name, load, r in rows:
+        if name.startswith("ratio"):
+            cells = [f"{r[k]:.2f}x" for k in ("p50", "p99", "mean", "calls", "calls_c")]
+            cells += [f"{r[k]:.2f}x" for k in ("casts", "casts_c")]
+            print(f"| {name} | - | " + " | ".join(cells) + " |")
+            continue
         print(
             f"| {name} | {load:.2f} | {r['p50']:.3f} | {r['p99']:.3f} | {r['mean']:.3f} "
             f"| {r['calls']:,.0f} | {r['calls_c']:,.0f} | {r['casts']:,.0f} "
             f"| {r['casts_c']:,.0f} |"
         )
+    if args.upstream:
+        print("\nRatios: latency columns below 1 and rate columns above 1 favour onestack.")
 
 
 def parse_args() -> argparse.Namespace:
@@ -165,6 +208,13 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--casts", type=int, default=5000)
     parser.add_argument("--warmup", type=int, default=200)
     parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--repeat", type=int, default=1, help="runs per row; medians shown")
+    parser.add_argument(
+        "--upstream",
+        nargs="?",
+        const=str(HERE / ".upstream" / "oslo-venv" / "bin" / "python"),
+        help="python of a venv with oslo.messaging: also measure upstream over rabbit",
+    )
     return parser.parse_args()
 
 
