@@ -13,6 +13,7 @@ This is the ceiling the Image API's data routes can reach; bench/glance_side_by_
 measures the real API beside upstream Glance.
 
 Usage: .venv/bin/python bench/glance_data_path.py [--size-mib 1024] [--http] [--repeat 3]
+                                                  [--loop uvloop|asyncio]
 Scratch data goes to ${TMPDIR:-/tmp}/onestack-bench/data-path/ and is removed.
 """
 
@@ -35,7 +36,7 @@ sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
 from glance_side_by_side import WORK, PeakRSS, curl, random_file  # noqa: E402
-from keystone_tokens import CLK_TCK, cpu_ticks  # noqa: E402
+from keystone_tokens import CLK_TCK, bench_lock, cpu_ticks, loadavg  # noqa: E402
 
 from onestack.image.hashing import ImageDataPipeline  # noqa: E402
 from onestack.image.stores.filesystem import FilesystemStore  # noqa: E402
@@ -107,17 +108,17 @@ def app(directory: Path):  # type: ignore[no-untyped-def]
                              Route("/file", get, methods=["GET"])])
 
 
-def serve(port: int) -> None:
+def serve(port: int, loop: str) -> None:
     import uvicorn
 
     uvicorn.run(app(SCRATCH / "http-images"), host="127.0.0.1", port=port, log_level="warning",
-                loop="uvloop", http="httptools")
+                loop=loop, http="httptools")
 
 
-def over_http(size: int, port: int) -> dict[str, float]:
+def over_http(size: int, port: int, loop: str) -> dict[str, float]:
     path, md5 = random_file(size)
     shutil.rmtree(SCRATCH / "http-images", ignore_errors=True)
-    proc = subprocess.Popen([sys.executable, __file__, "--serve", str(port)])
+    proc = subprocess.Popen([sys.executable, __file__, "--serve", str(port), "--loop", loop])
     try:
         deadline = time.monotonic() + 30
         while subprocess.run(["curl", "-s", "-o", "/dev/null", f"http://127.0.0.1:{port}/"],
@@ -156,23 +157,28 @@ def main() -> int:
     p.add_argument("--repeat", type=int, default=3)
     p.add_argument("--http", action="store_true", help="also measure over HTTP")
     p.add_argument("--port", type=int, default=8191)
+    p.add_argument("--loop", choices=("uvloop", "asyncio"), default="uvloop",
+                   help="the HTTP server's event loop (default uvloop, as onestack up means to)")
+    p.add_argument("--lock", default="/tmp/bench.lock")
     p.add_argument("--serve", type=int, metavar="PORT", help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.serve:
-        serve(args.serve)
+        serve(args.serve, args.loop)
         return 0
     size = args.size_mib * 2**20
     SCRATCH.mkdir(parents=True, exist_ok=True)
     results: dict[str, list[float]] = {}
-    try:
-        for _ in range(args.repeat):
-            figures = asyncio.run(in_process(size))
-            if args.http:
-                figures |= over_http(size, args.port)
-            for key, value in figures.items():
-                results.setdefault(key, []).append(value)
-    finally:
-        shutil.rmtree(SCRATCH, ignore_errors=True)
+    with bench_lock(args.lock):
+        try:
+            for _ in range(args.repeat):
+                figures = {"load average": loadavg()[0]}
+                figures |= asyncio.run(in_process(size))
+                if args.http:
+                    figures |= over_http(size, args.port, args.loop)
+                for key, value in figures.items():
+                    results.setdefault(key, []).append(value)
+        finally:
+            shutil.rmtree(SCRATCH, ignore_errors=True)
     print(f"| measure ({args.size_mib} MiB, median of {args.repeat}) | value |")
     print("|---|---:|")
     for key, values in results.items():

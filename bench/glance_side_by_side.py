@@ -152,6 +152,7 @@ class Onestack:
             [str(REPO / ".venv/bin/onestack"), "up", "--data-dir", str(self.data_dir),
              "--port", str(self.port)],
             stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            env={**os.environ, "ONESTACK_SERVICES": '["identity", "image"]'},
         )
         log_file.close()
         ready = wait_answer(f"{self.base}{self.ready_path}", lambda s: s in (200, 300))
