@@ -68,6 +68,8 @@ async def _claim(
     resources: dict[str, int],
 ) -> Record:
     """Move a queued image to ``to`` (saving/uploading) after the checks, in one transaction."""
+    if ctx.project_id is not None:
+        await mgr.quotas.limits(ctx.project_id)  # cached before the write lock
     async with mgr.write() as session:
         record = await get_visible(mgr, session, ctx, image_id, for_update=True)
         row = record.row

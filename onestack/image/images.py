@@ -101,6 +101,8 @@ async def create(mgr: ImageManager, ctx: RequestContext, body: dict[str, Any]) -
         "updated_at": now,
     }
     tags = core.get("tags", [])
+    if owner is not None:
+        await mgr.quotas.limits(owner)  # Keystone's answer cached before the write lock
     try:
         async with mgr.write() as session:
             await mgr.quotas.enforce(session, owner, {"image_count_total": 1})

@@ -160,6 +160,8 @@ async def start_import(
     if method == "web-download":
         host, port = check_uri(mgr, uri)
     all_must = body.get("all_stores_must_succeed", True)
+    if ctx.project_id is not None:
+        await mgr.quotas.limits(ctx.project_id)  # cached before the write lock
     async with mgr.write() as session:
         record = await get_visible(mgr, session, ctx, image_id, for_update=True)
         row = record.row

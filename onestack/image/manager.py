@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Coroutine, Mapping
+from collections.abc import AsyncIterator, Coroutine, Mapping
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from onestack.common.context import RequestContext
 from onestack.common.db import Database
@@ -55,6 +58,7 @@ class ImageManager:
         self._notifier: Any = None
         self._background: set[asyncio.Task[Any]] = set()
         self._admin_memo: dict[tuple[str, ...], bool] = {}
+        self._write_lock = asyncio.Lock() if self.db.is_sqlite else None
 
     async def start(self) -> None:
         await self.db.upgrade()
@@ -78,9 +82,16 @@ class ImageManager:
         """A read transaction."""
         return self.db.session()
 
-    def write(self) -> Any:
-        """A write transaction."""
-        return self.db.session(write=True)
+    @asynccontextmanager
+    async def write(self) -> AsyncIterator[AsyncSession]:
+        """A write transaction. On SQLite, writers of this process queue here in order instead
+        of in SQLite's busy handler, which sleeps and retries (unfair, long tails)."""
+        if self._write_lock is None:
+            async with self.db.session(write=True) as session:
+                yield session
+            return
+        async with self._write_lock, self.db.session(write=True) as session:
+            yield session
 
     def is_admin(self, ctx: RequestContext) -> bool:
         """Glance's ``context_is_admin`` (the admin role, on any scope)."""

@@ -33,28 +33,30 @@ class Base(DeclarativeBase):
 
 class Image(Base):
     __tablename__ = "image_image"
+    #: Few indexes: each one is pages written by every create. (created_at, id) serves the
+    #: default list order, (owner, status) ownership and quota counts, name lookups by name.
     __table_args__ = (
         Index("ix_image_image_created_at_id", "created_at", "id"),
         Index("ix_image_image_owner_status", "owner", "status"),
     )
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     name: Mapped[str | None] = mapped_column(String(255), index=True)
-    status: Mapped[str] = mapped_column(String(30), index=True)
-    visibility: Mapped[str] = mapped_column(String(20), index=True)
+    status: Mapped[str] = mapped_column(String(30))
+    visibility: Mapped[str] = mapped_column(String(20))
     owner: Mapped[str | None] = mapped_column(String(255))
     disk_format: Mapped[str | None] = mapped_column(String(20))
     container_format: Mapped[str | None] = mapped_column(String(20))
     size: Mapped[int | None] = mapped_column(BigInteger)
     virtual_size: Mapped[int | None] = mapped_column(BigInteger)
-    checksum: Mapped[str | None] = mapped_column(String(32), index=True)
+    checksum: Mapped[str | None] = mapped_column(String(32))
     os_hash_algo: Mapped[str | None] = mapped_column(String(64))
-    os_hash_value: Mapped[str | None] = mapped_column(String(128), index=True)
+    os_hash_value: Mapped[str | None] = mapped_column(String(128))
     min_disk: Mapped[int] = mapped_column(Integer, default=0)
     min_ram: Mapped[int] = mapped_column(Integer, default=0)
     protected: Mapped[bool] = mapped_column(Boolean, default=False)
     os_hidden: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
-    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
 class ImageProperty(Base):

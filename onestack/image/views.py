@@ -30,7 +30,7 @@ CORE_COLUMNS = (
 
 def iso(value: dt.datetime | None) -> str | None:
     """Glance's timestamps: seconds precision, UTC, ``Z``."""
-    return value.strftime("%Y-%m-%dT%H:%M:%SZ") if value is not None else None
+    return value.isoformat(timespec="seconds") + "Z" if value is not None else None
 
 
 def image_view(

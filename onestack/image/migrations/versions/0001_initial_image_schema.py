@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-25 05:40:18.146114
+Create Date: 2026-11-25 05:45:59.379911
 """
 
 from collections.abc import Sequence
@@ -43,16 +43,9 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_image_image")),
     )
     with op.batch_alter_table("image_image", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_image_image_checksum"), ["checksum"], unique=False)
         batch_op.create_index("ix_image_image_created_at_id", ["created_at", "id"], unique=False)
         batch_op.create_index(batch_op.f("ix_image_image_name"), ["name"], unique=False)
-        batch_op.create_index(
-            batch_op.f("ix_image_image_os_hash_value"), ["os_hash_value"], unique=False
-        )
         batch_op.create_index("ix_image_image_owner_status", ["owner", "status"], unique=False)
-        batch_op.create_index(batch_op.f("ix_image_image_status"), ["status"], unique=False)
-        batch_op.create_index(batch_op.f("ix_image_image_updated_at"), ["updated_at"], unique=False)
-        batch_op.create_index(batch_op.f("ix_image_image_visibility"), ["visibility"], unique=False)
 
     op.create_table(
         "image_quota_locks",
@@ -187,14 +180,9 @@ def downgrade() -> None:
     op.drop_table("image_quotas")
     op.drop_table("image_quota_locks")
     with op.batch_alter_table("image_image", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_image_image_visibility"))
-        batch_op.drop_index(batch_op.f("ix_image_image_updated_at"))
-        batch_op.drop_index(batch_op.f("ix_image_image_status"))
         batch_op.drop_index("ix_image_image_owner_status")
-        batch_op.drop_index(batch_op.f("ix_image_image_os_hash_value"))
         batch_op.drop_index(batch_op.f("ix_image_image_name"))
         batch_op.drop_index("ix_image_image_created_at_id")
-        batch_op.drop_index(batch_op.f("ix_image_image_checksum"))
 
     op.drop_table("image_image")
     # ### end Alembic commands ###
