@@ -13,9 +13,9 @@ import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from types import SimpleNamespace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import CursorResult, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import ClientDisconnect
 
@@ -31,7 +31,7 @@ from onestack.common.errors import (
     UnsupportedMediaType,
 )
 from onestack.image.hashing import ImageDataPipeline, ImageTooLarge, InvalidImageData
-from onestack.image.models import Image, ImageLocation
+from onestack.image.models import Image, ImageLocation, table
 from onestack.image.records import Record, get_visible, target
 from onestack.image.stores import StorageFull, Store, StoreError
 from onestack.image.views import notification_payload
@@ -40,8 +40,8 @@ if TYPE_CHECKING:
     from onestack.image.manager import ImageManager
 
 LOG = logging.getLogger(__name__)
-IMAGES = Image.__table__
-LOCATIONS = ImageLocation.__table__
+IMAGES = table(Image)
+LOCATIONS = table(ImageLocation)
 
 
 class Interrupted(APIError):
@@ -86,7 +86,7 @@ async def _claim(
             .where(IMAGES.c.id == image_id, IMAGES.c.status == "queued")
             .values(status=to, updated_at=utcnow())
         )
-        if result.rowcount != 1:
+        if cast(CursorResult[Any], result).rowcount != 1:
             raise invalid_transition(row.status, to)
     return record
 
@@ -197,7 +197,7 @@ async def upload(
 async def _store_stream(store: Store, image_id: str, pipeline: ImageDataPipeline, cap: Cap) -> str:
     """Run the stream into the store; maps every failure to the API error it means."""
     try:
-        location, _written = await store.add(image_id, pipeline)
+        location, _written = await store.add(image_id, aiter(pipeline))
         await pipeline.finish()
     except ImageTooLarge:
         raise cap.error() from None

@@ -15,7 +15,7 @@ from onestack.common.context import RequestContext
 from onestack.common.db import utcnow
 from onestack.common.errors import BadRequest, Conflict, Forbidden, NotFound
 from onestack.image import records, validation
-from onestack.image.models import Image, ImageLocation, ImageProperty, ImageTag
+from onestack.image.models import Image, ImageLocation, ImageProperty, ImageTag, table
 from onestack.image.records import Record, get_visible, target
 from onestack.image.stores import StoreError
 from onestack.image.views import CORE_COLUMNS, notification_payload
@@ -24,9 +24,9 @@ if TYPE_CHECKING:
     from onestack.image.manager import ImageManager
 
 LOG = logging.getLogger(__name__)
-IMAGES = Image.__table__
-PROPS = ImageProperty.__table__
-TAGS = ImageTag.__table__
+IMAGES = table(Image)
+PROPS = table(ImageProperty)
+TAGS = table(ImageTag)
 
 
 def _protected_property(name: str, op: str) -> Forbidden:
@@ -242,7 +242,7 @@ async def patch(
             else:
                 validation.check_property(path, value)
                 _check_protection(mgr, ctx, path, "update" if path in props else "create")
-                props[path] = value
+                props[path] = str(value)
         validation.check_count("properties", len(props), mgr.conf.image_property_quota)
         validation.check_count("tags", len(tags), mgr.conf.image_tag_quota)
         await _save(session, record, core, props, tags)
@@ -352,7 +352,7 @@ async def delete_image(mgr: ImageManager, ctx: RequestContext, image_id: str) ->
             raise Forbidden(f"Image {image_id} is protected and cannot be deleted.")
         locations = (
             await session.execute(
-                ImageLocation.__table__.select().where(ImageLocation.image_id == image_id)
+                table(ImageLocation).select().where(ImageLocation.image_id == image_id)
             )
         ).all()
         await session.execute(delete(IMAGES).where(IMAGES.c.id == image_id))
@@ -400,9 +400,9 @@ async def delete_from_store(
             )
         locations = (
             await session.execute(
-                ImageLocation.__table__.select().where(
-                    ImageLocation.image_id == image_id, ImageLocation.status == "active"
-                )
+                table(ImageLocation)
+                .select()
+                .where(ImageLocation.image_id == image_id, ImageLocation.status == "active")
             )
         ).all()
         mine = [loc for loc in locations if loc.store == store_id]
@@ -414,7 +414,7 @@ async def delete_from_store(
                 "deleting the image instead."
             )
         await session.execute(
-            delete(ImageLocation.__table__).where(ImageLocation.id.in_([m.id for m in mine]))
+            delete(table(ImageLocation)).where(ImageLocation.id.in_([m.id for m in mine]))
         )
         await _touch(session, image_id)
     for loc in mine:

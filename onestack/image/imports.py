@@ -29,7 +29,7 @@ from onestack.common.db import utcnow
 from onestack.common.errors import BadRequest, Conflict
 from onestack.image.data import add_location
 from onestack.image.hashing import ImageDataPipeline
-from onestack.image.models import Image, ImageLocation, ImageProperty, Task
+from onestack.image.models import Image, ImageLocation, ImageProperty, Task, table
 from onestack.image.records import get_visible, target
 from onestack.image.stores import Store, StoreError
 from onestack.image.views import notification_payload
@@ -38,9 +38,9 @@ if TYPE_CHECKING:
     from onestack.image.manager import ImageManager
 
 LOG = logging.getLogger(__name__)
-IMAGES = Image.__table__
-PROPS = ImageProperty.__table__
-TASKS = Task.__table__
+IMAGES = table(Image)
+PROPS = table(ImageProperty)
+TASKS = table(Task)
 LOCK = "os_glance_import_task"
 PENDING_STORES = "os_glance_importing_to_stores"
 FAILED_STORES = "os_glance_failed_import"
@@ -358,7 +358,7 @@ class _Import:
                 hash_algo=self.mgr.conf.hashing_algorithm,
             )
             try:
-                url, _ = await store.add(self.image_id, pipeline)
+                url, _ = await store.add(self.image_id, aiter(pipeline))
                 await pipeline.finish()
             except ValueError:
                 raise  # the data itself is refused (format, size): no other store helps
@@ -452,9 +452,7 @@ class _Import:
                 if self.method != "copy-image":
                     locations = list(self.done)
                     await session.execute(
-                        delete(ImageLocation.__table__).where(
-                            ImageLocation.image_id == self.image_id
-                        )
+                        delete(table(ImageLocation)).where(ImageLocation.image_id == self.image_id)
                     )
                     await session.execute(
                         update(IMAGES)
@@ -473,7 +471,7 @@ class _Import:
                     locations = list(self.done)
                     for store_id, url in locations:
                         await session.execute(
-                            delete(ImageLocation.__table__).where(
+                            delete(table(ImageLocation)).where(
                                 ImageLocation.image_id == self.image_id,
                                 ImageLocation.store == store_id,
                                 ImageLocation.url == url,

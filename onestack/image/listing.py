@@ -21,7 +21,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from onestack.common.context import RequestContext
 from onestack.common.errors import BadRequest
-from onestack.image.models import Image, ImageMember, ImageProperty, ImageTag
+from onestack.image.models import Image, ImageMember, ImageProperty, ImageTag, table
 from onestack.image.records import COLUMNS, Record, attach_extras, is_member, visible
 from onestack.image.schemas import VISIBILITIES
 
@@ -164,7 +164,7 @@ def parse(mgr: ImageManager, params: Any) -> Query:
     if "changes-since" in params:
         raise BadRequest('The "changes-since" filter is no longer available on v2.')
 
-    c = Image.__table__.c
+    c = table(Image).c
     conditions: list[ColumnElement[bool]] = [c.status != "killed"]
     conditions.append(c.os_hidden == _bool("os_hidden", params.get("os_hidden", "false")))
     for name, value in params.multi_items():
@@ -216,7 +216,7 @@ def parse(mgr: ImageManager, params: Any) -> Query:
 
 
 def _access(mgr: ImageManager, ctx: RequestContext, q: Query) -> list[ColumnElement[bool]]:
-    c = Image.__table__.c
+    c = table(Image).c
     project = ctx.project_id
     out: list[ColumnElement[bool]] = []
     if not mgr.is_admin(ctx):
@@ -239,7 +239,7 @@ def _access(mgr: ImageManager, ctx: RequestContext, q: Query) -> list[ColumnElem
 
 
 def _sort_column(key: str) -> Any:
-    column = Image.__table__.c[key]
+    column = table(Image).c[key]
     if key in _NULL_DEFAULT:
         return case((column.is_(None), literal(_NULL_DEFAULT[key])), else_=column)
     return column
@@ -270,7 +270,7 @@ async def list_images(
     stmt = select(*COLUMNS).where(*q.conditions, *_access(mgr, ctx, q))
     if q.marker is not None:
         marker = (
-            await session.execute(select(*COLUMNS).where(Image.__table__.c.id == q.marker))
+            await session.execute(select(*COLUMNS).where(table(Image).c.id == q.marker))
         ).first()
         member = marker is not None and await is_member(session, q.marker, ctx.project_id)
         if marker is None or not visible(mgr, ctx, marker, member):

@@ -16,14 +16,14 @@ from onestack.common.context import RequestContext
 from onestack.common.db import utcnow
 from onestack.common.errors import BadRequest, Conflict, Forbidden, NotFound
 from onestack.image import validation
-from onestack.image.models import ImageMember
+from onestack.image.models import ImageMember, table
 from onestack.image.records import Record, get_visible, target
 from onestack.image.schemas import MEMBER_STATUSES
 
 if TYPE_CHECKING:
     from onestack.image.manager import ImageManager
 
-MEMBERS = ImageMember.__table__
+MEMBERS = table(ImageMember)
 
 
 def _only_shared(record: Record) -> None:

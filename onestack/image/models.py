@@ -8,7 +8,7 @@ loads them for a whole page of images.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import (
     JSON,
@@ -18,6 +18,7 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
+    Table,
     Text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -127,3 +128,8 @@ class Task(Base):
 
 #: Per-project quota lock rows (and unused overrides: the limits come from Keystone).
 QUOTA_TABLES = quota_tables(Base.metadata, "image")
+
+
+def table(model: type[Base]) -> Table:
+    """A model's table, typed as one (``__table__`` is typed as a FromClause)."""
+    return cast(Table, model.__table__)

@@ -15,13 +15,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from onestack.common.context import RequestContext
 from onestack.common.errors import NotFound
-from onestack.image.models import Image, ImageLocation, ImageMember, ImageProperty, ImageTag
+from onestack.image.models import Image, ImageLocation, ImageMember, ImageProperty, ImageTag, table
 from onestack.image.views import image_view
 
 if TYPE_CHECKING:
     from onestack.image.manager import ImageManager
 
-IMAGES = Image.__table__
+IMAGES = table(Image)
 COLUMNS = tuple(IMAGES.c)
 #: Ids per extras query (keeps every backend well under its bound-parameter limit).
 BATCH = 2000

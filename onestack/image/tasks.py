@@ -18,7 +18,7 @@ from onestack.common.db import utcnow
 from onestack.common.errors import BadRequest, NotFound
 from onestack.common.pagination import PageRequest, page_request, paginate
 from onestack.image import images, imports
-from onestack.image.models import Image, Task
+from onestack.image.models import Image, Task, table
 
 if TYPE_CHECKING:
     from onestack.image.manager import ImageManager
@@ -114,7 +114,7 @@ async def create_task(mgr: ImageManager, ctx: RequestContext, body: dict[str, An
     now = utcnow()
     async with mgr.write() as session:
         await session.execute(
-            insert(Task.__table__),
+            insert(table(Task)),
             [
                 {
                     "id": task_id,
@@ -134,7 +134,7 @@ async def create_task(mgr: ImageManager, ctx: RequestContext, body: dict[str, An
             ],
         )
         await session.execute(
-            update(Image.__table__).where(Image.id == image_id).values(status="importing")
+            update(table(Image)).where(Image.id == image_id).values(status="importing")
         )
     job = imports._Import(
         mgr, ctx, image_id, task_id, "web-download", [mgr.default_store], uri, True

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import Request
 from starlette.responses import Response
 
@@ -39,7 +41,7 @@ async def list_images(request: Request, ctx: RequestContext = Caller) -> Respons
     query = listing.parse(mgr, params)
     async with mgr.read() as session:
         found, full_page = await listing.list_images(mgr, session, ctx, query)
-    body = {"images": [records.render(mgr, ctx, r) for r in found]}
+    body: dict[str, Any] = {"images": [records.render(mgr, ctx, r) for r in found]}
     body.update(listing.links(params, found, full_page))
     return json(body)
 

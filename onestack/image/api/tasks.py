@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import Request
 from starlette.responses import Response
 
@@ -19,7 +21,7 @@ router = protected_router()
 @router.get("/tasks")
 async def list_tasks(request: Request, ctx: RequestContext = Caller) -> Response:
     found, page = await tasks.list_tasks(manager_of(request), ctx, request.query_params)
-    body = {"tasks": [task_view(t, detail=False) for t in found]}
+    body: dict[str, Any] = {"tasks": [task_view(t, detail=False) for t in found]}
     body.update(tasks.list_links(request.query_params, found, page))
     return json(body)
 
