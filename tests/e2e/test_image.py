@@ -22,6 +22,7 @@ import yaml
 
 from tests.e2e.conftest import BIN, RunningCloud, free_port, start_cloud, stop_cloud
 
+pytestmark = pytest.mark.e2e
 SERVICES = {"ONESTACK_SERVICES": '["identity", "image"]'}
 
 
