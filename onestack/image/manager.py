@@ -67,9 +67,10 @@ class ImageManager:
         except (ImportError, RuntimeError) as exc:  # no notification bus in this process
             LOG.info("image notifications disabled: %s", exc)
             self._notifier = None
-        from onestack.image import imports
+        from onestack.image import imports, metadefs
 
         await imports.recover(self)
+        await metadefs.seed_resource_types(self)
 
     async def stop(self) -> None:
         for task in list(self._background):

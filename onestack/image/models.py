@@ -20,6 +20,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -29,7 +30,11 @@ from onestack.common.quota import quota_tables
 
 class Base(DeclarativeBase):
     metadata = new_metadata()
-    type_annotation_map = {dt.datetime: UTCDateTime, dict[str, Any]: JSON}
+    type_annotation_map = {
+        dt.datetime: UTCDateTime,
+        dict[str, Any]: JSON,
+        list[str]: JSON,
+    }
 
 
 class Image(Base):
@@ -122,6 +127,91 @@ class Task(Base):
     result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     message: Mapped[str] = mapped_column(Text, default="")
     expires_at: Mapped[dt.datetime | None]
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+# -- metadata definitions (metadefs): the catalog of properties an image may carry ----------
+
+
+class MetadefNamespace(Base):
+    __tablename__ = "image_metadef_namespace"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    namespace: Mapped[str] = mapped_column(String(80), unique=True)
+    display_name: Mapped[str | None] = mapped_column(String(80))
+    description: Mapped[str | None] = mapped_column(Text)
+    visibility: Mapped[str] = mapped_column(String(32), default="private")
+    protected: Mapped[bool] = mapped_column(Boolean, default=False)
+    owner: Mapped[str | None] = mapped_column(String(255), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+def _namespace_fk() -> Mapped[int]:
+    return mapped_column(ForeignKey("image_metadef_namespace.id", ondelete="CASCADE"))
+
+
+class MetadefProperty(Base):
+    """A property definition (its JSON schema) of a namespace."""
+
+    __tablename__ = "image_metadef_property"
+    __table_args__ = (UniqueConstraint("namespace_id", "name"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    namespace_id: Mapped[int] = _namespace_fk()
+    name: Mapped[str] = mapped_column(String(80))
+    schema: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class MetadefObject(Base):
+    """A named group of property definitions of a namespace."""
+
+    __tablename__ = "image_metadef_object"
+    __table_args__ = (UniqueConstraint("namespace_id", "name"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    namespace_id: Mapped[int] = _namespace_fk()
+    name: Mapped[str] = mapped_column(String(80))
+    description: Mapped[str | None] = mapped_column(Text)
+    required: Mapped[list[str] | None] = mapped_column(JSON)
+    properties: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class MetadefTag(Base):
+    __tablename__ = "image_metadef_tag"
+    __table_args__ = (UniqueConstraint("namespace_id", "name"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    namespace_id: Mapped[int] = _namespace_fk()
+    name: Mapped[str] = mapped_column(String(80))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class MetadefResourceType(Base):
+    """A kind of resource metadata applies to (OS::Glance::Image, OS::Nova::Flavor, ...)."""
+
+    __tablename__ = "image_metadef_resource_type"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(80), unique=True)
+    protected: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class MetadefAssociation(Base):
+    """A namespace applying to a resource type, with the prefix its properties take there."""
+
+    __tablename__ = "image_metadef_association"
+    namespace_id: Mapped[int] = mapped_column(
+        ForeignKey("image_metadef_namespace.id", ondelete="CASCADE"), primary_key=True
+    )
+    resource_type_id: Mapped[int] = mapped_column(
+        ForeignKey("image_metadef_resource_type.id", ondelete="CASCADE"), primary_key=True
+    )
+    properties_target: Mapped[str | None] = mapped_column(String(80))
+    prefix: Mapped[str | None] = mapped_column(String(80))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 

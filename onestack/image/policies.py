@@ -17,6 +17,9 @@ _VISIBLE = (
 ADMIN_OR_MEMBER = f"role:admin or ({PROJECT_MEMBER})"
 ADMIN_OR_READER = f"role:admin or ({PROJECT_READER})"
 ADMIN = "role:admin"
+ADMIN_OR_READER_NAMESPACE = (
+    'role:admin or (role:reader and (project_id:%(project_id)s or "public":%(visibility)s))'
+)
 ADMIN_OR_SHARED_MEMBER = "role:admin or (role:member and project_id:%(member_id)s)"
 ADMIN_OR_READER_OR_SHARED_MEMBER = (
     "role:admin or (role:reader and (project_id:%(project_id)s or project_id:%(member_id)s))"
@@ -56,4 +59,33 @@ DEFAULT_RULES: dict[str, str] = {
     "modify_task": "rule:tasks_api_access",
     # discovery
     "stores_info_detail": ADMIN,
+    # metadata definitions: everyone reads public namespaces and their own, admins write
+    "metadef_admin": ADMIN,
+    "metadef_reader": ADMIN_OR_READER_NAMESPACE,
+    "get_metadef_namespace": "rule:metadef_reader",
+    "get_metadef_namespaces": ADMIN_OR_READER,
+    "add_metadef_namespace": "rule:metadef_admin",
+    "modify_metadef_namespace": "rule:metadef_admin",
+    "delete_metadef_namespace": "rule:metadef_admin",
+    "get_metadef_object": "rule:metadef_reader",
+    "get_metadef_objects": "rule:metadef_reader",
+    "add_metadef_object": "rule:metadef_admin",
+    "modify_metadef_object": "rule:metadef_admin",
+    "delete_metadef_object": "rule:metadef_admin",
+    "get_metadef_property": "rule:metadef_reader",
+    "get_metadef_properties": "rule:metadef_reader",
+    "add_metadef_property": "rule:metadef_admin",
+    "modify_metadef_property": "rule:metadef_admin",
+    "remove_metadef_property": "rule:metadef_admin",
+    "get_metadef_tag": "rule:metadef_reader",
+    "get_metadef_tags": "rule:metadef_reader",
+    "add_metadef_tag": "rule:metadef_admin",
+    "add_metadef_tags": "rule:metadef_admin",
+    "modify_metadef_tag": "rule:metadef_admin",
+    "delete_metadef_tag": "rule:metadef_admin",
+    "delete_metadef_tags": "rule:metadef_admin",
+    "list_metadef_resource_types": ADMIN_OR_READER,
+    "get_metadef_resource_type": "rule:metadef_reader",
+    "add_metadef_resource_type_association": "rule:metadef_admin",
+    "remove_metadef_resource_type_association": "rule:metadef_admin",
 }

@@ -180,3 +180,109 @@ def schemas(conf: ImageSettings) -> dict[str, dict[str, Any]]:
         "task": TASK_SCHEMA,
         "tasks": collection("tasks", TASK_SCHEMA),
     }
+
+
+_PROPERTY_DEF: dict[str, Any] = {
+    "type": "object",
+    "required": ["title", "type"],
+    "properties": {
+        "name": {"type": "string", "maxLength": 80},
+        "title": {"type": "string"},
+        "description": {"type": "string"},
+        "type": {
+            "type": "string",
+            "enum": ["array", "boolean", "integer", "number", "object", "string", None],
+        },
+        "default": {},
+        "readonly": {"type": "boolean"},
+        "operators": {"type": "array", "items": {"type": "string"}},
+        "minimum": {"type": "number"},
+        "maximum": {"type": "number"},
+        "pattern": {"type": "string", "format": "regex"},
+        "minLength": {"type": "integer", "minimum": 0},
+        "maxLength": {"type": "integer", "minimum": 0},
+        "enum": {"type": "array"},
+        "items": {"type": "object"},
+        "uniqueItems": {"type": "boolean"},
+        "minItems": {"type": "integer", "minimum": 0},
+        "maxItems": {"type": "integer", "minimum": 0},
+        "additionalItems": {"type": "boolean"},
+    },
+}
+_STAMPS: dict[str, Any] = {
+    "created_at": {"type": "string", "readOnly": True, "format": "date-time"},
+    "updated_at": {"type": "string", "readOnly": True, "format": "date-time"},
+}
+
+
+def metadef_schemas() -> dict[str, dict[str, Any]]:
+    """The ``/v2/schemas/metadefs/*`` documents."""
+    namespace = {
+        "name": "namespace",
+        "required": ["namespace"],
+        "additionalProperties": False,
+        "properties": {
+            "namespace": {"type": "string", "maxLength": 80},
+            "display_name": {"type": "string", "maxLength": 80},
+            "description": {"type": "string", "maxLength": 500},
+            "visibility": {"type": "string", "enum": ["public", "private"]},
+            "protected": {"type": "boolean"},
+            "owner": {"type": "string", "maxLength": 255},
+            "resource_type_associations": {"type": "array", "items": {"type": "object"}},
+            "properties": {"type": "object", "additionalProperties": _PROPERTY_DEF},
+            "objects": {"type": "array", "items": {"type": "object"}},
+            "tags": {"type": "array", "items": {"type": "object"}},
+            "schema": {"type": "string", "readOnly": True},
+            "self": {"type": "string", "readOnly": True},
+            **_STAMPS,
+        },
+        "links": [{"rel": "self", "href": "{self}"}, {"rel": "describedby", "href": "{schema}"}],
+    }
+    obj = {
+        "name": "object",
+        "required": ["name"],
+        "additionalProperties": False,
+        "properties": {
+            "name": {"type": "string", "maxLength": 80},
+            "description": {"type": "string"},
+            "required": {"type": "array", "items": {"type": "string"}},
+            "properties": {"type": "object", "additionalProperties": _PROPERTY_DEF},
+            "schema": {"type": "string", "readOnly": True},
+            "self": {"type": "string", "readOnly": True},
+            **_STAMPS,
+        },
+    }
+    prop = {"name": "property", **_PROPERTY_DEF, "required": ["name", "title", "type"]}
+    tag = {
+        "name": "tag",
+        "required": ["name"],
+        "additionalProperties": False,
+        "properties": {"name": {"type": "string", "maxLength": 80}, **_STAMPS},
+    }
+    rtype = {
+        "name": "resource_type_association",
+        "required": ["name"],
+        "additionalProperties": False,
+        "properties": {
+            "name": {"type": "string", "maxLength": 80},
+            "prefix": {"type": "string", "maxLength": 80},
+            "properties_target": {"type": "string", "maxLength": 80},
+            **_STAMPS,
+        },
+    }
+    properties = {
+        "name": "properties",
+        "properties": {"properties": {"type": "object", "additionalProperties": _PROPERTY_DEF}},
+    }
+    return {
+        "namespace": namespace,
+        "namespaces": collection("namespaces", namespace),
+        "object": obj,
+        "objects": collection("objects", obj),
+        "property": prop,
+        "properties": properties,
+        "tag": tag,
+        "tags": collection("tags", tag),
+        "resource_type": rtype,
+        "resource_types": collection("resource_type_associations", rtype),
+    }

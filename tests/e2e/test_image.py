@@ -348,3 +348,34 @@ def test_bad_requests_answer_in_glance_format(cloud: RunningCloud, owner: User) 
     r = httpx.post(f"{cloud.url}/image/v2/images", headers={"X-Auth-Token": token},
                    json={"disk_format": "floppy"})
     assert r.status_code == 400
+
+
+def test_metadefs_cli(cloud: RunningCloud, owner: User) -> None:
+    osc = cloud.osc
+    name = unique("OS::E2E")
+    created = osc("image", "metadef", "namespace", "create", name, "--public",
+                  "--display-name", "E2E", "--description", "made by e2e")
+    assert created["namespace"] == name and created["visibility"] == "public"
+    osc("image", "metadef", "namespace", "set", name, "--description", "changed", parse=False)
+    assert osc("image", "metadef", "namespace", "show", name)["description"] == "changed"
+    assert name in {n["namespace"] for n in owner.run("image", "metadef", "namespace", "list")}
+    prop = osc("image", "metadef", "property", "create", name, "--name", "cores", "--title",
+               "Cores", "--type", "integer", "--schema", '{"minimum": 1}')
+    assert prop["name"] == "cores"
+    listed = osc("image", "metadef", "property", "list", name)
+    assert "cores" in str(listed)
+    osc("image", "metadef", "object", "create", "--namespace", name, "CPU")
+    assert "CPU" in str(osc("image", "metadef", "object", "list", name))
+    types = osc("image", "metadef", "resource", "type", "list")
+    assert "OS::Glance::Image" in str(types)
+    osc("image", "metadef", "resource", "type", "association", "create", name,
+        "OS::Glance::Image")
+    assert "OS::Glance::Image" in str(
+        osc("image", "metadef", "resource", "type", "association", "list", name))
+    # a member may read but not write
+    denied = owner.run("image", "metadef", "namespace", "delete", name, check=False,
+                       parse=False)
+    assert denied.returncode != 0
+    osc("image", "metadef", "namespace", "delete", name, parse=False)
+    gone = cloud.osc("image", "metadef", "namespace", "show", name, check=False)
+    assert gone.returncode != 0

@@ -16,7 +16,7 @@ from onestack.image import images
 from onestack.image.api import protected_router
 from onestack.image.api.common import Caller
 from onestack.image.manager import manager_of
-from onestack.image.schemas import schemas
+from onestack.image.schemas import metadef_schemas, schemas
 
 router = protected_router()
 
@@ -97,6 +97,14 @@ async def schema(request: Request, name: str, ctx: RequestContext = Caller) -> R
     found = schemas(manager_of(request).conf).get(name)
     if found is None:
         raise NotFound(f"Schema {name} not found")
+    return json(found)
+
+
+@router.get("/schemas/metadefs/{name}")
+async def metadef_schema(request: Request, name: str, ctx: RequestContext = Caller) -> Response:
+    found = metadef_schemas().get(name)
+    if found is None:
+        raise NotFound(f"Schema metadefs/{name} not found")
     return json(found)
 
 
