@@ -159,6 +159,9 @@ async def start_import(
     uri = body["method"].get("uri")
     if method == "web-download":
         host, port = check_uri(mgr, uri)
+        async with mgr.read() as session:
+            _check_state((await get_visible(mgr, session, ctx, image_id)).row, method)
+        await check_reachable(host, port)  # before any lock: it may take seconds
     all_must = body.get("all_stores_must_succeed", True)
     if ctx.project_id is not None:
         await mgr.quotas.limits(ctx.project_id)  # cached before the write lock
@@ -166,19 +169,7 @@ async def start_import(
         record = await get_visible(mgr, session, ctx, image_id, for_update=True)
         row = record.row
         await mgr.quotas.enforce(session, row.owner, {"image_size_total": 0})
-        status = row.status
-        if status == "active" and method != "copy-image":
-            raise Conflict("Image with status active cannot be target for import")
-        if status != "active" and method == "copy-image":
-            raise Conflict("Only images with status active can be targeted for copying")
-        if status != "queued" and method == "web-download":
-            raise Conflict(f"Image needs to be in 'queued' state to use '{method}' method")
-        if status != "uploading" and method == "glance-direct":
-            raise Conflict("Image needs to be staged before 'glance-direct' method can be used")
-        if not row.container_format:
-            raise Conflict("'container_format' needs to be set before import")
-        if not row.disk_format:
-            raise Conflict("'disk_format' needs to be set before import")
+        _check_state(row, method)
         tgt = target(ctx, row, record.is_member)
         mgr.enforce(ctx, "copy_image" if method == "copy-image" else "modify_image", tgt)
         if LOCK in record.properties:
@@ -194,8 +185,6 @@ async def start_import(
                 for store_id in stores:
                     if store_id in present:
                         raise BadRequest(f"Image is already present at store '{store_id}'")
-        if method == "web-download":
-            await check_reachable(host, port)
         task_id = str(uuid.uuid4())
         now = utcnow()
         await session.execute(
@@ -227,6 +216,23 @@ async def start_import(
     job = _Import(mgr, ctx, image_id, task_id, method, stores, uri, all_must)
     mgr.spawn(job.run(), name=f"image-import-{image_id}")
     return task_id
+
+
+def _check_state(row: Any, method: str) -> None:
+    """409 unless the image is in the state (and has the formats) ``method`` needs."""
+    status = row.status
+    if status == "active" and method != "copy-image":
+        raise Conflict("Image with status active cannot be target for import")
+    if status != "active" and method == "copy-image":
+        raise Conflict("Only images with status active can be targeted for copying")
+    if status != "queued" and method == "web-download":
+        raise Conflict(f"Image needs to be in 'queued' state to use '{method}' method")
+    if status != "uploading" and method == "glance-direct":
+        raise Conflict("Image needs to be staged before 'glance-direct' method can be used")
+    if not row.container_format:
+        raise Conflict("'container_format' needs to be set before import")
+    if not row.disk_format:
+        raise Conflict("'disk_format' needs to be set before import")
 
 
 async def _check_lock(session: AsyncSession, task_id: str) -> None:

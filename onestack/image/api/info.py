@@ -114,3 +114,14 @@ async def delete_from_store(
 ) -> Response:
     await images.delete_from_store(manager_of(request), ctx, store_id, image_id)
     return no_content()
+
+
+# The image cache API (/v2/cache): this cloud keeps no local image cache, and says so as
+# Glance does where caching is not enabled.
+@router.get("/cache")
+@router.delete("/cache")
+@router.put("/cache/{image_id}")
+@router.delete("/cache/{image_id}")
+async def cache(request: Request, ctx: RequestContext = Caller) -> Response:
+    manager_of(request).enforce(ctx, "manage_image_cache", {"project_id": ctx.project_id})
+    raise NotFound("Caching via API is not supported at this site.")

@@ -307,3 +307,12 @@ async def test_patch_content_type_header_name(api: httpx.AsyncClient, demo: dict
     r = await api.patch(f"{IMG}/images/{image_id}", content=b'[]',
                         headers={**demo, "Content-Type": PATCH + "; charset=UTF-8"})
     assert r.status_code == 200
+
+
+async def test_cache_api_not_enabled(api: httpx.AsyncClient, demo: dict[str, str],
+                                     admin: dict[str, str]) -> None:
+    assert (await api.get(f"{IMG}/cache", headers=demo)).status_code == 403
+    r = await api.get(f"{IMG}/cache", headers=admin)
+    assert r.status_code == 404 and "not supported" in r.json()["message"]
+    r = await api.put(f"{IMG}/cache/{uuid.uuid4()}", headers=admin)
+    assert r.status_code == 404
