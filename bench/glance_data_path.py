@@ -38,7 +38,7 @@ sys.path.insert(0, str(HERE))
 from glance_side_by_side import WORK, PeakRSS, curl, random_file  # noqa: E402
 from keystone_tokens import CLK_TCK, bench_lock, cpu_ticks, loadavg  # noqa: E402
 
-from onestack.image.hashing import ImageDataPipeline  # noqa: E402
+from onestack.image.hashing import BLOCK_SIZE, ImageDataPipeline  # noqa: E402
 from onestack.image.stores.filesystem import FilesystemStore  # noqa: E402
 
 SCRATCH = WORK / "data-path"
@@ -56,10 +56,12 @@ async def synthetic(size: int, chunk: int = 65536) -> AsyncIterator[bytes]:
         yield block
 
 
-async def in_process(size: int) -> dict[str, float]:
+async def in_process(size: int, block_size: int) -> dict[str, float]:
     store = FilesystemStore("file", SCRATCH / "images")
     t0, c0 = time.perf_counter(), cpu_seconds()
-    pipeline = ImageDataPipeline(synthetic(size), disk_format="raw", max_size=None)
+    pipeline = ImageDataPipeline(
+        synthetic(size), disk_format="raw", max_size=None, block_size=block_size
+    )
     location, written = await store.add("image", pipeline)
     await pipeline.finish()
     up_t, up_c = time.perf_counter() - t0, cpu_seconds() - c0
@@ -79,7 +81,7 @@ async def in_process(size: int) -> dict[str, float]:
     }
 
 
-def app(directory: Path):  # type: ignore[no-untyped-def]
+def app(directory: Path, block_size: int):  # type: ignore[no-untyped-def]
     from starlette.applications import Starlette
     from starlette.requests import Request
     from starlette.responses import Response, StreamingResponse
@@ -91,7 +93,9 @@ def app(directory: Path):  # type: ignore[no-untyped-def]
     async def put(request: Request) -> Response:
         if "location" in state:
             await store.delete(state.pop("location"))
-        pipeline = ImageDataPipeline(request.stream(), disk_format="raw", max_size=None)
+        pipeline = ImageDataPipeline(
+            request.stream(), disk_format="raw", max_size=None, block_size=block_size
+        )
         state["location"], _ = await store.add("image", pipeline)
         await pipeline.finish()
         state["md5"] = pipeline.checksum or ""
@@ -108,17 +112,18 @@ def app(directory: Path):  # type: ignore[no-untyped-def]
                              Route("/file", get, methods=["GET"])])
 
 
-def serve(port: int, loop: str) -> None:
+def serve(port: int, loop: str, block_size: int) -> None:
     import uvicorn
 
-    uvicorn.run(app(SCRATCH / "http-images"), host="127.0.0.1", port=port, log_level="warning",
-                loop=loop, http="httptools")
+    uvicorn.run(app(SCRATCH / "http-images", block_size), host="127.0.0.1", port=port,
+                log_level="warning", loop=loop, http="httptools")
 
 
-def over_http(size: int, port: int, loop: str) -> dict[str, float]:
+def over_http(size: int, port: int, loop: str, block_size: int) -> dict[str, float]:
     path, md5 = random_file(size)
     shutil.rmtree(SCRATCH / "http-images", ignore_errors=True)
-    proc = subprocess.Popen([sys.executable, __file__, "--serve", str(port), "--loop", loop])
+    proc = subprocess.Popen([sys.executable, __file__, "--serve", str(port), "--loop", loop,
+                             "--block-kib", str(block_size // 1024)])
     try:
         deadline = time.monotonic() + 30
         while subprocess.run(["curl", "-s", "-o", "/dev/null", f"http://127.0.0.1:{port}/"],
@@ -159,11 +164,13 @@ def main() -> int:
     p.add_argument("--port", type=int, default=8191)
     p.add_argument("--loop", choices=("uvloop", "asyncio"), default="uvloop",
                    help="the HTTP server's event loop (default uvloop, as onestack up means to)")
+    p.add_argument("--block-kib", type=int, default=BLOCK_SIZE // 1024,
+                   help="the pipeline's block size (default %(default)s)")
     p.add_argument("--lock", default="/tmp/bench.lock")
     p.add_argument("--serve", type=int, metavar="PORT", help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.serve:
-        serve(args.serve, args.loop)
+        serve(args.serve, args.loop, args.block_kib * 1024)
         return 0
     size = args.size_mib * 2**20
     SCRATCH.mkdir(parents=True, exist_ok=True)
@@ -172,9 +179,9 @@ def main() -> int:
         try:
             for _ in range(args.repeat):
                 figures = {"load average": loadavg()[0]}
-                figures |= asyncio.run(in_process(size))
+                figures |= asyncio.run(in_process(size, args.block_kib * 1024))
                 if args.http:
-                    figures |= over_http(size, args.port, args.loop)
+                    figures |= over_http(size, args.port, args.loop, args.block_kib * 1024)
                 for key, value in figures.items():
                     results.setdefault(key, []).append(value)
         finally:
