@@ -268,6 +268,7 @@ def measure_data(side: Side, client: httpx.Client, token: str, path: Path, md5: 
     side.add("upload_cpu_per_gib", cpu * 2**30 / size)
     side.add("upload_peak_rss", peak.peak)
     side.add("rss_before_upload", before_rss)
+    side.add("upload_rss_growth", peak.peak - before_rss)
     idle(side)
 
     cpu0 = cpu_ticks(side.pid)
@@ -348,6 +349,7 @@ ROWS = [  # metric, label, unit, better ("high" or "low"), digits
     ("upload_mbps", "1 GiB upload", "MB/s", "high", 0),
     ("upload_cpu_per_gib", "upload CPU (server)", "CPU-s/GiB", "low", 2),
     ("upload_peak_rss", "peak RSS during upload", "MB", "low", 0),
+    ("upload_rss_growth", "RSS growth during upload (peak - before)", "MB", "low", 1),
     ("download_mbps", "1 GiB download", "MB/s", "high", 0),
     ("download_cpu_per_gib", "download CPU (server)", "CPU-s/GiB", "low", 2),
     ("download_peak_rss", "peak RSS during download", "MB", "low", 0),
