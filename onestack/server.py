@@ -16,6 +16,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from onestack.common import metrics
+from onestack.common.agents import Agent, agent_kinds, start_agent
 from onestack.common.config import Settings
 from onestack.common.files import write_private
 from onestack.common.platform import Platform
@@ -47,6 +48,7 @@ class Cloud:
             (svc for svc in self.services if isinstance(svc, IdentityService)), None
         )
         self.ready = False
+        self.agents: list[Agent] = []
         self.bootstrap_ids: dict[str, str] = {}
         routes: list[Any] = [
             Route("/healthcheck", self.healthcheck, methods=["GET", "HEAD"]),
@@ -70,18 +72,31 @@ class Cloud:
         await self.platform.start()
         if self.identity is not None:
             await self.identity.start()
-            self.bootstrap_ids = await bootstrap(
-                self.identity.manager, [svc.spec for svc in self.services]
-            )
+            remote = {
+                name: url
+                for name, url in self.settings.remote_services.items()
+                if name not in {svc.spec.name for svc in self.services}
+            }
+            specs = [svc.spec for svc in self.services] + [
+                load_service(name).spec for name in remote
+            ]
+            self.bootstrap_ids = await bootstrap(self.identity.manager, specs, remote)
             self.identity.tokens.admin_project_id = self.bootstrap_ids["admin_project_id"]
             write_clouds_yaml(self.settings)
         for svc in self.services:
             if svc is not self.identity:
                 await svc.start()
+        if self.settings.run_agents:
+            self.agents = [
+                await start_agent(kind, self.platform) for kind in agent_kinds(self.settings)
+            ]
         self.ready = True
 
     async def stop(self) -> None:
         self.ready = False
+        for worker in reversed(self.agents):
+            await worker.stop()
+        self.agents = []
         for svc in reversed(self.services):
             await svc.stop()
         await self.platform.stop()

@@ -36,23 +36,116 @@ def _settings(config: Path | None, **overrides: object) -> Settings:
     return load_settings(config, **overrides)
 
 
+Transport = Annotated[
+    str | None,
+    typer.Option("--transport", help="RPC bus: memory:// (default) or rabbit://user:pass@host/"),
+]
+DatabaseUrl = Annotated[str | None, typer.Option(help="SQLAlchemy URL for every service")]
+Host = Annotated[str | None, typer.Option(help="address to listen on")]
+Port = Annotated[int | None, typer.Option(help="port to listen on")]
+
+
+def _services(value: str | None) -> list[str] | None:
+    return [name.strip() for name in value.split(",") if name.strip()] if value else None
+
+
 @app.command()
 def up(
     data_dir: DataDir = None,
-    host: Annotated[str | None, typer.Option(help="address to listen on")] = None,
-    port: Annotated[int | None, typer.Option(help="port to listen on")] = None,
-    database_url: Annotated[
-        str | None, typer.Option(help="SQLAlchemy URL for every service")
+    host: Host = None,
+    port: Port = None,
+    database_url: DatabaseUrl = None,
+    transport: Transport = None,
+    services: Annotated[
+        str | None, typer.Option(help="comma-separated services to run (default: all)")
     ] = None,
     config: ConfigFile = None,
 ) -> None:
     """Run the cloud in the foreground (SIGINT/SIGTERM stop it cleanly)."""
+    settings = _settings(
+        config,
+        data_dir=data_dir,
+        host=host,
+        port=port,
+        database_url=database_url,
+        transport_url=_transport_url(transport),
+        services=_services(services),
+    )
+    _serve(settings, announce=True)
+
+
+@app.command()
+def serve(
+    service: Annotated[str, typer.Argument(help="the service to run, e.g. image")],
+    data_dir: DataDir = None,
+    host: Host = None,
+    port: Port = None,
+    database_url: DatabaseUrl = None,
+    transport: Transport = None,
+    identity_url: Annotated[
+        str | None, typer.Option(help="Identity endpoint, when identity runs elsewhere")
+    ] = None,
+    config: ConfigFile = None,
+) -> None:
+    """Run one service's API alone (it validates tokens through the Identity API)."""
+    settings = _settings(
+        config,
+        data_dir=data_dir,
+        host=host,
+        port=port,
+        database_url=database_url,
+        transport_url=_transport_url(transport),
+        services=[service],
+        identity_url=identity_url,
+        run_agents=False,
+    )
+    _serve(settings, announce=False)
+
+
+@app.command()
+def agent(
+    kind: Annotated[str, typer.Argument(help="the worker to run, e.g. image")],
+    host_name: Annotated[str | None, typer.Option("--host", help="this host's name")] = None,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+    transport: Transport = None,
+    identity_url: Annotated[str | None, typer.Option(help="Identity endpoint")] = None,
+    config: ConfigFile = None,
+) -> None:
+    """Run a worker (RPC server) alone; it takes work from the bus the APIs send to."""
+    from onestack.common.agents import run_agent
+
+    settings = _settings(
+        config,
+        data_dir=data_dir,
+        database_url=database_url,
+        host_name=host_name,
+        transport_url=_transport_url(transport),
+        identity_url=identity_url,
+    )
+    setup_logging(settings.log_level, settings.log_format)
+    try:
+        asyncio.run(run_agent(kind, settings))
+    except KeyError:
+        console.print(f"[red]unknown agent kind {kind!r}[/]")
+        raise typer.Exit(2) from None
+
+
+def _transport_url(value: str | None) -> str | None:
+    if value == "rabbit":
+        return "rabbit://guest:guest@127.0.0.1:5672/"
+    if value == "memory":
+        return "memory://"
+    return value
+
+
+def _serve(settings: Settings, *, announce: bool) -> None:
+    """Serve the services ``settings`` enables until SIGINT/SIGTERM (exit status 0)."""
     import uvicorn
 
     from onestack.server import Cloud
 
     started = time.monotonic()
-    settings = _settings(config, data_dir=data_dir, host=host, port=port, database_url=database_url)
     setup_logging(settings.log_level, settings.log_format)
 
     class Server(uvicorn.Server):
@@ -76,17 +169,21 @@ def up(
         )
     )
 
-    async def announce() -> None:
+    async def say_ready() -> None:
         while not server.started:
             if server.should_exit:
                 return
             await asyncio.sleep(0.02)
+        names = ", ".join(svc.spec.name for svc in cloud.services)
+        if not announce:
+            console.print(f"onestack {names} is up at {settings.base_url}")
+            return
         clouds = settings.data_dir / "clouds.yaml"
         osc = Path(sys.executable).parent / "openstack"
         osc_cmd = str(osc) if osc.exists() else "openstack"
         console.print(
             f"[bold green]onestack is up[/] at {settings.base_url} "
-            f"({time.monotonic() - started:.1f}s)\n"
+            f"({time.monotonic() - started:.1f}s; {names})\n"
             f"  export OS_CLIENT_CONFIG_FILE={clouds}\n"
             f"  {osc_cmd} --os-cloud onestack catalog list     # as admin\n"
             f"  {osc_cmd} --os-cloud onestack-demo token issue  # as the demo member\n"
@@ -98,12 +195,14 @@ def up(
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, server.handle_exit, sig, None)
-        task = asyncio.create_task(announce())
+        task = asyncio.create_task(say_ready())
         await server.serve()
         task.cancel()
 
+    import uvloop
+
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(main())
+        uvloop.run(main())
     if not server.started:
         sys.exit(1)
 

@@ -108,7 +108,12 @@ class Settings(BaseSettings):
         None, description="base URL clients use; default http://HOST:PORT"
     )
     region: str = "RegionOne"
-    services: list[str] = ["identity"]
+    services: list[str] = ["identity", "image"]
+    remote_services: dict[str, str] = Field(
+        default_factory=dict,
+        description="services served by other processes: name -> their base URL, for the catalog",
+    )
+    run_agents: bool = Field(True, description="run the enabled services' workers in-process")
     database_url: str | None = Field(
         None, description="default for every service; else one SQLite file per service"
     )

@@ -39,7 +39,22 @@ class Platform:
         return self._transport
 
     async def start(self) -> None:
-        """Connect the RPC transport (wired in when onestack.common.rpc lands)."""
+        """Connect the RPC transport (``settings.transport_url``)."""
+        from onestack.common import metrics
+        from onestack.common.rpc import get_transport
+
+        if self._transport is None:
+            url = self.settings.transport_url
+            if url.rstrip("/") == "memory:":
+                # a private bus per platform: two clouds in one process (tests) never mix
+                transport = get_transport(f"memory://{id(self):x}")
+            elif url.startswith("memory:"):
+                transport = get_transport(url)
+            else:
+                transport = get_transport(url, connection_name=f"onestack@{self.host}")
+            metrics.observe_transport(transport)
+            await transport.start()
+            self._transport = transport
 
     async def stop(self) -> None:
         await self.clients.close()

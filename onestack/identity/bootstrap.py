@@ -51,8 +51,15 @@ def secret_file(data_dir: Path, name: str, given: str | None) -> tuple[str, bool
     return kept, False
 
 
-async def bootstrap(mgr: IdentityManager, services: Iterable[ServiceSpec]) -> dict[str, str]:
-    """Create or reconcile the initial data; return ids of the admin project and users."""
+async def bootstrap(
+    mgr: IdentityManager,
+    services: Iterable[ServiceSpec],
+    base_urls: dict[str, str] | None = None,
+) -> dict[str, str]:
+    """Create or reconcile the initial data; return ids of the admin project and users.
+    ``base_urls`` names services served by another process (name -> its base URL)."""
+    services = list(services)
+    base_urls = base_urls or {}
     settings = mgr.settings
     admin_password, admin_changed = secret_file(
         settings.data_dir, "admin-password", settings.admin_password
@@ -109,7 +116,8 @@ async def bootstrap(mgr: IdentityManager, services: Iterable[ServiceSpec]) -> di
             s.add(Region(id=settings.region, description="", extra={}))
         await s.flush()
         for spec in services:
-            await _catalog_entry(s, spec, settings.base_url, settings.region)
+            base = base_urls.get(spec.name, settings.base_url).rstrip("/")
+            await _catalog_entry(s, spec, base, settings.region)
     return {
         "admin_project_id": projects["admin"],
         "admin_user_id": admin,

@@ -77,6 +77,7 @@ class TokenInfo:
         if s.project is not None:
             token["project"] = s.project
             token["is_domain"] = False
+            token["is_admin_project"] = s.is_admin_project
         if s.domain is not None:
             token["domain"] = s.domain
         if p.system:

@@ -31,6 +31,7 @@ from onestack.image.data import add_location
 from onestack.image.hashing import ImageDataPipeline
 from onestack.image.models import Image, ImageLocation, ImageProperty, Task, table
 from onestack.image.records import get_visible, target
+from onestack.image.rpcapi import ImageWorkerAPI
 from onestack.image.stores import Store, StoreError
 from onestack.image.views import notification_payload
 
@@ -213,8 +214,15 @@ async def start_import(
             values["status"] = "importing"
         await session.execute(update(IMAGES).where(IMAGES.c.id == image_id).values(**values))
         await _purge_expired_tasks(session)
-    job = _Import(mgr, ctx, image_id, task_id, method, stores, uri, all_must)
-    mgr.spawn(job.run(), name=f"image-import-{image_id}")
+    await ImageWorkerAPI(mgr.platform.transport).run_import(
+        ctx,
+        image_id=image_id,
+        task_id=task_id,
+        method=method,
+        stores=stores,
+        uri=uri,
+        all_must=all_must,
+    )
     return task_id
 
 
@@ -264,7 +272,7 @@ async def _purge_expired_tasks(session: AsyncSession) -> None:
 # -- the work ------------------------------------------------------------------------------
 
 
-class _Import:
+class ImportJob:
     def __init__(
         self,
         mgr: ImageManager,

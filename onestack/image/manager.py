@@ -62,15 +62,14 @@ class ImageManager:
 
     async def start(self) -> None:
         await self.db.upgrade()
-        try:
-            self._notifier = self.platform.notifier("image")
-        except (ImportError, RuntimeError) as exc:  # no notification bus in this process
-            LOG.info("image notifications disabled: %s", exc)
-            self._notifier = None
+        await self.start_notifier()
         from onestack.image import imports, metadefs
 
         await imports.recover(self)
         await metadefs.seed_resource_types(self)
+
+    async def start_notifier(self) -> None:
+        self._notifier = self.platform.notifier("image")
 
     async def stop(self) -> None:
         for task in list(self._background):

@@ -19,6 +19,7 @@ from onestack.common.errors import BadRequest, NotFound
 from onestack.common.pagination import PageRequest, page_request, paginate
 from onestack.image import images, imports
 from onestack.image.models import Image, Task, table
+from onestack.image.rpcapi import ImageWorkerAPI
 
 if TYPE_CHECKING:
     from onestack.image.manager import ImageManager
@@ -136,9 +137,14 @@ async def create_task(mgr: ImageManager, ctx: RequestContext, body: dict[str, An
         await session.execute(
             update(table(Image)).where(Image.id == image_id).values(status="importing")
         )
-    job = imports._Import(
-        mgr, ctx, image_id, task_id, "web-download", [mgr.default_store], uri, True
+    await ImageWorkerAPI(mgr.platform.transport).run_import(
+        ctx,
+        image_id=image_id,
+        task_id=task_id,
+        method="web-download",
+        stores=[mgr.default_store],
+        uri=uri,
+        all_must=True,
     )
-    mgr.spawn(job.run(), name=f"image-task-{task_id}")
     async with mgr.read() as session:
         return await _find(mgr, ctx, session, task_id)

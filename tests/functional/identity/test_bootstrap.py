@@ -31,7 +31,10 @@ async def test_restart_is_idempotent_and_reconciles(tmp_path: Path) -> None:
     cloud = Cloud(settings)
     await cloud.start()
     before = await _counts(cloud)
-    assert before == (2, 3, 4, 3, 3)  # users, projects, roles, grants, endpoints
+    # users admin, demo and glance (image's service user); projects admin, demo, service;
+    # roles admin, member, reader, service; grants: admin x2, demo, glance x3 (service and
+    # admin on project service, reader on the system); endpoints: 3 interfaces x 2 services
+    assert before == (3, 3, 4, 6, 6)
     await cloud.stop()
 
     # a lost password file: a new one is made and the database follows it
@@ -51,7 +54,7 @@ async def test_restart_is_idempotent_and_reconciles(tmp_path: Path) -> None:
         # the catalog follows the new address
         async with cloud.identity.manager.read() as s:
             urls = set((await s.execute(select(Endpoint.url))).scalars())
-        assert urls == {"http://127.0.0.1:8997/identity"}
+        assert urls == {"http://127.0.0.1:8997/identity", "http://127.0.0.1:8997/image"}
         assert "8997" in (tmp_path / "clouds.yaml").read_text()
     finally:
         await cloud.stop()
