@@ -2,7 +2,11 @@
 VENV ?= .venv
 ARGS ?=
 
-.PHONY: setup setup-test up test test-fast lint format bench clean
+PG_URL ?= postgresql+asyncpg://postgres@127.0.0.1/postgres
+RABBIT_URL ?= rabbit://guest:guest@127.0.0.1:5672/
+BACKEND_TESTS ?= tests/unit tests/functional/platform tests/functional/common tests/functional/identity
+
+.PHONY: setup setup-test services up test test-fast test-backends lint format bench clean
 
 setup:
 	@scripts/setup.sh
@@ -13,8 +17,19 @@ setup-test:
 up: setup
 	$(VENV)/bin/onestack up $(ARGS)
 
-test: setup-test lint
+services:
+	@scripts/services.sh
+
+# Everything on the defaults (SQLite, in-process bus), then the platform and identity tests on
+# PostgreSQL and on RabbitMQ (the image tests too: imports cross the bus to the image worker).
+test: setup-test lint services
 	$(VENV)/bin/pytest -q $(ARGS)
+	$(MAKE) --no-print-directory test-backends
+
+test-backends: setup-test services
+	ONESTACK_TEST_DATABASE_URL=$(PG_URL) $(VENV)/bin/pytest -q -m "not e2e" $(BACKEND_TESTS)
+	ONESTACK_TEST_TRANSPORT_URL=$(RABBIT_URL) $(VENV)/bin/pytest -q -m "not e2e" \
+		$(BACKEND_TESTS) tests/functional/image
 
 test-fast: setup-test
 	$(VENV)/bin/pytest -q -m "not e2e" $(ARGS)

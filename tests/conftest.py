@@ -45,11 +45,13 @@ async def fresh_database(server_url: str | None) -> AsyncIterator[str | None]:
 @pytest.fixture(scope="session")
 async def cloud(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Cloud]:
     """The in-process cloud; ONESTACK_TEST_DATABASE_URL (a PostgreSQL or MySQL server URL)
-    runs it on that server instead of SQLite."""
+    runs it on that server instead of SQLite, ONESTACK_TEST_TRANSPORT_URL (rabbit://...) on
+    RabbitMQ instead of the in-process bus."""
     data_dir = tmp_path_factory.mktemp("onestack")
     async with fresh_database(os.environ.get("ONESTACK_TEST_DATABASE_URL")) as url:
         settings = load_settings(
             data_dir=data_dir, port=8999, database_url=url,
+            transport_url=os.environ.get("ONESTACK_TEST_TRANSPORT_URL"),
             identity={"password_hash_rounds": TEST_ROUNDS},
         )
         cloud = Cloud(settings)
