@@ -263,19 +263,24 @@ def keys_rotate(
 def db_upgrade(
     data_dir: DataDir = None,
     config: ConfigFile = None,
-    database_url: Annotated[str | None, typer.Option()] = None,
+    database_url: DatabaseUrl = None,
 ) -> None:
-    """Apply every service's migrations."""
-    from onestack.identity.manager import IdentityManager
+    """Apply every enabled service's migrations (start-up does this too)."""
+    from onestack.common.platform import Platform
+    from onestack.common.service import load_service, service_names
 
-    mgr = IdentityManager(_settings(config, data_dir=data_dir, database_url=database_url))
+    settings = _settings(config, data_dir=data_dir, database_url=database_url)
+    platform = Platform(settings)
 
     async def run() -> None:
-        await mgr.db.upgrade()
-        await mgr.db.dispose()
+        for name in service_names(settings):
+            service: Any = load_service(name)(platform)
+            db = service.manager.db
+            await db.upgrade()
+            await db.dispose()
+            console.print(f"{name}: {db.url.split('@')[-1]} at head")
 
     asyncio.run(run())
-    console.print(f"identity: {mgr.db.url.split('@')[-1]} at head")
 
 
 if __name__ == "__main__":
