@@ -92,6 +92,9 @@ class IdentitySettings(BaseModel):
     max_param_size: int = 64
     policy_file: Path | None = None
     token_cache_size: int = Field(10000, ge=0)
+    cache_sync_interval: float = Field(
+        1.0, gt=0, description="seconds between checks for other processes' identity writes"
+    )
 
 
 class Settings(BaseSettings):

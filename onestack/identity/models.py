@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     ForeignKey,
     Integer,
@@ -259,6 +260,15 @@ class RevocationEvent(Base):
     audit_chain_id: Mapped[str | None] = mapped_column(String(32))
     issued_before: Mapped[dt.datetime]
     revoked_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
+
+
+class Revision(Base):
+    """One row counting committed identity writes; processes sharing the database poll it to
+    drop their caches (token validations, scopes) when another process wrote."""
+
+    __tablename__ = "identity_revision"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    value: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
 class PolicyBlob(Base):
