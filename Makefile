@@ -3,6 +3,7 @@ VENV ?= .venv
 ARGS ?=
 
 PG_URL ?= postgresql+asyncpg://postgres@127.0.0.1/postgres
+MYSQL_URL ?= mysql+aiomysql://root@127.0.0.1/test
 RABBIT_URL ?= rabbit://guest:guest@127.0.0.1:5672/
 BACKEND_TESTS ?= tests/unit tests/functional/platform tests/functional/common tests/functional/identity
 
@@ -21,13 +22,17 @@ services:
 	@scripts/services.sh
 
 # Everything on the defaults (SQLite, in-process bus), then the platform and identity tests on
-# PostgreSQL and on RabbitMQ (the image tests too: imports cross the bus to the image worker).
+# PostgreSQL and on RabbitMQ (the image tests too: imports cross the bus to the image worker),
+# and migrations from empty plus the quota race on MariaDB.
 test: setup-test lint services
 	$(VENV)/bin/pytest -q $(ARGS)
 	$(MAKE) --no-print-directory test-backends
 
 test-backends: setup-test services
 	ONESTACK_TEST_DATABASE_URL=$(PG_URL) $(VENV)/bin/pytest -q -m "not e2e" $(BACKEND_TESTS)
+	ONESTACK_TEST_DATABASE_URL=$(MYSQL_URL) $(VENV)/bin/pytest -q -m "not e2e" \
+		tests/unit/test_migrations.py tests/functional/image/test_schema_and_policy.py \
+		tests/functional/common tests/functional/identity/test_shared_revision.py
 	ONESTACK_TEST_TRANSPORT_URL=$(RABBIT_URL) $(VENV)/bin/pytest -q -m "not e2e" \
 		$(BACKEND_TESTS) tests/functional/image
 
