@@ -42,16 +42,42 @@ async def fresh_database(server_url: str | None) -> AsyncIterator[str | None]:
         await admin.dispose()
 
 
+@asynccontextmanager
+async def private_transport(url: str | None) -> AsyncIterator[str | None]:
+    """``url`` with a new RabbitMQ vhost of its own (deleted afterwards), so the durable worker
+    queues of two test clouds never mix; other URLs (memory, None) as they are."""
+    if not url or not url.startswith(("rabbit:", "amqp:")):
+        yield url
+        return
+    import subprocess
+    from urllib.parse import urlsplit
+
+    vhost = f"onestack-test-{uuid.uuid4().hex[:12]}"
+    user = urlsplit(url).username or "guest"
+
+    def ctl(*args: str) -> None:
+        subprocess.run(["rabbitmqctl", "-q", *args], check=True, capture_output=True)
+
+    ctl("add_vhost", vhost)
+    try:
+        ctl("set_permissions", "-p", vhost, user, ".*", ".*", ".*")
+        yield urlsplit(url)._replace(path="/" + vhost).geturl()
+    finally:
+        ctl("delete_vhost", vhost)
+
+
 @pytest.fixture(scope="session")
 async def cloud(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Cloud]:
     """The in-process cloud; ONESTACK_TEST_DATABASE_URL (a PostgreSQL or MySQL server URL)
     runs it on that server instead of SQLite, ONESTACK_TEST_TRANSPORT_URL (rabbit://...) on
     RabbitMQ instead of the in-process bus."""
     data_dir = tmp_path_factory.mktemp("onestack")
-    async with fresh_database(os.environ.get("ONESTACK_TEST_DATABASE_URL")) as url:
+    async with (
+        fresh_database(os.environ.get("ONESTACK_TEST_DATABASE_URL")) as url,
+        private_transport(os.environ.get("ONESTACK_TEST_TRANSPORT_URL")) as transport_url,
+    ):
         settings = load_settings(
-            data_dir=data_dir, port=8999, database_url=url,
-            transport_url=os.environ.get("ONESTACK_TEST_TRANSPORT_URL"),
+            data_dir=data_dir, port=8999, database_url=url, transport_url=transport_url,
             identity={"password_hash_rounds": TEST_ROUNDS},
         )
         cloud = Cloud(settings)

@@ -47,12 +47,24 @@ class RunningCloud:
         cmd = [str(BIN / "openstack"), "--os-cloud", cloud, *args]
         if parse:
             cmd += ["-f", "json"]
-        proc = subprocess.run(cmd, capture_output=True, text=True, env=self.env(), timeout=120)
+        proc = run_cli(cmd, self.env())
         if check and proc.returncode != 0:
             raise AssertionError(f"{' '.join(args)} failed ({proc.returncode}): {proc.stderr}")
         if not check:
             return proc
         return json.loads(proc.stdout) if parse and proc.stdout.strip() else proc.stdout
+
+
+def run_cli(cmd: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """Run a client command with stdin on a terminal, as typed (otherwise ``openstack image
+    create`` reads image data from stdin)."""
+    master, tty = os.openpty()
+    try:
+        return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=180,
+                              stdin=tty)
+    finally:
+        os.close(master)
+        os.close(tty)
 
 
 def start_cloud(data_dir: Path, port: int, extra_env: dict[str, str] | None = None

@@ -20,7 +20,7 @@ import httpx
 import pytest
 import yaml
 
-from tests.e2e.conftest import BIN, RunningCloud, free_port, start_cloud, stop_cloud
+from tests.e2e.conftest import BIN, RunningCloud, free_port, run_cli, start_cloud, stop_cloud
 
 pytestmark = pytest.mark.e2e
 SERVICES = {"ONESTACK_SERVICES": '["identity", "image"]'}
@@ -60,14 +60,7 @@ class User:
         cmd = [str(BIN / "openstack"), "--os-cloud", "me", *args]
         if parse:
             cmd += ["-f", "json"]
-        # stdin on a terminal, as typed: otherwise `image create` reads image data from it
-        master, tty = os.openpty()
-        try:
-            proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=180,
-                                  stdin=tty)
-        finally:
-            os.close(master)
-            os.close(tty)
+        proc = run_cli(cmd, env)
         if not check:
             return proc
         assert proc.returncode == 0, f"{' '.join(args)}: {proc.stderr}"

@@ -13,7 +13,14 @@ import pytest
 from onestack.common.config import load_settings
 from onestack.image.manager import ImageManager
 from onestack.server import Cloud
-from tests.conftest import TEST_ROUNDS, fresh_database, issue, password_auth, password_of
+from tests.conftest import (
+    TEST_ROUNDS,
+    fresh_database,
+    issue,
+    password_auth,
+    password_of,
+    private_transport,
+)
 
 IMG = "/image/v2"
 #: The local HTTP server web-download tests fetch from.
@@ -23,11 +30,15 @@ WEB_PORT = 8997
 @pytest.fixture(scope="session")
 async def image_cloud(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Cloud]:
     data_dir = tmp_path_factory.mktemp("onestack-image")
-    async with fresh_database(os.environ.get("ONESTACK_TEST_DATABASE_URL")) as url:
+    async with (
+        fresh_database(os.environ.get("ONESTACK_TEST_DATABASE_URL")) as url,
+        private_transport(os.environ.get("ONESTACK_TEST_TRANSPORT_URL")) as transport_url,
+    ):
         settings = load_settings(
             data_dir=data_dir,
             port=8998,
             database_url=url,
+            transport_url=transport_url,
             services=["identity", "image"],
             identity={"password_hash_rounds": TEST_ROUNDS},
             image={
