@@ -105,9 +105,12 @@ def declared_size(headers: Any) -> int | None:
         raw = headers.get(name)
         if raw is not None:
             try:
-                return int(raw)
+                size = int(raw)
             except ValueError:
-                raise BadRequest(f"Invalid {name} header: {raw!r}") from None
+                size = -1
+            if size < 0:
+                raise BadRequest(f"Invalid {name} header: {raw[:80]!r}")
+            return size
     return None
 
 
@@ -137,6 +140,12 @@ async def _cap(mgr: ImageManager, owner: str | None, resource: str) -> Cap:
     return cap
 
 
+def _check_declared(mgr: ImageManager, size: int | None) -> None:
+    """A declared size over the image size cap is refused before the image is touched."""
+    if size is not None and size > mgr.conf.image_size_cap:
+        raise Cap(mgr.conf.image_size_cap, "size").error()
+
+
 def check_content_type(content_type: str | None) -> None:
     if (content_type or "").split(";", 1)[0].strip().lower() != "application/octet-stream":
         raise UnsupportedMediaType(
@@ -164,6 +173,7 @@ async def upload(
 ) -> None:
     """PUT /v2/images/{id}/file."""
     store = pick_store(mgr, store_id)
+    _check_declared(mgr, size)
     record = await _claim(
         mgr,
         ctx,
@@ -283,6 +293,7 @@ async def stage(
     """PUT /v2/images/{id}/stage: keep the data in the staging area (queued -> uploading)."""
     if "glance-direct" not in mgr.conf.enabled_import_methods:
         raise Forbidden("The glance-direct import method is not enabled.")
+    _check_declared(mgr, size)
     record = await _claim(
         mgr,
         ctx,

@@ -161,7 +161,11 @@ async def start_import(
     if method == "web-download":
         host, port = check_uri(mgr, uri)
         async with mgr.read() as session:
-            _check_state((await get_visible(mgr, session, ctx, image_id)).row, method)
+            record = await get_visible(mgr, session, ctx, image_id)
+        _check_state(record.row, method)
+        # Only a caller who may import gets the cloud to open a connection for it (and learns
+        # from the answer whether a host:port is reachable from inside).
+        mgr.enforce(ctx, "modify_image", target(ctx, record.row, record.is_member))
         await check_reachable(host, port)  # before any lock: it may take seconds
     all_must = body.get("all_stores_must_succeed", True)
     if ctx.project_id is not None:

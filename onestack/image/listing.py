@@ -83,7 +83,25 @@ def _split_op(value: str) -> tuple[str, str]:
 
 def _quoted_list(value: str) -> list[str]:
     """``a,"b,c",d`` -> ["a", "b,c", "d"]."""
-    return [item.strip() for item in next(csv.reader([value], skipinitialspace=True))]
+    try:
+        row = next(csv.reader([value], skipinitialspace=True), [])
+    except csv.Error:
+        raise BadRequest(f"Invalid list of values: {value[:80]!r}") from None
+    return [item.strip() for item in row]
+
+
+#: Integer filters compare with BIGINT columns: a value beyond them matches no backend.
+_BIGINT = 2**63
+
+
+def _integer(name: str, value: str, message: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise BadRequest(message) from None
+    if not -_BIGINT <= number < _BIGINT:
+        raise BadRequest(f"Invalid value for '{name}' filter: out of range.")
+    return number
 
 
 def _parse_time(name: str, value: str) -> dt.datetime:
@@ -173,10 +191,7 @@ def parse(mgr: ImageManager, params: Any) -> Query:
         if name == "protected":
             conditions.append(c.protected == _bool("protected", value))
         elif name in ("size_min", "size_max"):
-            try:
-                number = int(value)
-            except ValueError:
-                raise BadRequest("Unable to filter on a range with a non-numeric value.") from None
+            number = _integer(name, value, "Unable to filter on a range with a non-numeric value.")
             conditions.append(c.size >= number if name == "size_min" else c.size <= number)
         elif name in ("created_at", "updated_at"):
             op, raw = _split_op(value)
@@ -194,10 +209,8 @@ def parse(mgr: ImageManager, params: Any) -> Query:
         elif name in COLUMN_FILTERS:
             column = c[name]
             if name in ("min_ram", "min_disk", "virtual_size"):
-                try:
-                    conditions.append(column == int(value))
-                except ValueError:
-                    raise BadRequest(f"Invalid value '{value}' for '{name}' filter.") from None
+                message = f"Invalid value '{value[:80]}' for '{name}' filter."
+                conditions.append(column == _integer(name, value, message))
             else:
                 conditions.append(column == value)
         else:

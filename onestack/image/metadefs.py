@@ -8,6 +8,8 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
+from jsonschema import Draft4Validator, FormatChecker
+from jsonschema.exceptions import best_match
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -23,6 +25,7 @@ from onestack.image.models import (
     MetadefResourceType,
     MetadefTag,
 )
+from onestack.image.schemas import PROPERTY_DEF
 from onestack.image.views import iso
 
 if TYPE_CHECKING:
@@ -86,10 +89,51 @@ def _name(value: Any, what: str, max_length: int = 80) -> str:
     return value
 
 
-def _optional_str(value: Any, what: str) -> str | None:
+def _optional_str(value: Any, what: str, max_length: int | None = None) -> str | None:
     if value is not None and not isinstance(value, str):
         raise BadRequest(f"Invalid input: {what} must be a string.")
+    if value is not None and max_length is not None and len(value) > max_length:
+        raise BadRequest(f"Invalid input: {what} is longer than {max_length} characters.")
     return value
+
+
+#: The optional attributes of a property definition, checked against the published schema
+#: (``type`` and ``name`` are checked by hand: ``type`` may also be "null").
+_PROPERTY_ATTRIBUTES = Draft4Validator(
+    {
+        "type": "object",
+        "properties": {
+            k: v for k, v in PROPERTY_DEF["properties"].items() if k not in ("name", "type")
+        },
+    },
+    format_checker=FormatChecker(),
+)
+
+
+def _check_property_attributes(body: dict[str, Any]) -> None:
+    present = {k: v for k, v in body.items() if v is not None}
+    error = best_match(_PROPERTY_ATTRIBUTES.iter_errors(present))
+    if error is not None:
+        where = ".".join(str(p) for p in error.absolute_path) or "property"
+        rule = error.schema.get("type") or error.schema.get("format") or error.validator
+        raise BadRequest(f"Invalid input: {where} does not match the property schema ({rule}).")
+
+
+#: The collections a namespace body may carry, and the JSON type each must be.
+_COLLECTIONS = {
+    "properties": dict,
+    "objects": list,
+    "tags": list,
+    "resource_type_associations": list,
+}
+
+
+def _check_collections(body: dict[str, Any]) -> None:
+    for key, kind in _COLLECTIONS.items():
+        value = body.get(key)
+        if value is not None and not isinstance(value, kind):
+            what = "an object" if kind is dict else "a list"
+            raise BadRequest(f"Invalid input: {key} must be {what}.")
 
 
 def check_property(body: Any, name: str | None = None) -> tuple[str, dict[str, Any]]:
@@ -105,15 +149,7 @@ def check_property(body: Any, name: str | None = None) -> tuple[str, dict[str, A
         raise BadRequest(
             f"Invalid property type {body.get('type')!r}; one of {', '.join(PROPERTY_TYPES)}."
         )
-    for key in ("minimum", "maximum", "minLength", "maxLength", "minItems", "maxItems"):
-        value = body.get(key)
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
-            raise BadRequest(f"Invalid input: {key} must be a number.")
-    for key in ("enum", "operators"):
-        if key in body and not isinstance(body[key], list):
-            raise BadRequest(f"Invalid input: {key} must be a list.")
-    if "items" in body and not isinstance(body["items"], dict):
-        raise BadRequest("Invalid input: items must be an object.")
+    _check_property_attributes(body)
     schema = {k: v for k, v in body.items() if k != "name" and v is not None}
     return prop_name, schema
 
@@ -213,14 +249,29 @@ def _namespace_fields(ctx: RequestContext, body: dict[str, Any]) -> dict[str, An
     protected = body.get("protected", False)
     if not isinstance(protected, bool):
         raise BadRequest("Invalid input: protected must be a boolean.")
+    _check_collections(body)
     return {
         "namespace": _name(body.get("namespace"), "namespace"),
-        "display_name": _optional_str(body.get("display_name"), "display_name"),
-        "description": _optional_str(body.get("description"), "description"),
+        "display_name": _optional_str(body.get("display_name"), "display_name", 80),
+        "description": _optional_str(body.get("description"), "description", 500),
         "visibility": visibility,
         "protected": protected,
-        "owner": _optional_str(body.get("owner"), "owner") or ctx.project_id,
+        "owner": _optional_str(body.get("owner"), "owner", 255) or ctx.project_id,
     }
+
+
+def _contents(
+    body: dict[str, Any],
+) -> tuple[list[tuple[str, dict[str, Any]]], list[dict[str, Any]], list[str], list[Any]]:
+    """The checked properties, objects, tag names and resource type associations of a
+    namespace body (their JSON types were checked by :func:`_namespace_fields`)."""
+    props = [check_property(v, k) for k, v in (body.get("properties") or {}).items()]
+    objects = [check_object(o) for o in body.get("objects") or []]
+    tags = [_tag_name(t) for t in body.get("tags") or []]
+    assocs = body.get("resource_type_associations") or []
+    for assoc in assocs:
+        _check_association(assoc)
+    return props, objects, tags, assocs
 
 
 async def create_namespace(
@@ -236,13 +287,7 @@ async def create_namespace(
             "visibility": fields["visibility"],
         },
     )
-    props = body.get("properties") or {}
-    if not isinstance(props, dict):
-        raise BadRequest("Invalid input: properties must be an object.")
-    checked_props = [check_property(v, k) for k, v in props.items()]
-    objects = [check_object(o) for o in body.get("objects") or []]
-    tags = [_tag_name(t) for t in body.get("tags") or []]
-    assocs = body.get("resource_type_associations") or []
+    checked_props, objects, tags, assocs = _contents(body)
     try:
         async with mgr.write() as session:
             now = utcnow()
@@ -407,6 +452,7 @@ async def update_namespace(
                 "description": ns.description,
             }
             fields = _namespace_fields(ctx, {**current, **body})
+            _contents(body)  # checked as Glance's schema does, but PUT changes none of them
             for key, value in fields.items():
                 setattr(ns, key, value)
             ns.updated_at = utcnow()
@@ -724,12 +770,19 @@ async def _associations(session: AsyncSession, ns: MetadefNamespace) -> list[dic
     return out
 
 
-async def _associate(session: AsyncSession, ns: MetadefNamespace, body: Any) -> dict[str, Any]:
+def _check_association(body: Any) -> tuple[str, str | None, str | None]:
+    """(resource type name, prefix, properties_target) of an association body."""
     if not isinstance(body, dict):
         raise BadRequest("A resource type association must be a JSON object.")
-    name = _name(body.get("name"), "resource type name")
-    prefix = _optional_str(body.get("prefix"), "prefix")
-    target = _optional_str(body.get("properties_target"), "properties_target")
+    return (
+        _name(body.get("name"), "resource type name"),
+        _optional_str(body.get("prefix"), "prefix", 80),
+        _optional_str(body.get("properties_target"), "properties_target", 80),
+    )
+
+
+async def _associate(session: AsyncSession, ns: MetadefNamespace, body: Any) -> dict[str, Any]:
+    name, prefix, target = _check_association(body)
     rtype = (
         await session.execute(select(MetadefResourceType).where(MetadefResourceType.name == name))
     ).scalar_one_or_none()

@@ -182,7 +182,7 @@ def schemas(conf: ImageSettings) -> dict[str, dict[str, Any]]:
     }
 
 
-_PROPERTY_DEF: dict[str, Any] = {
+PROPERTY_DEF: dict[str, Any] = {
     "type": "object",
     "required": ["title", "type"],
     "properties": {
@@ -229,7 +229,7 @@ def metadef_schemas() -> dict[str, dict[str, Any]]:
             "protected": {"type": "boolean"},
             "owner": {"type": "string", "maxLength": 255},
             "resource_type_associations": {"type": "array", "items": {"type": "object"}},
-            "properties": {"type": "object", "additionalProperties": _PROPERTY_DEF},
+            "properties": {"type": "object", "additionalProperties": PROPERTY_DEF},
             "objects": {"type": "array", "items": {"type": "object"}},
             "tags": {"type": "array", "items": {"type": "object"}},
             "schema": {"type": "string", "readOnly": True},
@@ -246,13 +246,13 @@ def metadef_schemas() -> dict[str, dict[str, Any]]:
             "name": {"type": "string", "maxLength": 80},
             "description": {"type": "string"},
             "required": {"type": "array", "items": {"type": "string"}},
-            "properties": {"type": "object", "additionalProperties": _PROPERTY_DEF},
+            "properties": {"type": "object", "additionalProperties": PROPERTY_DEF},
             "schema": {"type": "string", "readOnly": True},
             "self": {"type": "string", "readOnly": True},
             **_STAMPS,
         },
     }
-    prop = {"name": "property", **_PROPERTY_DEF, "required": ["name", "title", "type"]}
+    prop = {"name": "property", **PROPERTY_DEF, "required": ["name", "title", "type"]}
     tag = {
         "name": "tag",
         "required": ["name"],
@@ -272,7 +272,7 @@ def metadef_schemas() -> dict[str, dict[str, Any]]:
     }
     properties = {
         "name": "properties",
-        "properties": {"properties": {"type": "object", "additionalProperties": _PROPERTY_DEF}},
+        "properties": {"properties": {"type": "object", "additionalProperties": PROPERTY_DEF}},
     }
     return {
         "namespace": namespace,

@@ -100,10 +100,14 @@ async def create_task(mgr: ImageManager, ctx: RequestContext, body: dict[str, An
     uri = task_input.get("import_from")
     if not isinstance(uri, str):
         raise BadRequest("Input does not contain 'import_from' field")
-    properties = task_input.get("image_properties") or {}
+    properties = task_input.get("image_properties")
+    if properties is None:
+        properties = {}
     if not isinstance(properties, dict):
         raise BadRequest("'image_properties' must be an object.")
     fmt = task_input.get("import_from_format")
+    if fmt is not None and (not isinstance(fmt, str) or fmt not in mgr.conf.disk_formats):
+        raise BadRequest(f"'import_from_format' must be one of {', '.join(mgr.conf.disk_formats)}.")
     properties = {"container_format": "bare", **properties}
     if fmt and "disk_format" not in properties:
         properties["disk_format"] = fmt
