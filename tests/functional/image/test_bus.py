@@ -56,9 +56,10 @@ async def test_imports_cross_the_bus_and_are_counted(
     r = await api.post(f"{IMG}/images/{image['id']}/import", headers=demo,
                        json={"method": {"name": "glance-direct"}})
     assert r.status_code == 202, r.text
-    for _ in range(250):
+    deadline = asyncio.get_running_loop().time() + 30  # generous: CI machines are shared
+    while True:
         status = (await api.get(f"{IMG}/images/{image['id']}", headers=demo)).json()["status"]
-        if status == "active":
+        if status == "active" or asyncio.get_running_loop().time() > deadline:
             break
         await asyncio.sleep(0.02)
     assert status == "active"
