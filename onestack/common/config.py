@@ -136,6 +136,12 @@ class Settings(BaseSettings):
     transport_url: str = Field(
         "memory://", description="RPC bus: memory:// (one process) or rabbit://user:pass@host/"
     )
+    work_lease: float = Field(
+        60.0,
+        gt=0,
+        description="seconds in-flight work (an upload, an import) stays owned by a process "
+        "that stopped renewing it before any process reconciles it",
+    )
     identity: IdentitySettings = Field(default_factory=IdentitySettings)
     image: ImageSettings = Field(default_factory=ImageSettings)
 

@@ -131,6 +131,8 @@ class _RabbitSubscription(Subscription):
 class RabbitTransport(Transport):
     """``rabbit://user:password@host:port/vhost`` (or ``amqp://``, ``amqps://``)."""
 
+    durable = True
+
     def __init__(
         self,
         url: str,

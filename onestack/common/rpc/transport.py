@@ -104,6 +104,11 @@ class Inflight:
 class Transport(ABC):
     """A message bus: ``memory://`` (one process) or ``rabbit://`` (RabbitMQ)."""
 
+    #: Whether a cast outlives this process until a server has handled it (a broker keeps it
+    #: and delivers it again when its handler died): then a server that takes the work later
+    #: owns it, not the sender.
+    durable: bool = False
+
     def __init__(self, url: str):
         self.url = url
         #: Metrics hooks, called for every RPC message sent (client) and handled (server).
