@@ -88,16 +88,20 @@ async def _claim(
         )
         if cast(CursorResult[Any], result).rowcount != 1:
             raise invalid_transition(row.status, to)
+        # this process owns the transfer; if it dies, another one reconciles the image
+        await mgr.leases.take(session, image_id, "upload" if to == "saving" else "stage")
     return record
 
 
 async def _set_status(mgr: ImageManager, image_id: str, status: str, **values: Any) -> None:
+    """End this process's transfer: the image's new status and the lease released at once."""
     async with mgr.write() as session:
         await session.execute(
             update(IMAGES)
             .where(IMAGES.c.id == image_id)
             .values(status=status, updated_at=utcnow(), **values)
         )
+        await mgr.leases.release(session, image_id)
 
 
 def declared_size(headers: Any) -> int | None:
@@ -251,6 +255,7 @@ async def _activate(
             )
             await session.execute(update(IMAGES).where(IMAGES.c.id == image_id).values(**values))
             await add_location(session, image_id, store.name, location)
+        await mgr.leases.release(session, image_id)
     if current is None or current.status != "saving":
         await store.delete(location)
         raise Gone(

@@ -16,7 +16,7 @@ import datetime as dt
 import ipaddress
 import logging
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -213,6 +213,9 @@ async def start_import(
             ],
         )
         await _set_props(session, image_id, {LOCK: task_id, PENDING_STORES: ",".join(stores)})
+        if not mgr.platform.transport.durable:
+            # the cast dies with this process until a worker takes it: this process owns it
+            await mgr.leases.take(session, image_id, "import")
         values: dict[str, Any] = {"updated_at": now}
         if method != "copy-image":
             values["status"] = "importing"
@@ -299,20 +302,109 @@ class ImportJob:
         self.done: list[tuple[str, str]] = []
         self.failed: list[str] = []
 
+    @classmethod
+    async def for_image(
+        cls, mgr: ImageManager, session: AsyncSession, image_id: str
+    ) -> ImportJob | None:
+        """The unfinished import of ``image_id`` as its task row describes it, if any."""
+        lock = (
+            await session.execute(
+                select(PROPS.c.value).where(PROPS.c.image_id == image_id, PROPS.c.name == LOCK)
+            )
+        ).scalar()
+        task = None
+        if lock is not None:
+            task = (await session.execute(select(TASKS).where(TASKS.c.id == lock))).first()
+        if task is None or task.status not in ("pending", "processing"):
+            return None
+        request = task.input.get("import_req") or {}
+        method = request.get("method") or {}
+        ctx = RequestContext(
+            user_id=task.user_id, project_id=task.owner, request_id=task.request_id or ""
+        )
+        return cls(
+            mgr,
+            ctx,
+            image_id,
+            task.id,
+            method.get("name", "glance-direct"),
+            list(task.input.get("backend") or []),
+            method.get("uri"),
+            request.get("all_stores_must_succeed", True),
+        )
+
+    @property
+    def lease_kind(self) -> str:
+        """``import``: the import is this process's alone; ``import-on-broker``: the broker
+        gives the cast to another worker if this one dies (which then starts over)."""
+        return "import-on-broker" if self.mgr.platform.transport.durable else "import"
+
     async def run(self) -> None:
-        await self._task(status="processing")
         try:
-            message = await self._work()
+            retry = await self._begin()
+        except Exception:
+            LOG.exception("image %s: import task %s could not start", self.image_id, self.task_id)
+            return
+        if retry is None:
+            LOG.info("image %s: import task %s is finished already", self.image_id, self.task_id)
+            return
+        try:
+            if retry:
+                await self._clear_attempt()
+            await self._work()
         except asyncio.CancelledError:
-            await asyncio.shield(self._fail("The import was interrupted (service stopping)."))
+            if self.mgr.platform.transport.durable:  # delivered again to another worker
+                await asyncio.shield(self._let_go())
+            else:
+                await asyncio.shield(self._fail("The import was interrupted (service stopping)."))
             raise
         except (ImportFailed, StoreError, ValueError, OSError, httpx.HTTPError) as exc:
             await self._fail(str(exc) or exc.__class__.__name__)
         except Exception as exc:
             LOG.exception("image %s: import task %s failed", self.image_id, self.task_id)
             await self._fail(f"Unexpected error: {exc.__class__.__name__}")
-        else:
-            await self._task(status="success", message=message, result={"image_id": self.image_id})
+
+    async def _begin(self) -> bool | None:
+        """Take the import: its lease and the task ``processing``. True when an earlier
+        attempt (by a worker that died) had begun it, None when the task is finished."""
+        async with self.mgr.write() as session:
+            task = (
+                await session.execute(
+                    select(TASKS.c.status).where(TASKS.c.id == self.task_id).with_for_update()
+                )
+            ).first()
+            if task is None or task.status not in ("pending", "processing"):
+                return None
+            await self.mgr.leases.take(session, self.image_id, self.lease_kind)
+            await session.execute(
+                update(TASKS)
+                .where(TASKS.c.id == self.task_id)
+                .values(status="processing", updated_at=utcnow())
+            )
+        return bool(task.status == "processing")
+
+    async def _clear_attempt(self) -> None:
+        """Undo what a dead worker's attempt left: the data it stored but did not record,
+        and, for new data, the locations it recorded (a copy keeps the copies it finished)."""
+        async with self.mgr.write() as session:
+            present = await _active_locations(session, self.image_id)
+            if self.method != "copy-image":
+                await session.execute(
+                    delete(table(ImageLocation)).where(ImageLocation.image_id == self.image_id)
+                )
+                present_stores = set()
+            else:
+                present_stores = {store for store, _ in present}
+                self.stores = [s for s in self.stores if s not in present_stores]
+        if self.method != "copy-image":
+            await _delete_data(self.mgr, present)
+        for store_id in self.stores:
+            if store_id not in present_stores:
+                await self.mgr.stores[store_id].discard(self.image_id)
+
+    async def _let_go(self) -> None:
+        async with self.mgr.write() as session:
+            await self.mgr.leases.release(session, self.image_id)
 
     async def _image(self) -> Any:
         async with self.mgr.read() as session:
@@ -323,7 +415,7 @@ class ImportJob:
             raise ImportFailed(f"Image {self.image_id} was deleted during the import.")
         return row
 
-    async def _work(self) -> str:
+    async def _work(self) -> None:
         row = await self._image()
         if self.method == "copy-image":
             async with self.mgr.read() as session:
@@ -347,7 +439,6 @@ class ImportJob:
         if self.failed and self.all_must:
             raise ImportFailed(f"Import to store(s) {', '.join(self.failed)} failed.")
         await self._finish()
-        return ""
 
     def _source(self) -> Callable[[], AsyncIterator[bytes]]:
         if self.method == "glance-direct":
@@ -450,90 +541,129 @@ class ImportJob:
             await self._progress(session)
 
     async def _finish(self) -> None:
+        """The image active, the task succeeded and the lease released, in one transaction
+        (unless the import was taken from this worker meanwhile)."""
         async with self.mgr.write() as session:
+            await self._still_mine(session)
             await session.execute(
                 update(IMAGES)
                 .where(IMAGES.c.id == self.image_id)
                 .values(status="active", updated_at=utcnow())
             )
             await _set_props(session, self.image_id, {LOCK: None, PENDING_STORES: None})
+            await self._task_in(session, "success", "", {"image_id": self.image_id})
+            await self.mgr.leases.release(session, self.image_id)
         if self.method == "glance-direct":
             await _delete_staged(self.mgr, self.image_id)
         row = await self._image()
         event = "image.upload" if self.method != "copy-image" else "image.update"
         await self.mgr.notify(self.ctx, event, notification_payload(row, {}, []))
 
+    async def _still_mine(self, session: AsyncSession) -> None:
+        """ImportFailed unless the task is still running (a reconcile may have failed it)."""
+        status = (
+            await session.execute(
+                select(TASKS.c.status).where(TASKS.c.id == self.task_id).with_for_update()
+            )
+        ).scalar()
+        if status != "processing":
+            raise ImportFailed("The import was ended while it ran (its worker was presumed gone).")
+
     async def _fail(self, message: str) -> None:
         LOG.info("image %s: import task %s failed: %s", self.image_id, self.task_id, message)
-        try:
-            async with self.mgr.write() as session:
-                if self.method != "copy-image":
-                    locations = list(self.done)
-                    await session.execute(
-                        delete(table(ImageLocation)).where(ImageLocation.image_id == self.image_id)
-                    )
-                    await session.execute(
-                        update(IMAGES)
-                        .where(IMAGES.c.id == self.image_id)
-                        .values(
-                            status="queued",
-                            size=None,
-                            virtual_size=None,
-                            checksum=None,
-                            os_hash_algo=None,
-                            os_hash_value=None,
-                            updated_at=utcnow(),
-                        )
-                    )
-                elif self.all_must:
-                    locations = list(self.done)
-                    for store_id, url in locations:
-                        await session.execute(
-                            delete(table(ImageLocation)).where(
-                                ImageLocation.image_id == self.image_id,
-                                ImageLocation.store == store_id,
-                                ImageLocation.url == url,
-                            )
-                        )
-                else:
-                    locations = []
-                failed = list(
-                    dict.fromkeys(
-                        [
-                            *self.failed,
-                            *(s for s in self.stores if s not in {d for d, _ in self.done}),
-                        ]
+        async with self.mgr.write() as session:
+            cleanup = await self.fail_in(session, message)
+        await cleanup()
+
+    async def fail_in(self, session: AsyncSession, message: str) -> Callable[[], Awaitable[None]]:
+        """End the import as failed in ``session``'s transaction: new data is dropped and the
+        image is back to ``queued`` (a copy keeps the copies it finished unless all had to
+        succeed), the task failed, the lease released. Returns what removes the dropped data,
+        to run after the commit."""
+        recorded = await _active_locations(session, self.image_id)
+        if self.method != "copy-image":
+            dropped = recorded
+            await session.execute(
+                delete(table(ImageLocation)).where(ImageLocation.image_id == self.image_id)
+            )
+            await session.execute(
+                update(IMAGES)
+                .where(IMAGES.c.id == self.image_id)
+                .values(
+                    status="queued",
+                    size=None,
+                    virtual_size=None,
+                    checksum=None,
+                    os_hash_algo=None,
+                    os_hash_value=None,
+                    updated_at=utcnow(),
+                )
+            )
+        elif self.all_must:
+            dropped = list(self.done)
+            for store_id, url in dropped:
+                await session.execute(
+                    delete(table(ImageLocation)).where(
+                        ImageLocation.image_id == self.image_id,
+                        ImageLocation.store == store_id,
+                        ImageLocation.url == url,
                     )
                 )
-                await _set_props(
-                    session,
-                    self.image_id,
-                    {
-                        LOCK: None,
-                        PENDING_STORES: None,
-                        FAILED_STORES: ",".join(failed) or None,
-                    },
-                )
-            for store_id, url in locations:
-                try:
-                    await self.mgr.stores[store_id].delete(url)
-                except StoreError:
-                    LOG.warning("could not delete %s after a failed import", url)
+        else:
+            dropped = []
+        # the stores that keep a copy (a worker that died may have finished some)
+        done = {store for store, _ in recorded} - {store for store, _ in dropped}
+        failed = list(dict.fromkeys([*self.failed, *(s for s in self.stores if s not in done)]))
+        await _set_props(
+            session,
+            self.image_id,
+            {LOCK: None, PENDING_STORES: None, FAILED_STORES: ",".join(failed) or None},
+        )
+        await self._task_in(session, "failure", message, None)
+        await self.mgr.leases.release(session, self.image_id)
+
+        async def cleanup() -> None:
+            await _delete_data(self.mgr, dropped)
+            for store_id in self.stores:  # what a store kept of an unfinished copy
+                if store_id not in done and store_id in self.mgr.stores:
+                    await _discard(self.mgr, store_id, self.image_id)
             if self.method == "glance-direct":
                 await _delete_staged(self.mgr, self.image_id)
-        finally:
-            await self._task(status="failure", message=message)
 
-    async def _task(
-        self, *, status: str, message: str = "", result: dict[str, Any] | None = None
+        return cleanup
+
+    async def _task_in(
+        self, session: AsyncSession, status: str, message: str, result: dict[str, Any] | None
     ) -> None:
         now = utcnow()
-        values: dict[str, Any] = {"status": status, "updated_at": now, "message": message}
-        if status in ("success", "failure"):
-            values["expires_at"] = now + TASK_TTL
-            values["result"] = result
-        async with self.mgr.write() as session:
-            await session.execute(update(TASKS).where(TASKS.c.id == self.task_id).values(**values))
+        await session.execute(
+            update(TASKS)
+            .where(TASKS.c.id == self.task_id)
+            .values(
+                status=status,
+                message=message,
+                result=result,
+                updated_at=now,
+                expires_at=now + TASK_TTL,
+            )
+        )
+
+
+async def _delete_data(mgr: ImageManager, locations: list[tuple[str, str]]) -> None:
+    for store_id, url in locations:
+        store = mgr.stores.get(store_id)
+        try:
+            if store is not None:
+                await store.delete(url)
+        except StoreError:
+            LOG.warning("could not delete %s after a failed import", url)
+
+
+async def _discard(mgr: ImageManager, store_id: str, image_id: str) -> None:
+    try:
+        await mgr.stores[store_id].discard(image_id)
+    except StoreError:
+        LOG.warning("image %s: could not clear store %s after a failed import", image_id, store_id)
 
 
 async def _delete_staged(mgr: ImageManager, image_id: str) -> None:
@@ -552,45 +682,6 @@ async def _web_download(uri: str) -> AsyncIterator[bytes]:
             raise ImportFailed(f"web-download of {uri} answered {response.status_code}")
         async for chunk in response.aiter_bytes(1024 * 1024):
             yield chunk
-
-
-# -- start-up ------------------------------------------------------------------------------
-
-
-async def recover(mgr: ImageManager) -> None:
-    """After a restart: unfinished tasks failed, interrupted uploads killed, interrupted
-    imports back to where they can be retried (level-triggered, idempotent)."""
-    now = utcnow()
-    async with mgr.write() as session:
-        await session.execute(
-            update(TASKS)
-            .where(TASKS.c.status.in_(("pending", "processing")))
-            .values(
-                status="failure",
-                message="Interrupted by a restart of the image service.",
-                updated_at=now,
-                expires_at=now + TASK_TTL,
-            )
-        )
-        await session.execute(
-            update(IMAGES)
-            .where(IMAGES.c.status == "saving")
-            .values(status="killed", updated_at=now)
-        )
-        importing = (
-            (await session.execute(select(IMAGES.c.id).where(IMAGES.c.status == "importing")))
-            .scalars()
-            .all()
-        )
-        for image_id in importing:
-            await session.execute(
-                update(IMAGES)
-                .where(IMAGES.c.id == image_id)
-                .values(status="queued", updated_at=now)
-            )
-            await _set_props(session, image_id, {LOCK: None, PENDING_STORES: None})
-    for image_id in importing:
-        await _delete_staged(mgr, image_id)
 
 
 async def image_tasks(mgr: ImageManager, ctx: RequestContext, image_id: str) -> list[Task]:

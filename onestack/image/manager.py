@@ -18,7 +18,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from onestack.common.context import RequestContext
 from onestack.common.db import Database
+from onestack.common.leases import Leases
 from onestack.common.policy import Policy
+from onestack.image.models import LEASES
 from onestack.image.policies import DEFAULT_RULES
 from onestack.image.protections import PropertyProtections
 from onestack.image.quotas import ImageQuotas
@@ -55,18 +57,22 @@ class ImageManager:
         staging = self.conf.staging_dir or self.settings.data_dir / "image-staging"
         self.staging = FilesystemStore(STAGING_STORE, staging)
         self.quotas = ImageQuotas(self)
+        self.leases = Leases(self.db, LEASES, ttl=self.settings.work_lease)
         self._notifier: Any = None
         self._background: set[asyncio.Task[Any]] = set()
         self._admin_memo: dict[tuple[str, ...], bool] = {}
         self._write_lock = asyncio.Lock() if self.db.is_sqlite else None
 
     async def start(self) -> None:
+        """Migrate, connect the notifier, seed the metadef resource types, reconcile the work
+        of processes that are gone and keep renewing this process's own leases."""
         await self.db.upgrade()
         await self.start_notifier()
-        from onestack.image import imports, metadefs
+        from onestack.image import metadefs, recovery
 
-        await imports.recover(self)
         await metadefs.seed_resource_types(self)
+        await recovery.reconcile(self)
+        self.spawn(self.leases.keep(lambda: recovery.reconcile(self)), "image-leases")
 
     async def start_notifier(self) -> None:
         self._notifier = self.platform.notifier("image")

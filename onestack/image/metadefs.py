@@ -4,6 +4,7 @@ admins write (Glance's defaults)."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
@@ -727,11 +728,13 @@ async def rename_tag(
 
 
 async def seed_resource_types(mgr: ImageManager) -> None:
-    async with mgr.write() as session:
-        known = set((await session.execute(select(MetadefResourceType.name))).scalars())
-        for name in RESOURCE_TYPES:
-            if name not in known:
-                session.add(MetadefResourceType(name=name, protected=True))
+    """Add the resource types Glance knows (another process starting at once may win)."""
+    with contextlib.suppress(Conflict):
+        async with mgr.write() as session:
+            known = set((await session.execute(select(MetadefResourceType.name))).scalars())
+            for name in RESOURCE_TYPES:
+                if name not in known:
+                    session.add(MetadefResourceType(name=name, protected=True))
 
 
 async def list_resource_types(mgr: ImageManager, ctx: RequestContext) -> dict[str, Any]:

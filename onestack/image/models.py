@@ -25,6 +25,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from onestack.common.db import UTCDateTime, new_metadata, utcnow
+from onestack.common.leases import lease_table
 from onestack.common.quota import quota_tables
 
 
@@ -218,6 +219,8 @@ class MetadefAssociation(Base):
 
 #: Per-project quota lock rows (and unused overrides: the limits come from Keystone).
 QUOTA_TABLES = quota_tables(Base.metadata, "image")
+#: Who is uploading, staging or importing an image right now (see onestack.common.leases).
+LEASES = lease_table(Base.metadata, "image")
 
 
 def table(model: type[Base]) -> Table:

@@ -21,8 +21,7 @@ class ImageWorker:
         self.server = RPCServer(platform.transport, TOPIC, platform.host, [self])
 
     async def start(self) -> None:
-        await self.manager.db.upgrade()
-        await self.manager.start_notifier()
+        await self.manager.start()
         await self.server.start()
 
     async def stop(self) -> None:

@@ -73,6 +73,11 @@ class Store(Protocol):
         """Bytes stored at ``location``; NotFound when there are none."""
         ...
 
+    async def discard(self, image_id: str) -> None:
+        """Remove whatever this store holds for ``image_id``, whole or partial, that no
+        location records (what a process that died mid-upload left behind)."""
+        ...
+
 
 StoreFactory = Callable[[str, Mapping[str, Any], Path], Store]
 _DRIVERS: dict[str, StoreFactory] = {}

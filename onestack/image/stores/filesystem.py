@@ -263,6 +263,19 @@ class FilesystemStore:
         except OSError as exc:
             raise _os_error(exc, "cannot delete the image file") from None
 
+    async def discard(self, image_id: str) -> None:
+        _check_image_id(image_id)
+
+        def remove() -> None:
+            for path in [self.path / image_id, *self.path.glob(f".{image_id}.*.part")]:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(path)
+
+        try:
+            await asyncio.to_thread(remove)
+        except OSError as exc:
+            raise _os_error(exc, "cannot delete the image file") from None
+
     async def size(self, location: str) -> int:
         path = self.path_for(location)
         try:

@@ -1,0 +1,123 @@
+"""Reconcile the work of image processes that are gone (level-triggered, idempotent).
+
+Uploads, stages and imports hold a lease (:mod:`onestack.common.leases`) while they run. Every
+image process looks for lapsed leases at start and then periodically, and ends the work as its
+own failure would have ended it:
+
+- an upload (``saving``): the image is ``killed``, whatever the store kept of it removed;
+- a stage (``uploading``): the image is back to ``queued``, the staged data removed;
+- an import run by a worker on the in-process bus: the task failed, the image back where the
+  import can be retried (:meth:`ImportJob.fail_in`). On a broker (RabbitMQ) the import's cast
+  is delivered again to another worker, which starts over: nothing to do but drop the lease.
+
+Claiming a lapsed lease is a conditional delete, so two processes never reconcile one image
+twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from sqlalchemy import select, update
+
+from onestack.common.db import utcnow
+from onestack.common.leases import Lapsed
+from onestack.image.models import Image, ImageLocation, table
+from onestack.image.stores import Store, StoreError
+
+if TYPE_CHECKING:
+    from onestack.image.manager import ImageManager
+
+LOG = logging.getLogger(__name__)
+IMAGES = table(Image)
+LOCATIONS = table(ImageLocation)
+#: What each kind of lapsed work leaves the image as: (status it had, status it gets).
+TRANSFERS = {"upload": ("saving", "killed"), "stage": ("uploading", "queued")}
+
+
+async def reconcile(mgr: ImageManager) -> int:
+    """End the lapsed work of processes that are gone; how many images were reconciled."""
+    async with mgr.read() as session:
+        lapsed = await mgr.leases.lapsed(session)
+    done = 0
+    for lease in lapsed:
+        try:
+            done += await _reconcile_one(mgr, lease)
+        except Exception:
+            LOG.exception(
+                "image %s: could not reconcile its lapsed %s", lease.resource_id, lease.kind
+            )
+    return done
+
+
+async def _reconcile_one(mgr: ImageManager, lease: Lapsed) -> int:
+    from onestack.image.imports import ImportJob
+
+    image_id = lease.resource_id
+    if lease.kind in TRANSFERS:
+        was, becomes = TRANSFERS[lease.kind]
+        async with mgr.write() as session:
+            if not await mgr.leases.reclaim(session, lease):
+                return 0
+            values = {"status": becomes, "updated_at": utcnow()}
+            if lease.kind == "stage":
+                values["size"] = None
+            await session.execute(
+                update(IMAGES)
+                .where(IMAGES.c.id == image_id, IMAGES.c.status == was)
+                .values(**values)
+            )
+            exists = (
+                await session.execute(select(IMAGES.c.id).where(IMAGES.c.id == image_id))
+            ).first()
+            recorded = set(
+                (
+                    await session.execute(
+                        select(LOCATIONS.c.store).where(LOCATIONS.c.image_id == image_id)
+                    )
+                ).scalars()
+            )
+        if lease.kind == "stage":
+            stores: list[Store] = [mgr.staging]
+        else:
+            stores = [s for name, s in mgr.stores.items() if name not in recorded]
+        await _discard(stores, image_id)
+        LOG.warning(
+            "image %s: the %s of process %s stopped; image %s",
+            image_id,
+            lease.kind,
+            lease.holder,
+            becomes if exists else "gone, data removed",
+        )
+        return 1
+    if lease.kind == "import":
+        cleanup = None
+        async with mgr.write() as session:
+            if not await mgr.leases.reclaim(session, lease):
+                return 0
+            job = await ImportJob.for_image(mgr, session, image_id)
+            if job is not None:
+                cleanup = await job.fail_in(
+                    session,
+                    f"Interrupted: the process running the import ({lease.holder}) stopped.",
+                )
+        if cleanup is not None:
+            await cleanup()
+        LOG.warning(
+            "image %s: the import of process %s stopped; task failed", image_id, lease.holder
+        )
+        return 1
+    # the broker delivers the cast again: the next worker starts the import over
+    async with mgr.write() as session:
+        return int(await mgr.leases.reclaim(session, lease))
+
+
+async def _discard(stores: list[Store], image_id: str) -> None:
+    for store in stores:
+        try:
+            await store.discard(image_id)
+        except StoreError:
+            LOG.warning(
+                "image %s: could not remove data from store %s", image_id, store.name, exc_info=True
+            )
