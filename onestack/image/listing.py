@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
-from sqlalchemy import and_, case, exists, false, literal, or_, select, true
+from sqlalchemy import and_, case, exists, false, func, literal, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -41,6 +41,8 @@ SORT_KEYS = (
 MEMBER_STATUSES = ("pending", "accepted", "rejected", "all")
 TIME_OPS = {"gt", "gte", "lt", "lte", "eq", "neq"}
 LIST_OPS = ("name", "id", "status", "container_format", "disk_format")
+#: Each property filter is a subquery the database plans jointly with the others: bounded.
+MAX_PROPERTY_FILTERS = 32
 NOT_FILTERS = {"limit", "marker", "sort_key", "sort_dir", "sort", "member_status", "tag"}
 #: Columns compared by equality when named as a filter.
 COLUMN_FILTERS = (
@@ -185,6 +187,7 @@ def parse(mgr: ImageManager, params: Any) -> Query:
     c = table(Image).c
     conditions: list[ColumnElement[bool]] = [c.status != "killed"]
     conditions.append(c.os_hidden == _bool("os_hidden", params.get("os_hidden", "false")))
+    free_filters = 0
     for name, value in params.multi_items():
         if name in NOT_FILTERS or name in ("visibility", "os_hidden", "changes-since"):
             continue
@@ -214,6 +217,9 @@ def parse(mgr: ImageManager, params: Any) -> Query:
             else:
                 conditions.append(column == value)
         else:
+            free_filters += 1
+            if free_filters > MAX_PROPERTY_FILTERS:
+                raise BadRequest(f"At most {MAX_PROPERTY_FILTERS} property filters are allowed.")
             conditions.append(
                 exists().where(
                     ImageProperty.image_id == c.id,
@@ -221,8 +227,15 @@ def parse(mgr: ImageManager, params: Any) -> Query:
                     ImageProperty.value == value,
                 )
             )
-    for tag in params.getlist("tag"):
-        conditions.append(exists().where(ImageTag.image_id == c.id, ImageTag.value == tag.strip()))
+    tags = {tag.strip() for tag in params.getlist("tag")}
+    if tags:  # one grouped subquery for any number of tags (a join each is exponential)
+        having_all = (
+            select(ImageTag.image_id)
+            .where(ImageTag.value.in_(tags))
+            .group_by(ImageTag.image_id)
+            .having(func.count() == len(tags))
+        )
+        conditions.append(c.id.in_(having_all))
     return Query(
         limit, params.get("marker"), _sorting(params), member_status, visibility, conditions
     )
