@@ -5,7 +5,8 @@ ARGS ?=
 PG_URL ?= postgresql+asyncpg://postgres@127.0.0.1/postgres
 MYSQL_URL ?= mysql+aiomysql://root@127.0.0.1/test
 RABBIT_URL ?= rabbit://guest:guest@127.0.0.1:5672/
-BACKEND_TESTS ?= tests/unit tests/functional/platform tests/functional/common tests/functional/identity
+BACKEND_TESTS ?= tests/unit tests/functional/platform tests/functional/common tests/functional/identity \
+	tests/functional/image
 
 .PHONY: setup setup-test services up test test-fast test-backends lint format bench clean
 
@@ -21,9 +22,9 @@ up: setup
 services:
 	@scripts/services.sh
 
-# Everything on the defaults (SQLite, in-process bus), then the platform and identity tests on
-# PostgreSQL and on RabbitMQ (the image tests too: imports cross the bus to the image worker),
-# and migrations from empty plus the quota race on MariaDB.
+# Everything on the defaults (SQLite, in-process bus), then the in-process platform, identity
+# and image tests on PostgreSQL and on RabbitMQ (imports cross the bus to the image worker),
+# and migrations from empty, the quota race and leases on MariaDB.
 test: setup-test lint services
 	$(VENV)/bin/pytest -q $(ARGS)
 	$(MAKE) --no-print-directory test-backends
@@ -32,9 +33,9 @@ test-backends: setup-test services
 	ONESTACK_TEST_DATABASE_URL=$(PG_URL) $(VENV)/bin/pytest -q -m "not e2e" $(BACKEND_TESTS)
 	ONESTACK_TEST_DATABASE_URL=$(MYSQL_URL) $(VENV)/bin/pytest -q -m "not e2e" \
 		tests/unit/test_migrations.py tests/functional/image/test_schema_and_policy.py \
-		tests/functional/common tests/functional/identity/test_shared_revision.py
-	ONESTACK_TEST_TRANSPORT_URL=$(RABBIT_URL) $(VENV)/bin/pytest -q -m "not e2e" \
-		$(BACKEND_TESTS) tests/functional/image
+		tests/functional/common tests/functional/identity/test_shared_revision.py \
+		tests/functional/image/test_recovery.py
+	ONESTACK_TEST_TRANSPORT_URL=$(RABBIT_URL) $(VENV)/bin/pytest -q -m "not e2e" $(BACKEND_TESTS)
 
 test-fast: setup-test
 	$(VENV)/bin/pytest -q -m "not e2e" $(ARGS)
