@@ -86,7 +86,8 @@ class Cloud:
         for svc in self.services:
             if svc is not self.identity:
                 await svc.start()
-        if self.settings.run_agents:
+        # on the in-process bus no other process can take the work: the workers run here
+        if self.settings.run_agents or not self.platform.transport.durable:
             self.agents = [
                 await start_agent(kind, self.platform) for kind in agent_kinds(self.settings)
             ]

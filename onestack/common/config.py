@@ -116,7 +116,11 @@ class Settings(BaseSettings):
         default_factory=dict,
         description="services served by other processes: name -> their base URL, for the catalog",
     )
-    run_agents: bool = Field(True, description="run the enabled services' workers in-process")
+    run_agents: bool = Field(
+        True,
+        description="run the enabled services' workers in-process (always on the in-process "
+        "bus, which no other process can reach)",
+    )
     database_url: str | None = Field(
         None, description="default for every service; else one SQLite file per service"
     )
