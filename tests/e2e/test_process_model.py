@@ -203,28 +203,42 @@ def metric_samples(url: str, name: str) -> list[tuple[dict[str, str], float]]:
 # -- API process + worker process over RabbitMQ ------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def api_only() -> Iterator[tuple[RunningCloud, str, str | None]]:
-    """``onestack up`` on RabbitMQ without its in-process image worker."""
-    with rabbit_vhost() as (transport, vhost):
-        data_dir = Path(os.environ.get("TMPDIR", "/tmp")) / f"e2e-procs-{uuid.uuid4().hex[:8]}"
-        data_dir = data_dir / "data"
-        data_dir.parent.mkdir(parents=True)
-        cloud = start_cloud(data_dir, free_port(), extra_env={
+class ApiOnly:
+    """``onestack up`` on RabbitMQ without its in-process image worker; restartable."""
+
+    def __init__(self, data_dir: Path, transport: str, vhost: str | None):
+        self.data_dir, self.transport, self.vhost = data_dir, transport, vhost
+        self.port = free_port()
+        self.cloud = self._start()
+
+    def _start(self) -> RunningCloud:
+        return start_cloud(self.data_dir, self.port, extra_env={
             "ONESTACK_SERVICES": '["identity", "image"]',
-            "ONESTACK_TRANSPORT_URL": transport,
+            "ONESTACK_TRANSPORT_URL": self.transport,
             "ONESTACK_RUN_AGENTS": "false",
         })
+
+    def restart(self) -> None:
+        stop_cloud(self.cloud)
+        self.cloud = self._start()
+
+
+@pytest.fixture(scope="module")
+def api_only() -> Iterator[ApiOnly]:
+    with rabbit_vhost() as (transport, vhost):
+        data_dir = Path(os.environ.get("TMPDIR", "/tmp")) / f"e2e-procs-{uuid.uuid4().hex[:8]}"
+        data_dir.mkdir(parents=True)
+        api = ApiOnly(data_dir / "data", transport, vhost)
         try:
-            yield cloud, transport, vhost
+            yield api
         finally:
-            stop_cloud(cloud)
+            stop_cloud(api.cloud)
 
 
 def test_imports_run_on_a_worker_process_and_wait_for_it(
-    api_only: tuple[RunningCloud, str, str | None], procs: list[Process], tmp_path: Path
+    api_only: ApiOnly, procs: list[Process], tmp_path: Path
 ) -> None:
-    cloud, transport, vhost = api_only
+    cloud, transport, vhost = api_only.cloud, api_only.transport, api_only.vhost
     image_url = f"{cloud.url}/image"
     tok = token(cloud)
 
@@ -245,16 +259,19 @@ def test_imports_run_on_a_worker_process_and_wait_for_it(
     waiting = queued(vhost, "image-worker")
     assert waiting in (1, None), waiting
 
+    # the API process restarts meanwhile: the waiting import is the broker's, not undone
+    api_only.restart()
+    cloud = api_only.cloud
+    assert status_of(image_url, tok, second)["status"] == "importing"
+
     # a worker on another host starts and takes the cast that waited for it
     start_agent(procs, cloud, transport, "w2")
     assert_data(wait_status(image_url, tok, second, "active"), data2)
     assert queued(vhost, "image-worker") in (0, None)
 
 
-def test_metrics_count_the_casts_and_image_requests(
-    api_only: tuple[RunningCloud, str, str | None], tmp_path: Path
-) -> None:
-    cloud, _, _ = api_only
+def test_metrics_count_the_casts_and_image_requests(api_only: ApiOnly, tmp_path: Path) -> None:
+    cloud = api_only.cloud
     image_url = f"{cloud.url}/image"
     tok = token(cloud)
 
