@@ -65,13 +65,15 @@ class ImageManager:
 
     async def start(self) -> None:
         """Migrate, connect the notifier, seed the metadef resource types, reconcile the work
-        of processes that are gone and keep renewing this process's own leases."""
+        of processes that are gone, sweep data nothing records and keep renewing this
+        process's own leases."""
         await self.db.upgrade()
         await self.start_notifier()
         from onestack.image import metadefs, recovery
 
         await metadefs.seed_resource_types(self)
         await recovery.reconcile(self)
+        self.spawn(recovery.sweep(self), "image-sweep")  # a directory scan: in the background
         self.spawn(self.leases.keep(lambda: recovery.reconcile(self)), "image-leases")
 
     async def start_notifier(self) -> None:

@@ -20,6 +20,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from onestack.common.db import utcnow
 from onestack.common.leases import Lapsed
@@ -34,6 +35,7 @@ IMAGES = table(Image)
 LOCATIONS = table(ImageLocation)
 #: What each kind of lapsed work leaves the image as: (status it had, status it gets).
 TRANSFERS = {"upload": ("saving", "killed"), "stage": ("uploading", "queued")}
+SWEEP_BATCH = 500
 
 
 async def reconcile(mgr: ImageManager) -> int:
@@ -111,6 +113,57 @@ async def _reconcile_one(mgr: ImageManager, lease: Lapsed) -> int:
     # the broker delivers the cast again: the next worker starts the import over
     async with mgr.write() as session:
         return int(await mgr.leases.reclaim(session, lease))
+
+
+async def sweep(mgr: ImageManager) -> int:
+    """Remove the data no image records, left by a process that died between deleting an image
+    and its files, or between storing data and recording it; how many images' worth. Files
+    written to within the lease time, and those of images with live work, are left alone."""
+    removed = 0
+    for store in [*mgr.stores.values(), mgr.staging]:
+        try:
+            removed += await _sweep_store(mgr, store)
+        except Exception:
+            LOG.exception("could not sweep store %s", store.name)
+    return removed
+
+
+async def _sweep_store(mgr: ImageManager, store: Store) -> int:
+    held = sorted(await store.holdings(mgr.leases.ttl.total_seconds()))
+    leftovers: list[str] = []
+    for start in range(0, len(held), SWEEP_BATCH):
+        batch = held[start : start + SWEEP_BATCH]
+        async with mgr.read() as session:
+            kept = await _recorded(mgr, session, store, batch)
+        leftovers += [image_id for image_id in batch if image_id not in kept]
+    for image_id in leftovers:
+        LOG.warning(
+            "image %s: removing data of store %s that no image records", image_id, store.name
+        )
+        await _discard([store], image_id)
+    return len(leftovers)
+
+
+async def _recorded(
+    mgr: ImageManager, session: AsyncSession, store: Store, image_ids: list[str]
+) -> set[str]:
+    """Which of ``image_ids`` have a reason for data in ``store``: live work, a location, or
+    (in the staging area) an import waiting for the staged data."""
+    leases = mgr.leases.table
+    busy = select(leases.c.resource_id).where(
+        leases.c.resource_id.in_(image_ids), leases.c.expires_at >= utcnow()
+    )
+    if store is mgr.staging:
+        stmt = select(IMAGES.c.id).where(
+            IMAGES.c.id.in_(image_ids), IMAGES.c.status.in_(("uploading", "importing"))
+        )
+    else:
+        stmt = select(LOCATIONS.c.image_id).where(
+            LOCATIONS.c.image_id.in_(image_ids), LOCATIONS.c.store == store.name
+        )
+    return set((await session.execute(busy)).scalars()) | set(
+        (await session.execute(stmt)).scalars()
+    )
 
 
 async def _discard(stores: list[Store], image_id: str) -> None:

@@ -73,6 +73,11 @@ class Store(Protocol):
         """Bytes stored at ``location``; NotFound when there are none."""
         ...
 
+    async def holdings(self, idle: float) -> set[str]:
+        """The image ids this store holds data for, whole or partial, untouched for ``idle``
+        seconds (candidates for :meth:`discard` when nothing records them)."""
+        ...
+
     async def discard(self, image_id: str) -> None:
         """Remove whatever this store holds for ``image_id``, whole or partial, that no
         location records (what a process that died mid-upload left behind)."""

@@ -15,6 +15,7 @@ import errno
 import os
 import re
 import secrets
+import time
 from collections.abc import AsyncIterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -262,6 +263,25 @@ class FilesystemStore:
             pass
         except OSError as exc:
             raise _os_error(exc, "cannot delete the image file") from None
+
+    async def holdings(self, idle: float) -> set[str]:
+        def scan() -> set[str]:
+            found: set[str] = set()
+            cutoff = time.time() - idle
+            try:
+                entries = list(os.scandir(self.path))
+            except FileNotFoundError:
+                return found
+            for entry in entries:
+                name = entry.name
+                if name.startswith(".") and name.endswith(".part"):
+                    name = name[1:].rsplit(".", 2)[0]
+                with contextlib.suppress(FileNotFoundError):
+                    if _IMAGE_ID.match(name) and entry.stat().st_mtime < cutoff:
+                        found.add(name)
+            return found
+
+        return await asyncio.to_thread(scan)
 
     async def discard(self, image_id: str) -> None:
         _check_image_id(image_id)

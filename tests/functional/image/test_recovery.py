@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import os
+import time
 import uuid
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -244,3 +247,49 @@ async def test_two_processes_never_reconcile_one_lease_twice(
         assert await mgr.leases.reclaim(s, lapsed[0]) is True
     async with mgr.write() as s:
         assert await mgr.leases.reclaim(s, lapsed[0]) is False
+
+
+def aged(path: Path, data: bytes = b"left behind") -> Path:
+    """A file written long ago (older than any lease)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    old = time.time() - 3600
+    os.utime(path, (old, old))
+    return path
+
+
+async def test_the_sweep_removes_only_data_nothing_records(
+    api: httpx.AsyncClient, demo: dict[str, str], mgr: Any
+) -> None:
+    files, staging = mgr.stores["file"].path, mgr.staging.path
+    active = await create_image(api, demo, disk_format="raw", container_format="bare")
+    r = await api.put(f"{IMG}/images/{active['id']}/file", content=b"recorded",
+                      headers={**demo, "Content-Type": "application/octet-stream"})
+    assert r.status_code == 204, r.text
+    recorded = aged(files / active["id"], b"recorded")
+    waiting = await create_image(api, demo, disk_format="raw", container_format="bare")
+    await stage(api, demo, waiting["id"], b"staged, import to come")
+    staged = aged(staging / waiting["id"])
+    busy = await create_image(api, demo, disk_format="raw", container_format="bare")
+    await set_image(mgr, busy["id"], status="saving")
+    await lease(mgr, busy["id"], "upload", seconds=60, holder="alive:2:beef")
+    in_flight = aged(files / f".{busy['id']}.0123456789ab.part")
+
+    gone = str(uuid.uuid4())  # deleted while its files were being removed
+    orphans = [aged(files / gone), aged(files / f".{gone}.feedfacecafe.part"),
+               aged(staging / str(uuid.uuid4()))]
+    queued = await create_image(api, demo, disk_format="raw", container_format="bare")
+    orphans.append(aged(staging / queued["id"]))  # staged data of a queued image
+    fresh = files / str(uuid.uuid4())
+    fresh.write_bytes(b"being written right now")
+
+    assert await recovery.sweep(mgr) >= 3  # three images' worth (other tests may leave more)
+    assert [p for p in orphans if p.exists()] == []
+    assert recorded.exists() and staged.exists() and in_flight.exists() and fresh.exists()
+    r = await api.get(f"{IMG}/images/{active['id']}/file", headers=demo)
+    assert r.content == b"recorded"
+    fresh.unlink()
+    await set_image(mgr, busy["id"], status="killed")
+    async with mgr.write() as s:
+        await s.execute(delete(LEASES).where(LEASES.c.resource_id == busy["id"]))
+    in_flight.unlink()
