@@ -23,18 +23,15 @@ services:
 	@scripts/services.sh
 
 # Everything on the defaults (SQLite, in-process bus), then the in-process platform, identity
-# and image tests on PostgreSQL and on RabbitMQ (imports cross the bus to the image worker),
-# and migrations from empty, the quota race and leases on MariaDB.
+# and image tests on PostgreSQL, on MariaDB and on RabbitMQ (imports cross the bus to the image
+# worker).
 test: setup-test lint services
 	$(VENV)/bin/pytest -q $(ARGS)
 	$(MAKE) --no-print-directory test-backends
 
 test-backends: setup-test services
 	ONESTACK_TEST_DATABASE_URL=$(PG_URL) $(VENV)/bin/pytest -q -m "not e2e" $(BACKEND_TESTS)
-	ONESTACK_TEST_DATABASE_URL=$(MYSQL_URL) $(VENV)/bin/pytest -q -m "not e2e" \
-		tests/unit/test_migrations.py tests/functional/image/test_schema_and_policy.py \
-		tests/functional/common tests/functional/identity/test_shared_revision.py \
-		tests/functional/image/test_recovery.py
+	ONESTACK_TEST_DATABASE_URL=$(MYSQL_URL) $(VENV)/bin/pytest -q -m "not e2e" $(BACKEND_TESTS)
 	ONESTACK_TEST_TRANSPORT_URL=$(RABBIT_URL) $(VENV)/bin/pytest -q -m "not e2e" $(BACKEND_TESTS)
 
 test-fast: setup-test
