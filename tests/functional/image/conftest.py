@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import threading
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
@@ -15,6 +17,7 @@ from onestack.image.manager import ImageManager
 from onestack.server import Cloud
 from tests.conftest import (
     TEST_ROUNDS,
+    free_port,
     fresh_database,
     issue,
     password_auth,
@@ -24,7 +27,9 @@ from tests.conftest import (
 
 IMG = "/image/v2"
 #: The local HTTP server web-download tests fetch from.
-WEB_PORT = 8997
+WEB_PORT = free_port()
+#: What the local web server answers at /image.raw (anything else: 404).
+WEB_DATA = b"downloaded image " * 5000
 
 
 @pytest.fixture(scope="session")
@@ -50,6 +55,32 @@ async def image_cloud(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator
         await cloud.start()
         yield cloud
         await cloud.stop()
+
+
+@pytest.fixture(scope="session")
+def web_server() -> Iterator[str]:
+    """A local HTTP server for web-download imports: its base URL."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            if self.path == "/image.raw":
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(WEB_DATA)))
+                self.end_headers()
+                self.wfile.write(WEB_DATA)
+            else:
+                self.send_response(404)
+                self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", WEB_PORT), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{WEB_PORT}"
+    server.shutdown()
+    server.server_close()
 
 
 @pytest.fixture(scope="session")
@@ -84,12 +115,21 @@ async def new_project_user(
     api: httpx.AsyncClient, admin: dict[str, str], role: str = "member"
 ) -> tuple[str, dict[str, str]]:
     """A fresh project with a user holding ``role`` on it: (project id, its token headers)."""
-    name = f"p-{uuid.uuid4().hex[:8]}"
     r = await api.post("/identity/v3/projects", headers=admin,
-                       json={"project": {"name": name, "domain_id": "default"}})
+                       json={"project": {"name": f"p-{uuid.uuid4().hex[:8]}",
+                                         "domain_id": "default"}})
     assert r.status_code == 201, r.text
     project_id = r.json()["project"]["id"]
-    password = "pw-" + uuid.uuid4().hex
+    return project_id, await user_on(api, admin, project_id, role)
+
+
+async def user_on(
+    api: httpx.AsyncClient, admin: dict[str, str], project_id: str, role: str
+) -> dict[str, str]:
+    """A new user holding ``role`` on an existing project: its project-scoped token headers."""
+    r = await api.get(f"/identity/v3/projects/{project_id}", headers=admin)
+    project_name = r.json()["project"]["name"]
+    name, password = f"u-{uuid.uuid4().hex[:8]}", "pw-" + uuid.uuid4().hex
     r = await api.post("/identity/v3/users", headers=admin,
                        json={"user": {"name": name, "domain_id": "default",
                                       "password": password}})
@@ -100,8 +140,8 @@ async def new_project_user(
     r = await api.put(f"/identity/v3/projects/{project_id}/users/{user_id}/roles/{role_id}",
                       headers=admin)
     assert r.status_code == 204, r.text
-    token = await issue(api, password_auth(name, password, project=name))
-    return project_id, {"X-Auth-Token": token}
+    return {"X-Auth-Token": await issue(api, password_auth(name, password,
+                                                           project=project_name))}
 
 
 @pytest.fixture(scope="session")

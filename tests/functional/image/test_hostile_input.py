@@ -11,11 +11,9 @@ members, tasks and metadata definitions of the test's projects exactly as they w
 
 from __future__ import annotations
 
-import threading
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
@@ -38,6 +36,7 @@ from onestack.image.models import (
     Task,
 )
 from onestack.server import Cloud
+from tests import hostile
 from tests.functional.image.conftest import (
     IMG,
     PATCH,
@@ -46,33 +45,13 @@ from tests.functional.image.conftest import (
     new_project_user,
     upload,
 )
+from tests.hostile import HUGE
 
 H = dict[str, str]
-HUGE = "x" * 100_000
-#: Values no field of the API accepts as a short string, a boolean or a small integer.
-WRONG: dict[str, Any] = {
-    "int": 12345,
-    "float": 1.5,
-    "true": True,
-    "null": None,
-    "list": ["a"],
-    "object": {"a": 1},
-    "huge-int": 10**30,
-    "negative": -1,
-    "empty": "",
-    "huge-string": HUGE,
-    "nul": "a\x00b",
-    "deep": {"a": [{"b": [{"c": [1]}]}]},
-}
+#: Wrong values and raw bodies of every sweep, plus what Glance's fields add to them.
+WRONG: dict[str, Any] = {**hostile.WRONG, "null": None, "empty": ""}
 RAW: dict[str, bytes] = {
-    "not-json": b"{not json",
-    "empty": b"",
-    "array": b"[1, 2]",
-    "null": b"null",
-    "string": b'"body"',
-    "number": b"42",
-    "nested-too-deep": b"[" * 5000 + b"]" * 5000,
-    "bad-utf8": b'{"a": "\xff\xfe"}',
+    **hostile.RAW,
     "nul-escape": b'{"name": "a\\u0000b"}',
     "too-big": b'{"a": "' + b"x" * (2 * 1024 * 1024) + b'"}',
 }
@@ -128,26 +107,6 @@ async def client(image_cloud: Cloud) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=image_cloud.app, raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
         yield c
-
-
-@pytest.fixture(scope="module")
-def web_server() -> Iterator[str]:
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            self.send_response(200)
-            self.send_header("Content-Length", "4")
-            self.end_headers()
-            self.wfile.write(b"data")
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", WEB_PORT), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{WEB_PORT}/image.raw"
-    server.shutdown()
-    server.server_close()
 
 
 @pytest.fixture(scope="module")

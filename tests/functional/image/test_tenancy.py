@@ -22,32 +22,19 @@ from sqlalchemy import select
 from onestack.image.manager import ImageManager
 from onestack.image.models import Image, ImageLocation, ImageMember, ImageProperty, ImageTag
 from onestack.server import Cloud
-from tests.conftest import issue, password_auth
-from tests.functional.image.conftest import IMG, PATCH, WEB_PORT, create_image, new_project_user
+from tests.functional.image.conftest import (
+    IMG,
+    PATCH,
+    WEB_PORT,
+    create_image,
+    new_project_user,
+    user_on,
+)
 
 H = dict[str, str]
 OCTET = "application/octet-stream"
 #: A web-download source nothing listens on (no request must ever get as far as trying it).
 NOWHERE = f"http://127.0.0.1:{WEB_PORT}/nothing.raw"
-
-
-async def user_on(api: httpx.AsyncClient, admin: H, project_id: str, role: str) -> H:
-    """A new user holding ``role`` on an existing project: its project-scoped token headers."""
-    r = await api.get(f"/identity/v3/projects/{project_id}", headers=admin)
-    project_name = r.json()["project"]["name"]
-    name, password = f"u-{uuid.uuid4().hex[:8]}", "pw-" + uuid.uuid4().hex
-    r = await api.post("/identity/v3/users", headers=admin,
-                       json={"user": {"name": name, "domain_id": "default",
-                                      "password": password}})
-    assert r.status_code == 201, r.text
-    user_id = r.json()["user"]["id"]
-    r = await api.get("/identity/v3/roles", headers=admin, params={"name": role})
-    role_id = r.json()["roles"][0]["id"]
-    r = await api.put(f"/identity/v3/projects/{project_id}/users/{user_id}/roles/{role_id}",
-                      headers=admin)
-    assert r.status_code == 204, r.text
-    return {"X-Auth-Token": await issue(api, password_auth(name, password,
-                                                           project=project_name))}
 
 
 @dataclass
