@@ -417,6 +417,9 @@ class ImportJob:
 
     async def _work(self) -> None:
         row = await self._image()
+        if self.method == "copy-image" and not self.stores:
+            await self._finish()  # an earlier attempt copied everything before it died
+            return
         if self.method == "copy-image":
             async with self.mgr.read() as session:
                 locations = await _active_locations(session, self.image_id)

@@ -293,3 +293,48 @@ async def test_the_sweep_removes_only_data_nothing_records(
     async with mgr.write() as s:
         await s.execute(delete(LEASES).where(LEASES.c.resource_id == busy["id"]))
     in_flight.unlink()
+
+
+async def test_a_redelivered_copy_keeps_the_copies_already_made(
+    api: httpx.AsyncClient, admin: dict[str, str], mgr: Any
+) -> None:
+    """copy-image into two stores; the worker died after the first copy: the next delivery
+    copies only the second, and one that finds every copy made just finishes."""
+    image = await create_image(api, admin, disk_format="raw", container_format="bare")
+    image_id = image["id"]
+    r = await api.put(f"{IMG}/images/{image_id}/file", content=b"to copy",
+                      headers={**admin, "Content-Type": "application/octet-stream"})
+    assert r.status_code == 204, r.text
+    ctx = RequestContext("req-test", project_id=image["owner"])
+
+    async def dead_attempt(stores: list[str]) -> str:
+        """A copy-image task a worker began (and copied into the stores present) before dying."""
+        task_id = str(uuid.uuid4())
+        now = utcnow()
+        async with mgr.write() as s:
+            await s.execute(insert(TASKS).values(
+                id=task_id, type="api_image_import", status="processing", owner=image["owner"],
+                image_id=image_id, user_id=None, request_id="req-test", message="",
+                result=None, expires_at=None, created_at=now, updated_at=now,
+                input={"image_id": image_id, "backend": stores,
+                       "import_req": {"method": {"name": "copy-image"}}}))
+            await s.execute(delete(PROPS).where(PROPS.c.image_id == image_id,
+                                                PROPS.c.name == LOCK))
+            await s.execute(insert(PROPS).values(image_id=image_id, name=LOCK, value=task_id))
+        return task_id
+
+    task_id = await dead_attempt(["backup"])
+    await ImportJob(mgr, ctx, image_id, task_id, "copy-image", ["backup"], None, True).run()
+    assert (await task_row(mgr, task_id)).status == "success"
+    shown = await status(api, admin, image_id)
+    assert (shown["status"], sorted(shown["stores"].split(","))) == ("active", ["backup", "file"])
+
+    # every copy was made before the worker died: the next delivery only finishes the task
+    task_id = await dead_attempt(["backup"])
+    await ImportJob(mgr, ctx, image_id, task_id, "copy-image", ["backup"], None, True).run()
+    assert (await task_row(mgr, task_id)).status == "success", (
+        await task_row(mgr, task_id)).message
+    shown = await status(api, admin, image_id)
+    assert (shown["status"], sorted(shown["stores"].split(","))) == ("active", ["backup", "file"])
+    r = await api.get(f"{IMG}/images/{image_id}/file", headers=admin)
+    assert r.content == b"to copy"
