@@ -63,11 +63,16 @@ async def test_imports_cross_the_bus_and_are_counted(
             break
         await asyncio.sleep(0.02)
     assert status == "active"
-    text = (await api.get("/metrics")).text
-    casts = [
-        s for fam in text_string_to_metric_families(text) for s in fam.samples
-        if s.name == "onestack_rpc_messages_total" and s.labels.get("topic") == "image-worker"
-        and s.labels.get("method") == "run_import"
-    ]
-    sides = {s.labels["side"] for s in casts if s.value >= 1}
+    # the worker's side is counted when its handler returns, just after the image is active
+    while True:
+        text = (await api.get("/metrics")).text
+        casts = [
+            s for fam in text_string_to_metric_families(text) for s in fam.samples
+            if s.name == "onestack_rpc_messages_total" and s.labels.get("topic") == "image-worker"
+            and s.labels.get("method") == "run_import"
+        ]
+        sides = {s.labels["side"] for s in casts if s.value >= 1}
+        if {"client", "server"} <= sides or asyncio.get_running_loop().time() > deadline:
+            break
+        await asyncio.sleep(0.02)
     assert {"client", "server"} <= sides, casts
