@@ -72,7 +72,7 @@ class Leases:
     async def take(self, session: AsyncSession, resource_id: str, kind: str) -> None:
         """Hold ``resource_id`` for ``kind`` work, in the caller's transaction (whoever held
         it before: the caller has decided, under the resource's row lock, that it may)."""
-        await self.drop(session, resource_id)
+        await session.execute(delete(self.table).where(self.table.c.resource_id == resource_id))
         await session.execute(
             insert(self.table).values(
                 resource_id=resource_id,
@@ -88,10 +88,6 @@ class Leases:
         await session.execute(
             delete(t).where(t.c.resource_id == resource_id, t.c.holder == self.holder)
         )
-
-    async def drop(self, session: AsyncSession, resource_id: str) -> None:
-        """Remove whatever lease ``resource_id`` has (after reconciling lapsed work)."""
-        await session.execute(delete(self.table).where(self.table.c.resource_id == resource_id))
 
     async def reclaim(self, session: AsyncSession, lapsed: Lapsed) -> bool:
         """Take over a lapsed lease to reconcile its work, in the caller's transaction: False
@@ -115,25 +111,19 @@ class Leases:
             )
         return int(getattr(result, "rowcount", 0) or 0)
 
-    async def lapsed(self, session: AsyncSession, kind: str | None = None) -> list[Lapsed]:
+    async def lapsed(self, session: AsyncSession) -> list[Lapsed]:
         """The leases whose holders stopped renewing them."""
         t = self.table
         stmt = select(t.c.resource_id, t.c.kind, t.c.holder).where(t.c.expires_at < utcnow())
-        if kind is not None:
-            stmt = stmt.where(t.c.kind == kind)
         return [Lapsed(*row) for row in (await session.execute(stmt)).all()]
 
-    async def held(self, session: AsyncSession, resource_id: str) -> Lapsed | None:
-        """The live lease on ``resource_id``, if any."""
+    async def live(self, session: AsyncSession, resource_ids: list[str]) -> set[str]:
+        """Which of ``resource_ids`` have work going on (a lease not lapsed, whoever holds it)."""
         t = self.table
-        row = (
-            await session.execute(
-                select(t.c.resource_id, t.c.kind, t.c.holder).where(
-                    t.c.resource_id == resource_id, t.c.expires_at >= utcnow()
-                )
-            )
-        ).first()
-        return Lapsed(*row) if row is not None else None
+        stmt = select(t.c.resource_id).where(
+            t.c.resource_id.in_(resource_ids), t.c.expires_at >= utcnow()
+        )
+        return set((await session.execute(stmt)).scalars())
 
     async def keep(self, reconcile: Callable[[], Awaitable[object]]) -> None:
         """Run forever (until cancelled): renew this process's leases every ``ttl / 3`` and

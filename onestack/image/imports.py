@@ -32,7 +32,7 @@ from onestack.image.hashing import ImageDataPipeline
 from onestack.image.models import Image, ImageLocation, ImageProperty, Task, table
 from onestack.image.records import get_visible, target
 from onestack.image.rpcapi import ImageWorkerAPI
-from onestack.image.stores import Store, StoreError
+from onestack.image.stores import Store, StoreError, discard_from
 from onestack.image.views import notification_payload
 
 if TYPE_CHECKING:
@@ -392,15 +392,16 @@ class ImportJob:
                 await session.execute(
                     delete(table(ImageLocation)).where(ImageLocation.image_id == self.image_id)
                 )
-                present_stores = set()
             else:
-                present_stores = {store for store, _ in present}
-                self.stores = [s for s in self.stores if s not in present_stores]
+                copied = {store for store, _ in present}
+                self.stores = [s for s in self.stores if s not in copied]
         if self.method != "copy-image":
             await _delete_data(self.mgr, present)
-        for store_id in self.stores:
-            if store_id not in present_stores:
-                await self.mgr.stores[store_id].discard(self.image_id)
+        await discard_from(self._stores(self.stores), self.image_id)
+
+    def _stores(self, store_ids: list[str]) -> list[Store]:
+        """The configured stores among ``store_ids``."""
+        return [self.mgr.stores[s] for s in store_ids if s in self.mgr.stores]
 
     async def _let_go(self) -> None:
         async with self.mgr.write() as session:
@@ -627,9 +628,8 @@ class ImportJob:
 
         async def cleanup() -> None:
             await _delete_data(self.mgr, dropped)
-            for store_id in self.stores:  # what a store kept of an unfinished copy
-                if store_id not in done and store_id in self.mgr.stores:
-                    await _discard(self.mgr, store_id, self.image_id)
+            unfinished = [s for s in self.stores if s not in done]
+            await discard_from(self._stores(unfinished), self.image_id)  # what they kept
             if self.method == "glance-direct":
                 await _delete_staged(self.mgr, self.image_id)
 
@@ -660,13 +660,6 @@ async def _delete_data(mgr: ImageManager, locations: list[tuple[str, str]]) -> N
                 await store.delete(url)
         except StoreError:
             LOG.warning("could not delete %s after a failed import", url)
-
-
-async def _discard(mgr: ImageManager, store_id: str, image_id: str) -> None:
-    try:
-        await mgr.stores[store_id].discard(image_id)
-    except StoreError:
-        LOG.warning("image %s: could not clear store %s after a failed import", image_id, store_id)
 
 
 async def _delete_staged(mgr: ImageManager, image_id: str) -> None:

@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from onestack.common.db import utcnow
 from onestack.common.leases import Lapsed
 from onestack.image.models import Image, ImageLocation, table
-from onestack.image.stores import Store, StoreError
+from onestack.image.stores import Store, discard_from
 
 if TYPE_CHECKING:
     from onestack.image.manager import ImageManager
@@ -70,9 +70,6 @@ async def _reconcile_one(mgr: ImageManager, lease: Lapsed) -> int:
                 .where(IMAGES.c.id == image_id, IMAGES.c.status == was)
                 .values(**values)
             )
-            exists = (
-                await session.execute(select(IMAGES.c.id).where(IMAGES.c.id == image_id))
-            ).first()
             recorded = set(
                 (
                     await session.execute(
@@ -84,13 +81,13 @@ async def _reconcile_one(mgr: ImageManager, lease: Lapsed) -> int:
             stores: list[Store] = [mgr.staging]
         else:
             stores = [s for name, s in mgr.stores.items() if name not in recorded]
-        await _discard(stores, image_id)
+        await discard_from(stores, image_id)
         LOG.warning(
-            "image %s: the %s of process %s stopped; image %s",
+            "image %s: the %s of process %s stopped; image %s if it exists, data removed",
             image_id,
             lease.kind,
             lease.holder,
-            becomes if exists else "gone, data removed",
+            becomes,
         )
         return 1
     if lease.kind == "import":
@@ -140,7 +137,7 @@ async def _sweep_store(mgr: ImageManager, store: Store) -> int:
         LOG.warning(
             "image %s: removing data of store %s that no image records", image_id, store.name
         )
-        await _discard([store], image_id)
+        await discard_from([store], image_id)
     return len(leftovers)
 
 
@@ -149,10 +146,6 @@ async def _recorded(
 ) -> set[str]:
     """Which of ``image_ids`` have a reason for data in ``store``: live work, a location, or
     (in the staging area) an import waiting for the staged data."""
-    leases = mgr.leases.table
-    busy = select(leases.c.resource_id).where(
-        leases.c.resource_id.in_(image_ids), leases.c.expires_at >= utcnow()
-    )
     if store is mgr.staging:
         stmt = select(IMAGES.c.id).where(
             IMAGES.c.id.in_(image_ids), IMAGES.c.status.in_(("uploading", "importing"))
@@ -161,16 +154,5 @@ async def _recorded(
         stmt = select(LOCATIONS.c.image_id).where(
             LOCATIONS.c.image_id.in_(image_ids), LOCATIONS.c.store == store.name
         )
-    return set((await session.execute(busy)).scalars()) | set(
-        (await session.execute(stmt)).scalars()
-    )
-
-
-async def _discard(stores: list[Store], image_id: str) -> None:
-    for store in stores:
-        try:
-            await store.discard(image_id)
-        except StoreError:
-            LOG.warning(
-                "image %s: could not remove data from store %s", image_id, store.name, exc_info=True
-            )
+    busy = await mgr.leases.live(session, image_ids)
+    return busy | set((await session.execute(stmt)).scalars())

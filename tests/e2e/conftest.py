@@ -62,6 +62,15 @@ def run_cli(cmd: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[
         os.close(tty)
 
 
+def image_of(image_url: str, token: str, image_id: str) -> dict[str, Any]:
+    """GET ``{image_url}/v2/images/{image_id}`` (must answer 200)."""
+    resp = httpx.get(f"{image_url}/v2/images/{image_id}", headers={"X-Auth-Token": token},
+                     timeout=10)
+    assert resp.status_code == 200, resp.text
+    body: dict[str, Any] = resp.json()
+    return body
+
+
 def start_cloud(data_dir: Path, port: int, extra_env: dict[str, str] | None = None
                 ) -> RunningCloud:
     env = {**os.environ, **(extra_env or {})}

@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.conftest import RunningCloud, free_port, start_cloud, stop_cloud
+from tests.e2e.conftest import RunningCloud, free_port, image_of, start_cloud, stop_cloud
 
 pytestmark = pytest.mark.e2e
 #: A short lease, so that the restarted process finds the dead one's work lapsed quickly.
@@ -38,11 +38,7 @@ def new_image(cloud: RunningCloud, tok: str) -> str:
 
 
 def show(cloud: RunningCloud, tok: str, image_id: str) -> dict[str, Any]:
-    r = httpx.get(f"{cloud.url}/image/v2/images/{image_id}", headers={"X-Auth-Token": tok},
-                  timeout=10)
-    assert r.status_code == 200, r.text
-    body: dict[str, Any] = r.json()
-    return body
+    return image_of(f"{cloud.url}/image", tok, image_id)
 
 
 def files_of(data_dir: Path, image_id: str) -> list[Path]:

@@ -27,7 +27,7 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.e2e.conftest import BIN, RunningCloud, free_port, start_cloud, stop_cloud
+from tests.e2e.conftest import BIN, RunningCloud, free_port, image_of, start_cloud, stop_cloud
 
 pytestmark = pytest.mark.e2e
 RABBIT = ("127.0.0.1", 5672)
@@ -164,19 +164,11 @@ def create_by_import(cloud: RunningCloud, path: Path) -> str:
     return str(image["id"])
 
 
-def status_of(image_url: str, tok: str, image_id: str) -> dict[str, Any]:
-    resp = httpx.get(f"{image_url}/v2/images/{image_id}", headers={"X-Auth-Token": tok},
-                     timeout=10)
-    assert resp.status_code == 200, resp.text
-    body: dict[str, Any] = resp.json()
-    return body
-
-
 def wait_status(image_url: str, tok: str, image_id: str, want: str,
                 timeout: float = 30) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     while True:
-        image = status_of(image_url, tok, image_id)
+        image = image_of(image_url, tok, image_id)
         if image["status"] == want:
             return image
         assert time.monotonic() < deadline, f"image {image_id} still {image['status']}"
@@ -254,7 +246,7 @@ def test_imports_run_on_a_worker_process_and_wait_for_it(
     second = create_by_import(cloud, path2)
     deadline = time.monotonic() + 3
     while time.monotonic() < deadline:
-        assert status_of(image_url, tok, second)["status"] == "importing"
+        assert image_of(image_url, tok, second)["status"] == "importing"
         time.sleep(0.3)
     waiting = queued(vhost, "image-worker")
     assert waiting in (1, None), waiting
@@ -262,7 +254,7 @@ def test_imports_run_on_a_worker_process_and_wait_for_it(
     # the API process restarts meanwhile: the waiting import is the broker's, not undone
     api_only.restart()
     cloud = api_only.cloud
-    assert status_of(image_url, tok, second)["status"] == "importing"
+    assert image_of(image_url, tok, second)["status"] == "importing"
 
     # a worker on another host starts and takes the cast that waited for it
     start_agent(procs, cloud, transport, "w2")
@@ -352,7 +344,7 @@ def check_image_api_alone(cloud: RunningCloud, image_base: str, tmp_path: Path) 
                    "--container-format", "bare", "--file", str(path))
     assert uploaded["status"] == "active"
     tok = token(cloud)
-    assert_data(status_of(image_url, tok, uploaded["id"]), data)
+    assert_data(image_of(image_url, tok, uploaded["id"]), data)
     path2, data2 = image_file(tmp_path, 77_777)
     imported = create_by_import(cloud, path2)
     assert_data(wait_status(image_url, tok, imported, "active"), data2)

@@ -7,8 +7,9 @@ configured, the first of :func:`stores_from_settings` being the default one. Dri
 
 from __future__ import annotations
 
+import logging
 import re
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
@@ -19,10 +20,14 @@ __all__ = [
     "StorageFull",
     "Store",
     "StoreError",
+    "discard_from",
     "find_store",
     "register_driver",
     "stores_from_settings",
 ]
+
+
+LOG = logging.getLogger(__name__)
 
 
 class StoreError(Exception):
@@ -82,6 +87,17 @@ class Store(Protocol):
         """Remove whatever this store holds for ``image_id``, whole or partial, that no
         location records (what a process that died mid-upload left behind)."""
         ...
+
+
+async def discard_from(stores: Iterable[Store], image_id: str) -> None:
+    """:meth:`Store.discard` on each store, best effort: a failure is logged, not raised."""
+    for store in stores:
+        try:
+            await store.discard(image_id)
+        except StoreError:
+            LOG.warning(
+                "image %s: could not remove data from store %s", image_id, store.name, exc_info=True
+            )
 
 
 StoreFactory = Callable[[str, Mapping[str, Any], Path], Store]

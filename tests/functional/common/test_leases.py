@@ -55,9 +55,9 @@ async def test_take_renew_release(table_db: tuple[Database, Table]) -> None:
 
     async with db.session(write=True) as s:  # taking over replaces the holder
         await mine.take(s, "b", "import")
+    assert await mine.renew() == 1  # now mine
     async with db.session() as s:
-        held = await mine.held(s, "b")
-    assert held is not None and (held.holder, held.kind) == (mine.holder, "import")
+        assert await mine.live(s, ["a", "b", "c"]) == {"b"}
 
 
 async def test_lapsed_leases_are_reclaimed_once(table_db: tuple[Database, Table]) -> None:
@@ -70,7 +70,7 @@ async def test_lapsed_leases_are_reclaimed_once(table_db: tuple[Database, Table]
             expires_at=utcnow() - dt.timedelta(seconds=1)))
     async with db.session() as s:
         lapsed = await alive.lapsed(s)
-        assert await alive.held(s, "x") is None
+        assert await alive.live(s, ["x", "y"]) == {"y"}
     assert [(x.resource_id, x.holder) for x in lapsed] == [("x", dead.holder)]
     outcomes = []
     for _ in range(2):
@@ -98,7 +98,7 @@ async def test_keep_renews_and_reconciles_until_cancelled(
     keeper = asyncio.create_task(leases.keep(reconcile))
     await asyncio.sleep(0.3)  # several ttls: the lease would have lapsed without renewal
     async with db.session() as s:
-        assert await leases.held(s, "z") is not None
+        assert await leases.live(s, ["z"]) == {"z"}
     keeper.cancel()
     with pytest.raises(asyncio.CancelledError):
         await keeper
