@@ -197,10 +197,14 @@ def create_app(
     state: Mapping[str, Any] | None = None,
     lifespan: Callable[..., Any] | None = None,
     service: str | None = None,
+    redirect_slashes: bool = True,
 ) -> FastAPI:
-    """Build one service's ASGI app with the shared middleware and error handling."""
+    """Build one service's ASGI app with the shared middleware and error handling;
+    ``redirect_slashes=False`` answers a path with a stray trailing slash 404 (as Glance does)
+    instead of redirecting it."""
     app = FastAPI(
         title=title,
+        redirect_slashes=redirect_slashes,
         lifespan=lifespan,
         docs_url=None,
         redoc_url=None,

@@ -212,7 +212,9 @@ async def start_import(
                 }
             ],
         )
-        await _set_props(session, image_id, {LOCK: task_id, PENDING_STORES: ",".join(stores)})
+        await _set_props(
+            session, image_id, {LOCK: task_id, PENDING_STORES: ",".join(stores), FAILED_STORES: ""}
+        )
         if not mgr.platform.transport.durable:
             # the cast dies with this process until a worker takes it: this process owns it
             await mgr.leases.take(session, image_id, "import")
@@ -260,12 +262,15 @@ async def _check_lock(session: AsyncSession, task_id: str) -> None:
 
 
 async def _set_props(session: AsyncSession, image_id: str, props: dict[str, str | None]) -> None:
-    """Set (or, with None, remove) free properties directly."""
+    """Set (or, with None, remove) free properties directly; the stores lists stay as empty
+    strings once nothing is left in them (as Glance leaves them: clients wait on them)."""
     names = list(props)
     await session.execute(
         delete(PROPS).where(PROPS.c.image_id == image_id, PROPS.c.name.in_(names))
     )
-    rows = [{"image_id": image_id, "name": k, "value": v} for k, v in props.items() if v]
+    rows = [
+        {"image_id": image_id, "name": k, "value": v} for k, v in props.items() if v is not None
+    ]
     if rows:
         await session.execute(insert(PROPS), rows)
 
@@ -511,8 +516,8 @@ class ImportJob:
             session,
             self.image_id,
             {
-                PENDING_STORES: ",".join(pending) or None,
-                FAILED_STORES: ",".join(self.failed) or None,
+                PENDING_STORES: ",".join(pending),
+                FAILED_STORES: ",".join(self.failed),
             },
         )
 
@@ -554,7 +559,7 @@ class ImportJob:
                 .where(IMAGES.c.id == self.image_id)
                 .values(status="active", updated_at=utcnow())
             )
-            await _set_props(session, self.image_id, {LOCK: None, PENDING_STORES: None})
+            await _set_props(session, self.image_id, {LOCK: None, PENDING_STORES: ""})
             await self._task_in(session, "success", "", {"image_id": self.image_id})
             await self.mgr.leases.release(session, self.image_id)
         if self.method == "glance-direct":
@@ -621,7 +626,7 @@ class ImportJob:
         await _set_props(
             session,
             self.image_id,
-            {LOCK: None, PENDING_STORES: None, FAILED_STORES: ",".join(failed) or None},
+            {LOCK: None, PENDING_STORES: "", FAILED_STORES: ",".join(failed)},
         )
         await self._task_in(session, "failure", message, None)
         await self.mgr.leases.release(session, self.image_id)

@@ -45,6 +45,7 @@ class ImageService:
             max_body=self.settings.max_request_body,
             state={"image": self.manager},
             service="image",
+            redirect_slashes=False,
         )
         self.app.add_middleware(data.StreamedUploads)
 

@@ -147,6 +147,20 @@ async def test_show_unknown(api: httpx.AsyncClient, demo: dict[str, str]) -> Non
     assert (await api.get(f"{IMG}/images/garbage", headers=demo)).status_code == 404
 
 
+async def test_empty_image_id_is_not_found(api: httpx.AsyncClient, demo: dict[str, str]) -> None:
+    """``/v2/images/`` (an empty id) is no image, as in Glance: 404, never a redirect to the
+    list (a DELETE redirected there would be followed by some clients)."""
+    for method in ("GET", "DELETE", "PATCH", "HEAD"):
+        r = await api.request(method, f"{IMG}/images/", headers=demo)
+        assert r.status_code == 404, (method, r.status_code)
+        if method != "HEAD":
+            assert r.json()["code"] == "404 Not Found"
+    r = await api.get(f"{IMG}/images/{uuid.uuid4()}/", headers=demo)
+    assert r.status_code == 404
+    assert (await api.get(f"{IMG}/images", headers=demo)).status_code == 200
+    assert (await api.get("/image/v2/", headers=demo)).status_code == 300  # versions
+
+
 async def test_patch_properties(api: httpx.AsyncClient, demo: dict[str, str]) -> None:
     img = await create_image(api, demo, name="before", kept="1")
     image_id = img["id"]
