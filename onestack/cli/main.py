@@ -123,7 +123,7 @@ def agent(
         transport_url=_transport_url(transport),
         identity_url=identity_url,
     )
-    setup_logging(settings.log_level, settings.log_format)
+    setup_logging(settings.log_level, settings.log_format, settings.access_log)
     try:
         asyncio.run(run_agent(kind, settings))
     except KeyError:
@@ -146,7 +146,7 @@ def _serve(settings: Settings, *, announce: bool) -> None:
     from onestack.server import Cloud
 
     started = time.monotonic()
-    setup_logging(settings.log_level, settings.log_format)
+    setup_logging(settings.log_level, settings.log_format, settings.access_log)
 
     class Server(uvicorn.Server):
         """A signal means a clean stop with exit status 0 (uvicorn would re-raise it)."""

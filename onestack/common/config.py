@@ -10,9 +10,9 @@ from __future__ import annotations
 import os
 import socket
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -26,6 +26,52 @@ DEFAULT_DATA_DIR = (
     if os.geteuid() == 0
     else Path.home() / ".local" / "share" / "onestack"
 )
+
+
+#: What a database URL's scheme (``dialect[+driver]``) means: the async driver onestack ships.
+_ASYNC_SCHEMES = {
+    "postgresql": "postgresql+asyncpg",
+    "postgres": "postgresql+asyncpg",
+    "postgresql+asyncpg": "postgresql+asyncpg",
+    "postgresql+psycopg": "postgresql+asyncpg",
+    "postgresql+psycopg2": "postgresql+asyncpg",
+    "postgresql+pg8000": "postgresql+asyncpg",
+    "mysql": "mysql+aiomysql",
+    "mysql+aiomysql": "mysql+aiomysql",
+    "mysql+pymysql": "mysql+aiomysql",
+    "mysql+mysqldb": "mysql+aiomysql",
+    "mysql+mysqlconnector": "mysql+aiomysql",
+    "mariadb": "mariadb+aiomysql",
+    "mariadb+aiomysql": "mariadb+aiomysql",
+    "mariadb+pymysql": "mariadb+aiomysql",
+    "sqlite": "sqlite+aiosqlite",
+    "sqlite+pysqlite": "sqlite+aiosqlite",
+    "sqlite+aiosqlite": "sqlite+aiosqlite",
+}
+
+
+def async_database_url(url: str) -> str:
+    """A database URL as users write it (``postgresql://``, ``postgres://``, ``mysql://``,
+    ``mysql+pymysql://``, ``sqlite:///``) with the async driver onestack ships (asyncpg,
+    aiomysql, aiosqlite); ValueError naming what is supported for any other."""
+    scheme, sep, rest = url.partition("://")
+    target = _ASYNC_SCHEMES.get(scheme.lower()) if sep else None
+    if target is None:
+        raise ValueError(
+            f"unsupported database URL {url.split('@')[-1]!r}: use postgresql://, mysql:// "
+            "(or mariadb://) or sqlite:///PATH"
+        )
+    if target.startswith("postgresql") and "sslmode=" in rest:
+        rest = rest.replace("sslmode=", "ssl=")  # libpq's name; asyncpg calls it ssl
+    return f"{target}://{rest}"
+
+
+def _optional_async_url(url: str | None) -> str | None:
+    return async_database_url(url) if url else url
+
+
+#: A database URL setting: accepted as users write it, kept with its async driver.
+DatabaseURL = Annotated[str | None, AfterValidator(_optional_async_url)]
 
 
 DISK_FORMATS = ["ami", "ari", "aki", "vhd", "vhdx", "vmdk", "raw", "qcow2", "vdi", "iso", "ploop"]
@@ -45,7 +91,7 @@ class ImageStoreSettings(BaseModel):
 class ImageSettings(BaseModel):
     """The ``[image]`` section (Glance's options under the names operators know)."""
 
-    database_url: str | None = None
+    database_url: DatabaseURL = None
     stores: dict[str, ImageStoreSettings] = Field(
         default_factory=lambda: {"file": ImageStoreSettings()}
     )
@@ -76,7 +122,7 @@ class ImageSettings(BaseModel):
 class IdentitySettings(BaseModel):
     """The ``[identity]`` section (Keystone's options under the names operators know)."""
 
-    database_url: str | None = None
+    database_url: DatabaseURL = None
     token_expiration: int = Field(3600, ge=60, description="token lifetime in seconds")
     allow_expired_window: int = Field(172800, ge=0)
     max_active_keys: int = Field(3, ge=2)
@@ -121,7 +167,7 @@ class Settings(BaseSettings):
         description="run the enabled services' workers in-process (always on the in-process "
         "bus, which no other process can reach)",
     )
-    database_url: str | None = Field(
+    database_url: DatabaseURL = Field(
         None, description="default for every service; else one SQLite file per service"
     )
     admin_password: str | None = None
@@ -134,6 +180,10 @@ class Settings(BaseSettings):
     max_request_body: int = Field(1024 * 1024, ge=1024)
     log_level: str = "INFO"
     log_format: str = Field("text", pattern="^(text|json)$")
+    access_log: bool = Field(True, description="one INFO line per request (logger onestack.access)")
+    request_body_timeout: float = Field(
+        60.0, gt=0, description="seconds a request body may pause before the request gets 408"
+    )
     host_name: str = Field(
         default_factory=socket.gethostname, description="this host's name in RPC topics"
     )
@@ -179,7 +229,7 @@ class Settings(BaseSettings):
         section = getattr(self, service, None)
         url = getattr(section, "database_url", None) or self.database_url
         if url:
-            return url
+            return async_database_url(url)
         return f"sqlite+aiosqlite:///{self.data_dir / (service + '.sqlite')}"
 
 
