@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import os
 import socket
+import tomllib
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import ValidationError as SettingsValidationError
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -201,6 +203,18 @@ class Settings(BaseSettings):
 
     _toml_file: Path | None = None
 
+    @field_validator("services")
+    @classmethod
+    def _known_services(cls, names: list[str]) -> list[str]:
+        from onestack.common.service import SERVICES
+
+        unknown = [name for name in names if name not in SERVICES]
+        if unknown:
+            raise ValueError(
+                f"unknown service {', '.join(map(repr, unknown))}; valid: {', '.join(SERVICES)}"
+            )
+        return names
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -236,18 +250,70 @@ class Settings(BaseSettings):
 _TOML_FILE: Path | None = None
 
 
+class ConfigError(ValueError):
+    """A configuration problem, told in one line naming the setting or file and the fix."""
+
+
 def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
-    """Read the settings; ``overrides`` (e.g. from the command line) win over everything."""
-    global _TOML_FILE
+    """Read the settings; ``overrides`` (e.g. from the command line) win over everything.
+
+    Any problem (a missing or malformed TOML file, a value of the wrong type or out of range)
+    is a :class:`ConfigError` whose message names the file or setting and what to do.
+    """
     overrides = {k: v for k, v in overrides.items() if v is not None}
     if config_file is None and os.environ.get("ONESTACK_CONFIG"):
         config_file = Path(os.environ["ONESTACK_CONFIG"])
+        if not config_file.is_file():
+            raise ConfigError(
+                f"configuration file {config_file} (from $ONESTACK_CONFIG) does not exist: "
+                "point ONESTACK_CONFIG at an onestack.toml or unset it"
+            )
+    elif config_file is not None and not config_file.is_file():
+        raise ConfigError(
+            f"configuration file {config_file} does not exist: give --config an onestack.toml"
+        )
     if config_file is None:
         data_dir = Path(
             overrides.get("data_dir") or os.environ.get("ONESTACK_DATA_DIR") or DEFAULT_DATA_DIR
         )
         candidate = data_dir / "onestack.toml"
         config_file = candidate if candidate.is_file() else None
+    try:
+        return _load(config_file, overrides)
+    except SettingsValidationError as exc:
+        raise ConfigError(describe_invalid(exc, config_file)) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(
+            f"configuration file {config_file} is not valid TOML ({exc}): fix the file"
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"configuration file {config_file} cannot be read: {exc}") from None
+
+
+def describe_invalid(exc: SettingsValidationError, config_file: Path | None) -> str:
+    """One line for every invalid setting: its TOML key, its environment variable, the value
+    (unless it may hold a secret) and what is wrong."""
+    parts = []
+    for err in exc.errors()[:3]:
+        loc = [str(p) for p in err["loc"]]
+        key = ".".join(loc)
+        env = "ONESTACK_" + "__".join(p.upper() for p in loc)
+        secret = any(word in key for word in ("password", "url", "secret"))
+        value = "" if secret or "input" not in err else f" = {_short(err['input'])}"
+        msg = err["msg"].removeprefix("Value error, ")
+        parts.append(f"{key}{value} (${env}): {msg}")
+    more = f" (and {len(exc.errors()) - 3} more)" if len(exc.errors()) > 3 else ""
+    where = f" in {config_file}, the environment or the options" if config_file else ""
+    return f"invalid setting{where}: {'; '.join(parts)}{more}: correct the value"
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _load(config_file: Path | None, overrides: dict[str, Any]) -> Settings:
+    global _TOML_FILE
     _TOML_FILE = config_file
     try:
         return Settings(**overrides)

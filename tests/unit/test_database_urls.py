@@ -6,9 +6,8 @@ import os
 from pathlib import Path
 
 import pytest
-from pydantic import ValidationError
 
-from onestack.common.config import async_database_url, load_settings
+from onestack.common.config import ConfigError, async_database_url, load_settings
 from onestack.common.db import Database
 
 
@@ -47,7 +46,7 @@ def test_settings_take_written_urls_and_keep_them_async() -> None:
 def test_an_unsupported_url_is_a_clear_configuration_error(url: str) -> None:
     with pytest.raises(ValueError, match=r"unsupported database URL .*postgresql://"):
         async_database_url(url)
-    with pytest.raises(ValidationError, match="database_url"):
+    with pytest.raises(ConfigError, match=r"database_url \(\$ONESTACK_DATABASE_URL\)"):
         load_settings(database_url=url)
 
 
