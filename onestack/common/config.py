@@ -109,6 +109,9 @@ class ImageSettings(BaseModel):
     disk_formats: list[str] = Field(default_factory=lambda: list(DISK_FORMATS))
     container_formats: list[str] = Field(default_factory=lambda: list(CONTAINER_FORMATS))
     hashing_algorithm: str = "sha512"
+    do_secure_hash: bool = Field(
+        True, description="hash the data of a location a service adds (Image API 2.17)"
+    )
     enabled_import_methods: list[str] = Field(
         default_factory=lambda: ["glance-direct", "web-download", "copy-image"]
     )

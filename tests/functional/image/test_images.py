@@ -19,7 +19,7 @@ async def test_version_discovery(api: httpx.AsyncClient) -> None:
     r = await api.get("/image/")
     assert r.status_code == 300
     versions = r.json()["versions"]
-    assert versions[0] == {"id": "v2.16", "status": "CURRENT",
+    assert versions[0] == {"id": "v2.17", "status": "CURRENT",
                            "links": [{"rel": "self", "href": "http://testserver/image/v2/"}]}
     assert {v["id"] for v in versions} >= {"v2.0", "v2.6", "v2.9"}
     assert (await api.get("/image/versions")).status_code == 200
