@@ -115,6 +115,10 @@ class ImageSettings(BaseModel):
     enabled_import_methods: list[str] = Field(
         default_factory=lambda: ["glance-direct", "web-download", "copy-image"]
     )
+    glance_download_properties: list[str] = Field(
+        default_factory=lambda: ["hw_*", "trait:*", "os_distro", "os_secure_boot", "os_type"],
+        description="properties (glob patterns) a glance-download import copies",
+    )
     staging_dir: Path | None = Field(None, description="default DATA/image-staging")
     web_download_allowed_schemes: list[str] = Field(default_factory=lambda: ["http", "https"])
     web_download_allowed_ports: list[int] = Field(default_factory=lambda: [80, 443])

@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from onestack.common.context import RequestContext
 from onestack.common.db import utcnow
 from onestack.common.errors import BadRequest, Conflict
+from onestack.image import glance_download
 from onestack.image.data import add_location
 from onestack.image.hashing import ImageDataPipeline
 from onestack.image.models import Image, ImageLocation, ImageProperty, Task, table
@@ -82,7 +83,7 @@ def parse_body(mgr: ImageManager, body: dict[str, Any]) -> dict[str, Any]:
         if not isinstance(uri, str) or not uri:
             raise BadRequest("The web-download method requires a 'uri'.")
     if name == "glance-download":
-        raise BadRequest("Unknown import method name 'glance-download'.")
+        glance_download.check_method(method)
     return body
 
 
@@ -167,6 +168,15 @@ async def start_import(
         # from the answer whether a host:port is reachable from inside).
         mgr.enforce(ctx, "modify_image", target(ctx, record.row, record.is_member))
         await check_reachable(host, port)  # before any lock: it may take seconds
+    remote = None
+    if method == "glance-download":
+        async with mgr.read() as session:
+            record = await get_visible(mgr, session, ctx, image_id)
+        if record.row.status != "queued":
+            raise Conflict(f"Image needs to be in 'queued' state to use '{method}' method")
+        mgr.enforce(ctx, "modify_image", target(ctx, record.row, record.is_member))
+        remote = await glance_download.remote_image(mgr, ctx, body["method"])  # no lock held
+        uri = remote.file_url
     all_must = body.get("all_stores_must_succeed", True)
     if ctx.project_id is not None:
         await mgr.quotas.limits(ctx.project_id)  # cached before the write lock
@@ -174,6 +184,14 @@ async def start_import(
         record = await get_visible(mgr, session, ctx, image_id, for_update=True)
         row = record.row
         await mgr.quotas.enforce(session, row.owner, {"image_size_total": 0})
+        if remote is not None and row.status == "queued":
+            # the remote image's formats and properties, as Glance copies them
+            await session.execute(
+                update(IMAGES).where(IMAGES.c.id == image_id).values(**remote.formats)
+            )
+            await _set_props(session, image_id, dict(remote.properties))
+            record = await get_visible(mgr, session, ctx, image_id, for_update=True)
+            row = record.row
         _check_state(row, method)
         tgt = target(ctx, row, record.is_member)
         mgr.enforce(ctx, "copy_image" if method == "copy-image" else "modify_image", tgt)
@@ -242,7 +260,7 @@ def _check_state(row: Any, method: str) -> None:
         raise Conflict("Image with status active cannot be target for import")
     if status != "active" and method == "copy-image":
         raise Conflict("Only images with status active can be targeted for copying")
-    if status != "queued" and method == "web-download":
+    if status != "queued" and method in ("web-download", "glance-download"):
         raise Conflict(f"Image needs to be in 'queued' state to use '{method}' method")
     if status != "uploading" and method == "glance-direct":
         raise Conflict("Image needs to be staged before 'glance-direct' method can be used")
@@ -363,7 +381,14 @@ class ImportJob:
             else:
                 await asyncio.shield(self._fail("The import was interrupted (service stopping)."))
             raise
-        except (ImportFailed, StoreError, ValueError, OSError, httpx.HTTPError) as exc:
+        except (
+            ImportFailed,
+            glance_download.DownloadFailed,
+            StoreError,
+            ValueError,
+            OSError,
+            httpx.HTTPError,
+        ) as exc:
             await self._fail(str(exc) or exc.__class__.__name__)
         except Exception as exc:
             LOG.exception("image %s: import task %s failed", self.image_id, self.task_id)
@@ -454,6 +479,9 @@ class ImportJob:
             staging = self.mgr.staging
             url = staging.url_for(self.image_id)
             return lambda: staging.get(url)
+        if self.method == "glance-download":
+            token = self.ctx.auth_token
+            return lambda: glance_download.download(self.mgr, self.uri or "", token)
         assert self.uri is not None
         return lambda: _web_download(self.uri or "")
 
