@@ -124,11 +124,16 @@ def test_help_shows_defaults_and_valid_values() -> None:
         assert name in top.stdout
     up = onestack("up", "--help").stdout
     assert "(default: 8000)" in up and "(default: 127.0.0.1)" in up
-    assert f"of: {', '.join(SERVICES)}" in up and "(default: memory://)" in up
+    assert "(default: memory://)" in up
+    # the lists come from the SERVICES and AGENTS tables (services added later appear too)
+    assert "services to run, of: identity" in up
     serve = onestack("serve", "--help").stdout
-    assert f"one of {', '.join(SERVICES)}" in serve
     agent = onestack("agent", "--help").stdout
-    assert f"one of {', '.join(AGENTS)}" in agent
+    for name in SERVICES:
+        assert name in up and name in serve, name
+    for kind in AGENTS:
+        assert kind in agent, kind
+    assert "one of identity" in serve and "one of image" in agent
     for sub in (("status",), ("keys", "rotate"), ("db", "upgrade")):
         text = onestack(*sub, "--help").stdout
         assert "(default: " in text, sub
