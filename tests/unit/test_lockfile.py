@@ -3,6 +3,7 @@ lock that disagrees with pyproject in one line telling to run ``make lock``."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -40,7 +41,7 @@ def test_setup_refuses_a_stale_lock_in_one_line(tmp_path: Path) -> None:
     assert stale != pyproject
     (tmp_path / "pyproject.toml").write_text(stale)
     proc = subprocess.run(["bash", "scripts/setup.sh"], cwd=tmp_path, capture_output=True,
-                          text=True, timeout=120, env={"PATH": "/usr/bin:/bin", "VENV": str(VENV)})
+                          text=True, timeout=120, env={**os.environ, "VENV": str(VENV)})
     assert proc.returncode != 0
     assert proc.stderr.strip().splitlines() == [
         "onestack setup: uv.lock does not match pyproject.toml: run 'make lock' and commit uv.lock"
