@@ -95,6 +95,13 @@ class IdentitySettings(BaseModel):
     cache_sync_interval: float = Field(
         1.0, gt=0, description="seconds between checks for other processes' identity writes"
     )
+    admin_scope: str = Field(
+        "any-project",
+        pattern="^(any-project|admin-project)$",
+        description="who the cloud admin is: the admin role on the system or on any project "
+        "(any-project, Keystone's effective default), or on the system or the admin project "
+        "only (admin-project)",
+    )
 
 
 class Settings(BaseSettings):

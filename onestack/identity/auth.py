@@ -126,6 +126,8 @@ class Authenticator:
         if parent is not None:
             expires = min(expires, parent.payload.expires_at)
             audit_ids.append(parent.payload.audit_ids[-1])
+            # as Keystone: a rescoped token was proved by its parent's methods too
+            methods = list(dict.fromkeys([*methods, *parent.payload.methods]))
         payload = TokenPayload(user_id, methods, expires, audit_ids)
         scope = req.auth.scope
         if cred is not None:

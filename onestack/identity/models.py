@@ -214,6 +214,19 @@ class ApplicationCredential(Base):
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
+class AccessRule(Base):
+    """A user's access rule; it outlives the application credentials that name it (as in
+    Keystone) until it is deleted itself, which only an unused rule may be."""
+
+    __tablename__ = "identity_access_rule"
+    __table_args__ = (UniqueConstraint("user_id", "service", "path", "method"),)
+    id: Mapped[str] = _id()
+    user_id: Mapped[str] = mapped_column(String(64), index=True)
+    service: Mapped[str] = mapped_column(String(64))
+    path: Mapped[str] = mapped_column(String(128))
+    method: Mapped[str] = mapped_column(String(16))
+
+
 class ApplicationCredentialRole(Base):
     __tablename__ = "identity_application_credential_role"
     application_credential_id: Mapped[str] = mapped_column(

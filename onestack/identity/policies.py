@@ -1,6 +1,8 @@
 """Default Identity policy: Keystone's admin / member / reader personas.
 
-- cloud admin: the admin role on the system scope or on the cloud's admin project;
+- cloud admin: the admin role on the system scope or on a project the token marks
+  ``is_admin_project``: any project under ``[identity] admin_scope = "any-project"`` (the default,
+  Keystone's effective default), only the cloud's admin project under ``"admin-project"``;
 - domain admin / reader: the admin / reader role on a domain-scoped token, limited to that domain
   (a domain admin of the domain holding the admin project is no admin there: see _domain);
 - everyone: their own user, tokens, credentials, application credentials and trusts.
@@ -74,7 +76,6 @@ DEFAULT_RULES: dict[str, str] = {
     "identity:create_user": f"{ADMIN} or {_domain('admin', 'target.user.domain_id')}",
     "identity:update_user": f"{ADMIN} or {_domain('admin', 'target.user.domain_id')}",
     "identity:delete_user": f"{ADMIN} or {_domain('admin', 'target.user.domain_id')}",
-    "identity:change_password": "user_id:%(target.user.id)s",
     "identity:list_groups_for_user": f"{READER} or {_domain('reader', 'target.user.domain_id')}"
     " or user_id:%(target.user.id)s",
     # groups

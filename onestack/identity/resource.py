@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -156,13 +157,18 @@ class ProjectFilters:
     not_tags_any: tuple[str, ...] = ()
 
 
+def _has_control(text: str) -> bool:
+    return any(unicodedata.category(ch) == "Cc" for ch in text)
+
+
 def check_tags(tags: Iterable[str]) -> list[str]:
     """Keystone's tag rules, deduplicated in order; 400 on a bad tag or too many."""
     unique = list(dict.fromkeys(tags))
     for tag in unique:
-        if not 1 <= len(tag) <= 255 or "/" in tag or "," in tag:
+        if not 1 <= len(tag) <= 255 or "/" in tag or "," in tag or _has_control(tag):
             raise BadRequest(
-                f"Invalid project tag {tag!r}: tags are 1-255 characters without '/' or ','."
+                f"Invalid project tag {tag!r}: tags are 1-255 characters without '/', ',' or "
+                "control characters."
             )
     if len(unique) > MAX_TAGS:
         raise BadRequest(f"A project can have at most {MAX_TAGS} tags.")

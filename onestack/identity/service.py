@@ -21,6 +21,7 @@ from onestack.identity.api import (
     endpoint_filter,
     groups,
     limits,
+    passwords,
     policies_api,
     projects,
     roles,
@@ -50,6 +51,7 @@ ROUTERS = (
     policies_api,
     endpoint_filter,
     limits,
+    passwords,
 )
 
 

@@ -132,6 +132,13 @@ class TokenProvider:
         self._catalogs_revision = -1
         self.admin_project_id: str | None = None
 
+    def _is_admin_project(self, project_id: str) -> bool:
+        """Whether the admin role on this project makes a cloud admin (``admin_scope``): any
+        project, as in Keystone without an admin project configured, or the admin project."""
+        if self.mgr.conf.admin_scope == "any-project":
+            return True
+        return project_id == self.admin_project_id
+
     # -- validation -------------------------------------------------------------------------
     async def validate(self, token: str, *, allow_expired: bool = False) -> TokenInfo:
         """The meaning of ``token`` now; raises :class:`TokenInvalid`."""
@@ -250,7 +257,7 @@ class TokenProvider:
         if p.project_id:
             project, domain = await _enabled_project(session, p.project_id)
             data.project = _project_ref(project, domain)
-            data.is_admin_project = project.id == self.admin_project_id
+            data.is_admin_project = self._is_admin_project(project.id)
             roles = await self._project_roles(session, p, user, project)
         elif p.domain_id:
             scope_domain = await session.get(Domain, p.domain_id)

@@ -42,11 +42,9 @@ async def _subject(request: Request, ctx: RequestContext, rule: str) -> tuple[st
     try:
         info = await request.app.state.tokens.validate(subject, allow_expired=allow_expired)
     except TokenInvalid:
-        info = None
-    target = {"target": {"token": {"user_id": info.user_id if info else None}}}
-    enforce(request, ctx, rule, target)
-    if info is None:
-        raise NotFound(f"Could not find token: {subject[:16]}...")
+        # as Keystone: the token is looked up before the policy check that needs its owner
+        raise NotFound(f"Could not find token: {subject[:16]}...") from None
+    enforce(request, ctx, rule, {"target": {"token": {"user_id": info.user_id}}})
     return subject, info
 
 

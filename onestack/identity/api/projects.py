@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import Request
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
@@ -305,9 +306,11 @@ async def add_tag(
     request: Request, project_id: str, tag: str, ctx: RequestContext = Caller
 ) -> Response:
     await _guarded(request, ctx, "identity:create_project_tag", project_id)
+    resource.check_tags([tag])
+    # the tag percent-encoded, as it came: a header carries only latin-1 and no CR/LF
+    location = self_link(request, f"projects/{project_id}/tags/{quote(tag, safe='')}")["self"]
     async with manager_of(request).write() as session:
         await resource.add_tag(session, project_id, tag)
-    location = self_link(request, f"projects/{project_id}/tags/{tag}")["self"]
     return Response(status_code=201, headers={"Location": location})
 
 

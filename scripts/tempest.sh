@@ -1,0 +1,190 @@
+#!/usr/bin/env bash
+# Run Tempest's API suites against a fresh onestack. Usage:
+#   scripts/tempest.sh [SUITE...]          SUITE: identity, image (default: both)
+#   TEMPEST_REGEX='^tempest\.api\.identity\.admin\.v3\.test_roles' scripts/tempest.sh
+# Tempest is installed from PyPI into its own venv (.tempest/venv, never the project's). A new
+# onestack runs on a free port with a new data dir (image: two file stores, see
+# docs/conformance.md); each suite prints "SUITE: N passed, N failed, N skipped". Exits 1 when
+# a test failed. TEMPEST_KEEP=1 keeps the run directory (logs, tempest.conf, subunit streams).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+TEMPEST_VERSION=${TEMPEST_VERSION:-47.0.0}
+TVENV=.tempest/venv
+CONCURRENCY=${TEMPEST_CONCURRENCY:-3}
+SUITES=("$@")
+[ ${#SUITES[@]} -gt 0 ] || SUITES=(identity image)
+
+# -- Tempest in its own venv ------------------------------------------------------------------
+stamp="$TVENV/.tempest-$TEMPEST_VERSION"
+if [ ! -f "$stamp" ]; then
+    [ -x "$TVENV/bin/python" ] || python3 -m venv "$TVENV"
+    "$TVENV/bin/python" -m pip install -q --upgrade pip uv
+    "$TVENV/bin/uv" pip install -q --python "$TVENV/bin/python" "tempest==$TEMPEST_VERSION"
+    touch "$stamp"
+fi
+[ -x .venv/bin/onestack ] || scripts/setup.sh --test
+
+# -- a fresh onestack ---------------------------------------------------------------------------
+RUN=$(mktemp -d "$ROOT/.tempest/run-XXXXXX")
+DATA=$RUN/data
+mkdir -p "$DATA"
+PORT=$(.venv/bin/python -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+URL=http://127.0.0.1:$PORT
+PASSWORD=tempest-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')
+cat > "$DATA/onestack.toml" <<EOF
+# The configuration Tempest runs against: onestack's defaults, the image part with two stores.
+[image]
+default_store = "fast"
+
+[image.stores.fast]
+type = "file"
+description = "the default file store"
+path = "$DATA/images-fast"
+
+[image.stores.cheap]
+type = "file"
+description = "a second file store"
+path = "$DATA/images-cheap"
+EOF
+
+PID=
+cleanup() {
+    if [ -n "$PID" ] && kill -0 "$PID" 2>/dev/null; then
+        kill -TERM "$PID"
+        wait "$PID" 2>/dev/null || true
+    fi
+    if [ "${TEMPEST_KEEP:-0}" = 1 ]; then echo "run directory kept: $RUN"; else rm -rf "$RUN"; fi
+}
+trap cleanup EXIT
+ONESTACK_ADMIN_PASSWORD=$PASSWORD .venv/bin/onestack up --data-dir "$DATA" --port "$PORT" \
+    > "$RUN/onestack.log" 2>&1 &
+PID=$!
+for _ in $(seq 1 120); do
+    curl -sf "$URL/healthcheck" >/dev/null 2>&1 && break
+    kill -0 "$PID" 2>/dev/null || { cat "$RUN/onestack.log" >&2; exit 1; }
+    sleep 0.5
+done
+curl -sf "$URL/healthcheck" >/dev/null || { echo "onestack did not start" >&2; exit 1; }
+
+# -- tempest.conf -------------------------------------------------------------------------------
+WS=$RUN/workspace
+"$TVENV/bin/tempest" init --name "onestack-$PORT" --workspace-path "$RUN/workspaces.yaml" \
+    "$WS" >/dev/null
+cat > "$WS/etc/tempest.conf" <<EOF
+[DEFAULT]
+log_file = $RUN/tempest.log
+
+[auth]
+use_dynamic_credentials = true
+admin_username = admin
+admin_password = $PASSWORD
+admin_project_name = admin
+admin_domain_name = Default
+create_isolated_networks = false
+tempest_roles = member
+
+[identity]
+uri_v3 = $URL/identity/v3
+auth_version = v3
+region = RegionOne
+v3_endpoint_type = public
+admin_role = admin
+default_domain_id = default
+
+[identity-feature-enabled]
+api_v2 = false
+api_v3 = true
+trust = true
+application_credentials = true
+access_rules = true
+project_tags = true
+security_compliance = false
+domain_specific_drivers = false
+immutable_user_source = false
+external_idp = false
+
+[image]
+region = RegionOne
+endpoint_type = public
+container_formats = ami,ari,aki,bare,ovf,ova,docker,compressed
+disk_formats = ami,ari,aki,vhd,vhdx,vmdk,raw,qcow2,vdi,iso,ploop
+hashing_algorithm = sha512
+
+[image-feature-enabled]
+api_v2 = true
+import_image = true
+os_glance_reserved = true
+manage_locations = false
+image_conversion = false
+image_format_enforcement = true
+do_secure_hash = true
+http_store_enabled = false
+store_weight_enabled = false
+
+[service_available]
+keystone = true
+glance = true
+nova = false
+neutron = false
+cinder = false
+swift = false
+horizon = false
+heat = false
+placement = false
+
+[validation]
+run_validation = false
+
+[oslo_concurrency]
+lock_path = $RUN/locks
+EOF
+
+# -- the suites -----------------------------------------------------------------------------------
+status=0
+cd "$WS"
+for suite in "${SUITES[@]}"; do
+    case $suite in
+        identity) regex='^tempest\.api\.identity' ;;
+        image) regex='^tempest\.api\.image\.v2' ;;
+        *) echo "unknown suite $suite (identity, image)" >&2; exit 2 ;;
+    esac
+    [ -n "${TEMPEST_REGEX:-}" ] && regex=$TEMPEST_REGEX
+    "$ROOT/$TVENV/bin/tempest" run --regex "$regex" --concurrency "$CONCURRENCY" \
+        > "$RUN/$suite.out" 2>&1 || true
+    "$ROOT/$TVENV/bin/stestr" last --subunit > "$RUN/$suite.subunit" 2>/dev/null || true
+    counts=$("$ROOT/$TVENV/bin/python" - "$RUN/$suite.subunit" <<'EOF'
+import sys
+import subunit
+import testtools
+
+results = {"success": 0, "fail": 0, "skip": 0}
+failed = []
+def on_test(test):
+    status = test["status"]
+    if status in ("success", "xfail"):
+        results["success"] += 1
+    elif status == "skip":
+        results["skip"] += 1
+    elif status in ("fail", "uxsuccess"):
+        results["fail"] += 1
+        failed.append(test["id"])
+with open(sys.argv[1], "rb") as stream:
+    case = subunit.ByteStreamToStreamResult(stream, non_subunit_name="stdout")
+    result = testtools.StreamToDict(on_test)
+    result.startTestRun()
+    case.run(result)
+    result.stopTestRun()
+for name in sorted(failed):
+    print(f"  FAILED {name}", file=sys.stderr)
+print(f"{results['success']} passed, {results['fail']} failed, {results['skip']} skipped")
+EOF
+)
+    echo "$suite: $counts"
+    case $counts in
+        *" 0 failed"*) ;;
+        *) status=1 ;;
+    esac
+    case $counts in "0 passed, 0 failed"*) status=1; tail -20 "$RUN/$suite.out" >&2 ;; esac
+done
+exit $status
