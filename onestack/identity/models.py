@@ -350,3 +350,17 @@ class Limit(Base):
     description: Mapped[str | None] = mapped_column(Text)
     #: The service, region and resource name come from here (always loaded with the limit).
     registered: Mapped[RegisteredLimit] = relationship(lazy="joined", innerjoin=True)
+
+
+class DomainConfigOption(Base):
+    """One option of a domain's own identity configuration (the domain configuration API);
+    ``sensitive`` options (the LDAP password) are stored but never shown."""
+
+    __tablename__ = "identity_domain_config"
+    domain_id: Mapped[str] = mapped_column(
+        ForeignKey("identity_domain.id", ondelete="CASCADE"), primary_key=True
+    )
+    group_name: Mapped[str] = mapped_column(String(255), primary_key=True)
+    option_name: Mapped[str] = mapped_column(String(255), primary_key=True)
+    value: Mapped[Any] = mapped_column(JSON)
+    sensitive: Mapped[bool] = mapped_column(Boolean, default=False)

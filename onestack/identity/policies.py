@@ -50,6 +50,13 @@ DEFAULT_RULES: dict[str, str] = {
     "identity:create_domain": ADMIN,
     "identity:update_domain": ADMIN,
     "identity:delete_domain": ADMIN,
+    # domain configuration
+    "identity:create_domain_config": ADMIN,
+    "identity:get_domain_config": READER,
+    "identity:get_domain_config_default": READER,
+    "identity:update_domain_config": ADMIN,
+    "identity:delete_domain_config": ADMIN,
+    "identity:get_security_compliance_domain_config": "",
     # projects
     "identity:get_project": f"{READER} or {_domain('reader', 'target.project.domain_id')}"
     " or project_id:%(target.project.id)s",

@@ -16,6 +16,7 @@ from onestack.identity.api import (
     auth,
     catalog,
     credentials,
+    domain_config,
     domains,
     ec2,
     endpoint_filter,
@@ -36,6 +37,7 @@ SPEC = ServiceSpec("identity", "/identity", "identity", "keystone")
 ROUTERS = (
     versions,
     auth,
+    domain_config,
     domains,
     projects,
     users,
