@@ -258,6 +258,9 @@ class RevocationEvent(Base):
     trust_id: Mapped[str | None] = mapped_column(String(64))
     audit_id: Mapped[str | None] = mapped_column(String(32))
     audit_chain_id: Mapped[str | None] = mapped_column(String(32))
+    #: OS-OAUTH1: tokens of this consumer or of this access token.
+    consumer_id: Mapped[str | None] = mapped_column(String(64))
+    access_token_id: Mapped[str | None] = mapped_column(String(64))
     issued_before: Mapped[dt.datetime]
     revoked_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
 

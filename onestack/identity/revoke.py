@@ -61,3 +61,13 @@ async def load_events(session: AsyncSession, max_token_age: dt.timedelta) -> lis
 async def prune(session: AsyncSession, max_token_age: dt.timedelta) -> None:
     horizon = utcnow() - max_token_age
     await session.execute(delete(RevocationEvent).where(RevocationEvent.revoked_at < horizon))
+
+
+async def list_events(
+    session: AsyncSession, since: dt.datetime | None = None
+) -> list[RevocationEvent]:
+    """The recorded events, oldest first; with ``since``, those revoked after it."""
+    stmt = select(RevocationEvent).order_by(RevocationEvent.revoked_at, RevocationEvent.id)
+    if since is not None:
+        stmt = stmt.where(RevocationEvent.revoked_at > since)
+    return list((await session.execute(stmt)).scalars())

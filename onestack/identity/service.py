@@ -24,6 +24,7 @@ from onestack.identity.api import (
     limits,
     policies_api,
     projects,
+    revoke_events,
     roles,
     trusts,
     users,
@@ -52,6 +53,7 @@ ROUTERS = (
     policies_api,
     endpoint_filter,
     limits,
+    revoke_events,
 )
 
 

@@ -34,7 +34,14 @@ def upgrade() -> None:
             "domain_id", "group_name", "option_name", name=op.f("pk_identity_domain_config")
         ),
     )
+    with op.batch_alter_table("identity_revocation_event", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("consumer_id", sa.String(length=64), nullable=True))
+        batch_op.add_column(sa.Column("access_token_id", sa.String(length=64), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("identity_revocation_event", schema=None) as batch_op:
+        batch_op.drop_column("access_token_id")
+        batch_op.drop_column("consumer_id")
+
     op.drop_table("identity_domain_config")
