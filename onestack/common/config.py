@@ -95,6 +95,9 @@ class IdentitySettings(BaseModel):
     cache_sync_interval: float = Field(
         1.0, gt=0, description="seconds between checks for other processes' identity writes"
     )
+    # OS-OAUTH1 (Keystone's [oauth1]); 0: never expire
+    oauth1_request_token_duration: int = Field(28800, ge=0, description="seconds")
+    oauth1_access_token_duration: int = Field(86400, ge=0, description="seconds")
 
 
 class Settings(BaseSettings):

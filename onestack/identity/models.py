@@ -367,3 +367,46 @@ class DomainConfigOption(Base):
     option_name: Mapped[str] = mapped_column(String(255), primary_key=True)
     value: Mapped[Any] = mapped_column(JSON)
     sensitive: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class OAuthConsumer(Base):
+    """OS-OAUTH1: an application that may act for users who delegate roles to it."""
+
+    __tablename__ = "identity_oauth_consumer"
+    id: Mapped[str] = _id()
+    description: Mapped[str | None] = mapped_column(Text)
+    #: The shared HMAC secret, encrypted with the credential keys.
+    secret: Mapped[str] = mapped_column(Text)
+    extra: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class OAuthRequestToken(Base):
+    """OS-OAUTH1: a consumer's request for a project; a user authorizes it with roles."""
+
+    __tablename__ = "identity_oauth_request_token"
+    id: Mapped[str] = _id()
+    secret: Mapped[str] = mapped_column(Text)
+    consumer_id: Mapped[str] = mapped_column(
+        ForeignKey("identity_oauth_consumer.id", ondelete="CASCADE"), index=True
+    )
+    requested_project_id: Mapped[str] = mapped_column(String(64))
+    role_ids: Mapped[list[Any] | None] = mapped_column(JSON)
+    authorizing_user_id: Mapped[str | None] = mapped_column(String(64))
+    verifier: Mapped[str | None] = mapped_column(String(64))
+    expires_at: Mapped[dt.datetime | None]
+
+
+class OAuthAccessToken(Base):
+    """OS-OAUTH1: what a consumer trades an authorized request token for; it gets tokens
+    with the delegated roles on the project."""
+
+    __tablename__ = "identity_oauth_access_token"
+    id: Mapped[str] = _id()
+    secret: Mapped[str] = mapped_column(Text)
+    consumer_id: Mapped[str] = mapped_column(
+        ForeignKey("identity_oauth_consumer.id", ondelete="CASCADE"), index=True
+    )
+    authorizing_user_id: Mapped[str] = mapped_column(String(64), index=True)
+    project_id: Mapped[str] = mapped_column(String(64))
+    role_ids: Mapped[list[Any]] = mapped_column(JSON)
+    expires_at: Mapped[dt.datetime | None]

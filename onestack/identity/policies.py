@@ -186,6 +186,19 @@ DEFAULT_RULES: dict[str, str] = {
     "identity:get_role_for_trust": f"{READER} or user_id:%(target.trust.trustor_user_id)s"
     " or user_id:%(target.trust.trustee_user_id)s",
     "identity:delete_trust": f"{ADMIN} or user_id:%(target.trust.trustor_user_id)s",
+    # OS-OAUTH1: consumers are the cloud's; a user delegates their own roles and manages the
+    # access tokens they authorized
+    "identity:create_consumer": ADMIN,
+    "identity:get_consumer": READER,
+    "identity:list_consumers": READER,
+    "identity:update_consumer": ADMIN,
+    "identity:delete_consumer": ADMIN,
+    "identity:authorize_request_token": "",
+    "identity:list_access_tokens": f"{READER} or user_id:%(target.user.id)s",
+    "identity:get_access_token": f"{READER} or user_id:%(target.user.id)s",
+    "identity:list_access_token_roles": f"{READER} or user_id:%(target.user.id)s",
+    "identity:get_access_token_role": f"{READER} or user_id:%(target.user.id)s",
+    "identity:delete_access_token": f"{ADMIN} or user_id:%(target.user.id)s",
     # OS-EP-FILTER: endpoints and endpoint groups of projects
     "identity:add_endpoint_to_project": ADMIN,
     "identity:check_endpoint_in_project": READER,

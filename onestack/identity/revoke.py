@@ -25,6 +25,8 @@ class TokenFacts:
     audit_id: str
     audit_chain_id: str
     issued_at: dt.datetime  # naive UTC
+    consumer_id: str | None = None
+    access_token_id: str | None = None
 
 
 def matches(event: RevocationEvent, t: TokenFacts) -> bool:
@@ -37,6 +39,8 @@ def matches(event: RevocationEvent, t: TokenFacts) -> bool:
         and (event.trust_id is None or event.trust_id == t.trust_id)
         and (event.audit_id is None or event.audit_id == t.audit_id)
         and (event.audit_chain_id is None or event.audit_chain_id == t.audit_chain_id)
+        and (event.consumer_id is None or event.consumer_id == t.consumer_id)
+        and (event.access_token_id is None or event.access_token_id == t.access_token_id)
     )
 
 

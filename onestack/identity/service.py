@@ -22,6 +22,7 @@ from onestack.identity.api import (
     endpoint_filter,
     groups,
     limits,
+    oauth1,
     policies_api,
     projects,
     revoke_events,
@@ -54,6 +55,7 @@ ROUTERS = (
     endpoint_filter,
     limits,
     revoke_events,
+    oauth1,
 )
 
 
@@ -70,7 +72,7 @@ class IdentityService:
         self.authenticator = Authenticator(self.manager, self.tokens)
         self.app = create_app(
             title="onestack identity",
-            routers=[m.router for m in ROUTERS],
+            routers=[r for m in ROUTERS for r in getattr(m, "routers", (m.router,))],
             error_format=keystone_format,
             token_validator=self.tokens,
             policy=self.manager.policy,

@@ -20,7 +20,7 @@ from onestack.common.fernet import InvalidToken, KeyRepository
 #: Keystone's default ``[auth] methods`` order, which fixes the bit of each method.
 METHODS = ("external", "password", "token", "oauth1", "mapped", "application_credential")
 
-UNSCOPED, DOMAIN, PROJECT, TRUST, SYSTEM, APP_CRED = 0, 1, 2, 3, 8, 9
+UNSCOPED, DOMAIN, PROJECT, TRUST, OAUTH, SYSTEM, APP_CRED = 0, 1, 2, 3, 5, 8, 9
 
 
 @dataclass(slots=True)
@@ -34,6 +34,7 @@ class TokenPayload:
     system: str | None = None
     trust_id: str | None = None
     app_cred_id: str | None = None
+    access_token_id: str | None = None
     issued_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
 
 
@@ -99,6 +100,16 @@ class TokenFormatter:
                 audit,
                 _pack_id(p.trust_id),
             )
+        elif p.access_token_id:
+            body = (
+                OAUTH,
+                user,
+                methods,
+                _pack_id(p.project_id or ""),
+                _pack_id(p.access_token_id),
+                expires,
+                audit,
+            )
         elif p.app_cred_id:
             body = (
                 APP_CRED,
@@ -148,6 +159,16 @@ def _payload(body: list[object], issued: dt.datetime) -> TokenPayload:
             methods,
             when(body[3]),
             _unpack_audit(body[4]),  # type: ignore[arg-type]
+            issued_at=issued,
+        )
+    if version == OAUTH:
+        return TokenPayload(
+            user,
+            methods,
+            when(body[5]),
+            _unpack_audit(body[6]),  # type: ignore[arg-type]
+            project_id=_unpack_id(body[3]),
+            access_token_id=_unpack_id(body[4]),
             issued_at=issued,
         )
     expires, audit = when(body[4]), _unpack_audit(body[5])  # type: ignore[arg-type]

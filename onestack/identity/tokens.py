@@ -28,6 +28,7 @@ from onestack.identity.models import (
     ApplicationCredential,
     ApplicationCredentialRole,
     Domain,
+    OAuthAccessToken,
     Project,
     Role,
     Trust,
@@ -53,6 +54,8 @@ class ScopeData:
     roles: list[dict[str, str]] = field(default_factory=list)
     trust: dict[str, Any] | None = None
     app_cred: dict[str, Any] | None = None
+    #: OS-OAUTH1: the access token and consumer of a delegated token.
+    oauth: dict[str, str] | None = None
     is_admin_project: bool = False
 
 
@@ -88,6 +91,8 @@ class TokenInfo:
             token["OS-TRUST:trust"] = s.trust
         if s.app_cred is not None:
             token["application_credential"] = s.app_cred
+        if s.oauth is not None:
+            token["OS-OAUTH1"] = s.oauth
         if catalog is not None and (p.project_id or p.domain_id or p.system):
             token["catalog"] = catalog
         return {"token": token}
@@ -223,13 +228,23 @@ class TokenProvider:
             audit_id=p.audit_ids[0],
             audit_chain_id=p.audit_ids[-1],
             issued_at=p.issued_at.astimezone(dt.UTC).replace(tzinfo=None),
+            consumer_id=(s.oauth or {}).get("consumer_id"),
+            access_token_id=p.access_token_id,
         )
 
     async def _scope_data(self, p: TokenPayload) -> ScopeData:
         if self._scopes_revision != self.mgr.revision:
             self._scopes.clear()
             self._scopes_revision = self.mgr.revision
-        key = (p.user_id, p.project_id, p.domain_id, p.system, p.trust_id, p.app_cred_id)
+        key = (
+            p.user_id,
+            p.project_id,
+            p.domain_id,
+            p.system,
+            p.trust_id,
+            p.app_cred_id,
+            p.access_token_id,
+        )
         data = self._scopes.get(key)
         if data is None:
             async with self.mgr.read() as session:
@@ -278,6 +293,10 @@ class TokenProvider:
             cred = await session.get(ApplicationCredential, p.app_cred_id)
             assert cred is not None  # checked in _project_roles
             data.app_cred = {"id": cred.id, "name": cred.name, "restricted": not cred.unrestricted}
+        if p.access_token_id:
+            access = await session.get(OAuthAccessToken, p.access_token_id)
+            assert access is not None  # checked in _project_roles
+            data.oauth = {"access_token_id": access.id, "consumer_id": access.consumer_id}
         return data
 
     async def _project_roles(
@@ -299,6 +318,16 @@ class TokenProvider:
                 raise TokenInvalid("The trustor no longer has the delegated roles.")
             return [r for r in held if r.id in wanted_ids]
         held = await assignment.effective_roles(session, user.id, project=project)
+        if p.access_token_id:
+            access = await session.get(OAuthAccessToken, p.access_token_id)
+            if access is None or access.authorizing_user_id != user.id:
+                raise TokenInvalid("The OAuth access token is gone.")
+            if access.project_id != project.id:
+                raise TokenInvalid("The OAuth access token is for another project.")
+            if access.expires_at is not None and access.expires_at <= utcnow():
+                raise TokenInvalid("The OAuth access token has expired.")
+            wanted_ids = await assignment.implied_closure(session, list(access.role_ids))
+            return [r for r in held if r.id in wanted_ids]
         if p.app_cred_id:
             cred = await session.get(ApplicationCredential, p.app_cred_id)
             if cred is None or cred.user_id != user.id or cred.project_id != project.id:

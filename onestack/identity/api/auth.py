@@ -11,7 +11,14 @@ from onestack.common.context import RequestContext
 from onestack.common.errors import NotFound
 from onestack.identity import assignment, revoke
 from onestack.identity.api import public_router
-from onestack.identity.api.common import Caller, body_as, enforce, self_link, truthy
+from onestack.identity.api.common import (
+    Caller,
+    body_as,
+    enforce,
+    self_link,
+    signed_request,
+    truthy,
+)
 from onestack.identity.auth import AuthRequest
 from onestack.identity.manager import manager_of
 from onestack.identity.models import SYSTEM_TARGET, Assignment, Domain, Project
@@ -25,7 +32,7 @@ SUBJECT = "X-Subject-Token"
 async def issue_token(request: Request) -> Response:
     body = await body_as(request, AuthRequest)
     app = request.app.state
-    token, info = await app.authenticator.authenticate(body)
+    token, info = await app.authenticator.authenticate(body, signed_request(request))
     catalog = (
         None
         if truthy(request.query_params.get("nocatalog"))

@@ -10,6 +10,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+import onestack.common.db
+
 revision: str = "0006"
 down_revision: str | None = "0005"
 branch_labels: str | Sequence[str] | None = None
@@ -17,6 +19,14 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    op.create_table(
+        "identity_oauth_consumer",
+        sa.Column("id", sa.String(length=64), nullable=False),
+        sa.Column("description", sa.Text(), nullable=True),
+        sa.Column("secret", sa.Text(), nullable=False),
+        sa.Column("extra", sa.JSON(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_identity_oauth_consumer")),
+    )
     op.create_table(
         "identity_domain_config",
         sa.Column("domain_id", sa.String(length=64), nullable=False),
@@ -34,6 +44,56 @@ def upgrade() -> None:
             "domain_id", "group_name", "option_name", name=op.f("pk_identity_domain_config")
         ),
     )
+    op.create_table(
+        "identity_oauth_access_token",
+        sa.Column("id", sa.String(length=64), nullable=False),
+        sa.Column("secret", sa.Text(), nullable=False),
+        sa.Column("consumer_id", sa.String(length=64), nullable=False),
+        sa.Column("authorizing_user_id", sa.String(length=64), nullable=False),
+        sa.Column("project_id", sa.String(length=64), nullable=False),
+        sa.Column("role_ids", sa.JSON(), nullable=False),
+        sa.Column("expires_at", onestack.common.db.UTCDateTime(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["consumer_id"],
+            ["identity_oauth_consumer.id"],
+            name=op.f("fk_identity_oauth_access_token_consumer_id_identity_oauth_consumer"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_identity_oauth_access_token")),
+    )
+    with op.batch_alter_table("identity_oauth_access_token", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_identity_oauth_access_token_authorizing_user_id"),
+            ["authorizing_user_id"],
+            unique=False,
+        )
+        batch_op.create_index(
+            batch_op.f("ix_identity_oauth_access_token_consumer_id"), ["consumer_id"], unique=False
+        )
+
+    op.create_table(
+        "identity_oauth_request_token",
+        sa.Column("id", sa.String(length=64), nullable=False),
+        sa.Column("secret", sa.Text(), nullable=False),
+        sa.Column("consumer_id", sa.String(length=64), nullable=False),
+        sa.Column("requested_project_id", sa.String(length=64), nullable=False),
+        sa.Column("role_ids", sa.JSON(), nullable=True),
+        sa.Column("authorizing_user_id", sa.String(length=64), nullable=True),
+        sa.Column("verifier", sa.String(length=64), nullable=True),
+        sa.Column("expires_at", onestack.common.db.UTCDateTime(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["consumer_id"],
+            ["identity_oauth_consumer.id"],
+            name=op.f("fk_identity_oauth_request_token_consumer_id_identity_oauth_consumer"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_identity_oauth_request_token")),
+    )
+    with op.batch_alter_table("identity_oauth_request_token", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_identity_oauth_request_token_consumer_id"), ["consumer_id"], unique=False
+        )
+
     with op.batch_alter_table("identity_revocation_event", schema=None) as batch_op:
         batch_op.add_column(sa.Column("consumer_id", sa.String(length=64), nullable=True))
         batch_op.add_column(sa.Column("access_token_id", sa.String(length=64), nullable=True))
@@ -44,4 +104,14 @@ def downgrade() -> None:
         batch_op.drop_column("access_token_id")
         batch_op.drop_column("consumer_id")
 
+    with op.batch_alter_table("identity_oauth_request_token", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_identity_oauth_request_token_consumer_id"))
+
+    op.drop_table("identity_oauth_request_token")
+    with op.batch_alter_table("identity_oauth_access_token", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_identity_oauth_access_token_consumer_id"))
+        batch_op.drop_index(batch_op.f("ix_identity_oauth_access_token_authorizing_user_id"))
+
+    op.drop_table("identity_oauth_access_token")
     op.drop_table("identity_domain_config")
+    op.drop_table("identity_oauth_consumer")
