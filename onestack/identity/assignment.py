@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
@@ -79,9 +79,11 @@ async def direct_role_ids(
     project: Project | None = None,
     domain_id: str | None = None,
     system: bool = False,
+    extra_groups: Sequence[str] = (),
 ) -> set[str]:
-    """Roles granted on the scope to the user or their groups, with inheritance, unexpanded."""
-    actors = [user_id, *await group_ids_of(session, user_id)]
+    """Roles granted on the scope to the user or their groups (and ``extra_groups``: a
+    federated token's mapped groups), with inheritance, unexpanded."""
+    actors = [user_id, *await group_ids_of(session, user_id), *extra_groups]
     clauses = []
     if project is not None:
         clauses.append(
@@ -135,10 +137,16 @@ async def effective_roles(
     project: Project | None = None,
     domain_id: str | None = None,
     system: bool = False,
+    extra_groups: Sequence[str] = (),
 ) -> list[Role]:
     """The global roles a token for this scope carries (implied roles expanded)."""
     direct = await direct_role_ids(
-        session, user_id, project=project, domain_id=domain_id, system=system
+        session,
+        user_id,
+        project=project,
+        domain_id=domain_id,
+        system=system,
+        extra_groups=extra_groups,
     )
     if not direct:
         return []

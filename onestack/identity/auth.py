@@ -143,6 +143,10 @@ class Authenticator:
             expires = min(expires, parent.payload.expires_at)
             audit_ids.append(parent.payload.audit_ids[-1])
         payload = TokenPayload(user_id, methods, expires, audit_ids)
+        if parent is not None and parent.payload.idp_id:
+            # a rescoped federated token keeps its identity provider and mapped groups
+            payload.idp_id, payload.protocol_id = parent.payload.idp_id, parent.payload.protocol_id
+            payload.federated_group_ids = parent.payload.federated_group_ids
         scope = req.auth.scope
         if access is not None:
             # the access token fixes the scope: its project, its delegated roles
@@ -159,6 +163,8 @@ class Authenticator:
             if scope != "unscoped":
                 raise BadRequest("scope must be an object or the string 'unscoped'.")
         elif scope is not None:
+            if payload.idp_id and (scope.system is not None or scope.trust is not None):
+                raise Forbidden("A federated token can be rescoped to a project or a domain only.")
             await self._scope(payload, scope)
         else:
             await self._default_scope(payload)

@@ -410,3 +410,73 @@ class OAuthAccessToken(Base):
     project_id: Mapped[str] = mapped_column(String(64))
     role_ids: Mapped[list[Any]] = mapped_column(JSON)
     expires_at: Mapped[dt.datetime | None]
+
+
+class IdentityProvider(Base):
+    """OS-FEDERATION: a trusted source of identities; its users land in ``domain_id``."""
+
+    __tablename__ = "identity_idp"
+    id: Mapped[str] = _id()
+    domain_id: Mapped[str] = mapped_column(ForeignKey("identity_domain.id"), index=True)
+    description: Mapped[str | None] = mapped_column(Text)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    authorization_ttl: Mapped[int | None] = mapped_column(Integer)
+    extra: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class IdPRemoteId(Base):
+    """OS-FEDERATION: an entity id a front end reports for an identity provider (unique)."""
+
+    __tablename__ = "identity_idp_remote_id"
+    remote_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    idp_id: Mapped[str] = mapped_column(
+        ForeignKey("identity_idp.id", ondelete="CASCADE"), index=True
+    )
+
+
+class FederationMapping(Base):
+    """OS-FEDERATION: rules turning an assertion into a user, groups and projects."""
+
+    __tablename__ = "identity_mapping"
+    id: Mapped[str] = _id()
+    rules: Mapped[list[Any]] = mapped_column(JSON)
+    schema_version: Mapped[str] = mapped_column(String(16), default="1.0")
+
+
+class FederationProtocol(Base):
+    """OS-FEDERATION: how an identity provider's assertions arrive, and their mapping."""
+
+    __tablename__ = "identity_federation_protocol"
+    idp_id: Mapped[str] = mapped_column(
+        ForeignKey("identity_idp.id", ondelete="CASCADE"), primary_key=True
+    )
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    mapping_id: Mapped[str] = mapped_column(String(64))
+    remote_id_attribute: Mapped[str | None] = mapped_column(String(64))
+
+
+class ServiceProvider(Base):
+    """OS-FEDERATION: another cloud this one's users may reach (listed in tokens)."""
+
+    __tablename__ = "identity_service_provider"
+    id: Mapped[str] = _id()
+    auth_url: Mapped[str] = mapped_column(String(256))
+    sp_url: Mapped[str] = mapped_column(String(256))
+    description: Mapped[str | None] = mapped_column(Text)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    relay_state_prefix: Mapped[str] = mapped_column(String(256))
+
+
+class FederatedUser(Base):
+    """OS-FEDERATION: the shadow user a federated identity (idp, protocol, unique id) is."""
+
+    __tablename__ = "identity_federated_user"
+    __table_args__ = (UniqueConstraint("idp_id", "protocol_id", "unique_id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    user_id: Mapped[str] = mapped_column(
+        ForeignKey("identity_user.id", ondelete="CASCADE"), index=True
+    )
+    idp_id: Mapped[str] = mapped_column(ForeignKey("identity_idp.id", ondelete="CASCADE"))
+    protocol_id: Mapped[str] = mapped_column(String(64))
+    unique_id: Mapped[str] = mapped_column(String(255))
+    display_name: Mapped[str | None] = mapped_column(String(255))

@@ -20,6 +20,7 @@ from onestack.identity.api import (
     domains,
     ec2,
     endpoint_filter,
+    federation,
     groups,
     limits,
     oauth1,
@@ -56,6 +57,7 @@ ROUTERS = (
     limits,
     revoke_events,
     oauth1,
+    federation,
 )
 
 

@@ -28,6 +28,7 @@ from onestack.identity.models import (
     ApplicationCredential,
     ApplicationCredentialRole,
     Domain,
+    IdentityProvider,
     OAuthAccessToken,
     Project,
     Role,
@@ -244,6 +245,8 @@ class TokenProvider:
             p.trust_id,
             p.app_cred_id,
             p.access_token_id,
+            p.idp_id,
+            tuple(p.federated_group_ids or ()),
         )
         data = self._scopes.get(key)
         if data is None:
@@ -262,6 +265,16 @@ class TokenProvider:
         if user_domain is None or not user_domain.enabled:
             raise TokenInvalid("The token's user domain is disabled.")
         data = ScopeData(user=_user_ref(user, user_domain), user_domain_id=user.domain_id)
+        groups = tuple(p.federated_group_ids or ())
+        if p.idp_id:
+            idp = await session.get(IdentityProvider, p.idp_id)
+            if idp is None or not idp.enabled:
+                raise TokenInvalid("The token's identity provider is gone or disabled.")
+            data.user["OS-FEDERATION"] = {
+                "identity_provider": {"id": p.idp_id},
+                "protocol": {"id": p.protocol_id},
+                "groups": [{"id": g} for g in groups],
+            }
         if p.project_id:
             project, domain = await _enabled_project(session, p.project_id)
             data.project = _project_ref(project, domain)
@@ -272,9 +285,13 @@ class TokenProvider:
             if scope_domain is None or not scope_domain.enabled:
                 raise TokenInvalid("The token's domain is gone or disabled.")
             data.domain = {"id": scope_domain.id, "name": scope_domain.name}
-            roles = await assignment.effective_roles(session, user.id, domain_id=p.domain_id)
+            roles = await assignment.effective_roles(
+                session, user.id, domain_id=p.domain_id, extra_groups=groups
+            )
         elif p.system:
-            roles = await assignment.effective_roles(session, user.id, system=True)
+            roles = await assignment.effective_roles(
+                session, user.id, system=True, extra_groups=groups
+            )
         else:
             roles = []
         if (p.project_id or p.domain_id or p.system) and not roles:
@@ -317,7 +334,9 @@ class TokenProvider:
             if not set(wanted) <= {r.id for r in held}:
                 raise TokenInvalid("The trustor no longer has the delegated roles.")
             return [r for r in held if r.id in wanted_ids]
-        held = await assignment.effective_roles(session, user.id, project=project)
+        held = await assignment.effective_roles(
+            session, user.id, project=project, extra_groups=tuple(p.federated_group_ids or ())
+        )
         if p.access_token_id:
             access = await session.get(OAuthAccessToken, p.access_token_id)
             if access is None or access.authorizing_user_id != user.id:

@@ -66,6 +66,9 @@ class Ids:
     limit: str = ""
     consumer: str = ""
     request_token: str = ""
+    idp: str = ""
+    mapping: str = ""
+    service_provider: str = ""
 
 
 @pytest.fixture(scope="module")
@@ -114,7 +117,20 @@ async def ids(cloud: Cloud, client: httpx.AsyncClient, admin_headers: H) -> Ids:
     r = await client.post(f"{V3}/OS-OAUTH1/request_token",
                           headers={**signed, "Requested-Project-Id": project})
     assert r.status_code == 201, r.text
+    fed = f"{V3}/OS-FEDERATION"
+    idp, mapping, sp = unique("idp"), unique("map"), unique("sp")
+    for url, body in (
+        (f"{fed}/identity_providers/{idp}", {"identity_provider": {}}),
+        (f"{fed}/mappings/{mapping}", {"mapping": {"rules": RULES}}),
+        (f"{fed}/identity_providers/{idp}/protocols/saml2", {"protocol": {"mapping_id": mapping}}),
+        (f"{fed}/service_providers/{sp}", {"service_provider": SP}),
+    ):
+        made = await client.put(url, json=body, headers=admin_headers)
+        assert made.status_code == 201, made.text
     return Ids(
+        idp=idp,
+        mapping=mapping,
+        service_provider=sp,
         consumer=consumer["id"],
         request_token=parse_qs(r.text)["oauth_token"][0],
         registered_limit=registered_limit,
@@ -161,6 +177,8 @@ async def ids(cloud: Cloud, client: httpx.AsyncClient, admin_headers: H) -> Ids:
 
 
 # -- valid bodies: each hostile case changes one thing of one of these ---------------------------
+RULES = [{"local": [{"user": {"name": "{0}"}}], "remote": [{"type": "REMOTE_USER"}]}]
+SP = {"auth_url": "http://a.example/v3", "sp_url": "http://b.example/sp", "enabled": False}
 Body = Callable[[Ids], dict[str, Any]]
 VALID: dict[tuple[str, str], Body] = {
     ("POST", "/v3/domains"): lambda i: {"domain": {"name": unique("d"), "enabled": True}},
@@ -259,6 +277,26 @@ VALID: dict[tuple[str, str], Body] = {
     ("PUT", "/v3/OS-OAUTH1/authorize/{request_token_id}"): lambda i: {
         "roles": [{"name": "member"}]
     },
+    ("PUT", "/v3/OS-FEDERATION/identity_providers/{idp_id}"): lambda i: {
+        "identity_provider": {"description": "d", "enabled": True, "remote_ids": [unique("r")]}
+    },
+    ("PATCH", "/v3/OS-FEDERATION/identity_providers/{idp_id}"): lambda i: {
+        "identity_provider": {"description": "d", "enabled": True}
+    },
+    ("PUT", "/v3/OS-FEDERATION/identity_providers/{idp_id}/protocols/{protocol_id}"): lambda i: {
+        "protocol": {"mapping_id": i.mapping}
+    },
+    ("PATCH", "/v3/OS-FEDERATION/identity_providers/{idp_id}/protocols/{protocol_id}"): (
+        lambda i: {"protocol": {"mapping_id": i.mapping}}
+    ),
+    ("PUT", "/v3/OS-FEDERATION/mappings/{mapping_id}"): lambda i: {
+        "mapping": {"rules": RULES, "schema_version": "1.0"}
+    },
+    ("PATCH", "/v3/OS-FEDERATION/mappings/{mapping_id}"): lambda i: {"mapping": {"rules": RULES}},
+    ("PUT", "/v3/OS-FEDERATION/service_providers/{sp_id}"): lambda i: {"service_provider": SP},
+    ("PATCH", "/v3/OS-FEDERATION/service_providers/{sp_id}"): lambda i: {
+        "service_provider": {"description": "d"}
+    },
     ("POST", "/v3/auth/tokens"): lambda i: {
         "auth": {
             "identity": {
@@ -277,6 +315,19 @@ AS_MEMBER = {
 }
 #: Routes that read no JSON body: the OAuth signature is their input (test_oauth1.py).
 SIGNED = {("POST", "/v3/OS-OAUTH1/request_token"), ("POST", "/v3/OS-OAUTH1/access_token")}
+#: Routes whose input is a trusted front end's assertion (test_federation_auth.py).
+ASSERTED = {
+    ("POST", "/v3/OS-FEDERATION/identity_providers/{idp_id}/protocols/{protocol_id}/auth"),
+    ("POST", "/v3/auth/OS-FEDERATION/websso/{protocol_id}"),
+    ("POST", "/v3/auth/OS-FEDERATION/identity_providers/{idp_id}/protocols/{protocol_id}/websso"),
+}
+#: PUT routes that create the resource their path names: the valid body gets a new id.
+CREATED_BY_PUT = {
+    "/v3/OS-FEDERATION/identity_providers/{idp_id}",
+    "/v3/OS-FEDERATION/identity_providers/{idp_id}/protocols/{protocol_id}",
+    "/v3/OS-FEDERATION/mappings/{mapping_id}",
+    "/v3/OS-FEDERATION/service_providers/{sp_id}",
+}
 
 
 def fill(path: str, i: Ids) -> str:
@@ -307,6 +358,10 @@ def fill(path: str, i: Ids) -> str:
         "option": "url",
         "consumer_id": i.consumer,
         "request_token_id": i.request_token,
+        "idp_id": i.idp,
+        "protocol_id": "saml2",
+        "mapping_id": i.mapping,
+        "sp_id": i.service_provider,
     }
     # ids no fixture makes (an access token, an identity provider ...): an unknown one
     return path.format_map(defaultdict(lambda: "unknown", values))
@@ -326,7 +381,7 @@ def test_every_body_route_has_a_valid_body(cloud: Cloud) -> None:
         if m == "PUT"
         and ("/roles/" in p or "/tags/" in p or "/users/{user_id}" in p or "/OS-EP-FILTER/" in p)
     }
-    missing = set(write_routes(cloud)) - bodyless - SIGNED - set(VALID)
+    missing = set(write_routes(cloud)) - bodyless - SIGNED - ASSERTED - set(VALID)
     assert not missing, sorted(missing)
     assert set(VALID) <= set(write_routes(cloud))
 
@@ -429,6 +484,8 @@ async def test_valid_bodies_are_accepted(
         url = V3 + fill(path, ids).removeprefix("/v3")
         if method == "PUT" and path == "/v3/regions/{region_id}":
             url = f"{V3}/regions/{unique('reg')}"
+        if method == "PUT" and path in CREATED_BY_PUT:
+            url = f"{url.rsplit('/', 1)[0]}/{unique('new')}"
         r = await _send(client, method, url, make(ids), headers)
         if r.status_code >= 300:
             problems.append(f"{method} {path}: {r.status_code} {r.text[:200]}")
