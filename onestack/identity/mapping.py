@@ -195,15 +195,12 @@ def _direct_values(req: Mapping[str, Any], values: dict[str, list[str]]) -> list
     return found
 
 
-class _Direct(list):  # type: ignore[type-arg]
-    """Positional values for ``{0}``: a single value as itself, several as a list."""
-
-    def __getitem__(self, idx: Any) -> Any:
-        value = super().__getitem__(idx)
-        return value[0] if len(value) == 1 else value
+def _positional(direct: list[list[str]]) -> list[Any]:
+    """Values for ``{0}``, ``{1}`` ...: a single value as itself, several as a list."""
+    return [values[0] if len(values) == 1 else values for values in direct]
 
 
-def _fill(template: Any, direct: _Direct) -> Any:
+def _fill(template: Any, direct: list[Any]) -> Any:
     if isinstance(template, dict):
         return {k: _fill(v, direct) for k, v in template.items()}
     if isinstance(template, list):
@@ -236,7 +233,7 @@ def evaluate(rules: list[dict[str, Any]], assertion: Mapping[str, str]) -> Mappe
     values = assertion_values(assertion)
     out = Mapped()
     for rule in rules:
-        direct = _Direct()
+        direct: list[list[str]] = []
         for req in rule["remote"]:
             mapped = _direct_values(req, values)
             if mapped is None:
@@ -246,7 +243,7 @@ def evaluate(rules: list[dict[str, Any]], assertion: Mapping[str, str]) -> Mappe
             ):
                 direct.append(mapped)
         else:
-            for local in _fill(rule["local"], direct):
+            for local in _fill(rule["local"], _positional(direct)):
                 _collect(local, out)
     if not out.user:
         raise Unauthorized("Could not map any federated user properties to identity values.")

@@ -7,7 +7,7 @@ import datetime as dt
 import html
 import ipaddress
 from typing import Annotated, Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from fastapi import Request
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator
@@ -483,7 +483,11 @@ async def _form(request: Request) -> dict[str, Any]:
     if request.method == "POST" and request.headers.get("content-type", "").startswith(
         "application/x-www-form-urlencoded"
     ):
-        return dict(await request.form())
+        try:
+            text = (await request.body()).decode()
+        except UnicodeDecodeError:
+            raise BadRequest("The form body is not UTF-8.") from None
+        return {k: v[0] for k, v in parse_qs(text).items()}
     return {}
 
 
