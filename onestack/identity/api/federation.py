@@ -46,9 +46,18 @@ def _path_id(value: str, kind: str) -> str:
     return value
 
 
+def _same_id(fields: dict[str, Any], path_id: str) -> dict[str, Any]:
+    """A body may repeat the id its path names (openstacksdk does), never another."""
+    body_id = fields.pop("id", None)
+    if body_id is not None and body_id != path_id:
+        raise BadRequest(f"The body's id {body_id!r} differs from the path's {path_id!r}.")
+    return fields
+
+
 # -- identity providers -------------------------------------------------------------------------
 class IdPFields(BaseModel):
     model_config = ConfigDict(extra="forbid")
+    id: str | None = Field(None, max_length=64)  # clients repeat the path's id
     description: str | None = Field(None, max_length=65535)
     enabled: StrictBool | None = None
     remote_ids: list[RemoteId] | None = Field(None, max_length=100)
@@ -89,7 +98,9 @@ async def create_idp(request: Request, idp_id: str, ctx: RequestContext = Caller
     enforce(request, ctx, "identity:create_identity_provider")
     _path_id(idp_id, "identity provider")
     body = await body_as(request, IdPCreate)
-    fields = body.identity_provider.model_dump(exclude_unset=True, exclude={"remote_ids"})
+    fields = _same_id(
+        body.identity_provider.model_dump(exclude_unset=True, exclude={"remote_ids"}), idp_id
+    )
     if fields.get("enabled") is None:
         fields["enabled"] = False  # Keystone: disabled unless asked
     remote_ids = body.identity_provider.remote_ids or []
@@ -134,7 +145,9 @@ async def get_idp(request: Request, idp_id: str, ctx: RequestContext = Caller) -
 async def update_idp(request: Request, idp_id: str, ctx: RequestContext = Caller) -> Response:
     enforce(request, ctx, "identity:update_identity_provider")
     body = await body_as(request, IdPUpdate)
-    fields = body.identity_provider.model_dump(exclude_unset=True, exclude={"remote_ids"})
+    fields = _same_id(
+        body.identity_provider.model_dump(exclude_unset=True, exclude={"remote_ids"}), idp_id
+    )
     if fields.get("enabled", True) is None:
         fields.pop("enabled")
     remote_ids = body.identity_provider.remote_ids
@@ -157,6 +170,7 @@ async def delete_idp(request: Request, idp_id: str, ctx: RequestContext = Caller
 # -- protocols ----------------------------------------------------------------------------------
 class ProtocolFields(BaseModel):
     model_config = ConfigDict(extra="forbid")
+    id: str | None = Field(None, max_length=64)
     mapping_id: str | None = Field(None, min_length=1, max_length=64)
     remote_id_attribute: str | None = Field(None, min_length=1, max_length=64)
 
@@ -188,7 +202,7 @@ async def create_protocol(
     enforce(request, ctx, "identity:create_protocol")
     _path_id(protocol_id, "protocol")
     body = await body_as(request, ProtocolBody)
-    fields = body.protocol.model_dump(exclude_unset=True)
+    fields = _same_id(body.protocol.model_dump(exclude_unset=True), protocol_id)
     if not fields.get("mapping_id"):
         raise BadRequest("A protocol needs a mapping_id.")
     async with manager_of(request).write() as session:
@@ -223,7 +237,7 @@ async def update_protocol(
 ) -> Response:
     enforce(request, ctx, "identity:update_protocol")
     body = await body_as(request, ProtocolBody)
-    changes = body.protocol.model_dump(exclude_unset=True)
+    changes = _same_id(body.protocol.model_dump(exclude_unset=True), protocol_id)
     if "mapping_id" in changes and not changes["mapping_id"]:
         raise BadRequest("A protocol needs a mapping_id.")
     async with manager_of(request).write() as session:
@@ -244,6 +258,7 @@ async def delete_protocol(
 # -- mappings -----------------------------------------------------------------------------------
 class MappingFields(BaseModel):
     model_config = ConfigDict(extra="forbid")
+    id: str | None = Field(None, max_length=64)
     rules: list[Any] | None = None
     schema_version: str | None = Field(None, max_length=16)
 
@@ -269,6 +284,7 @@ async def create_mapping(
     enforce(request, ctx, "identity:create_mapping")
     _path_id(mapping_id, "mapping")
     body = await body_as(request, MappingBody)
+    _same_id({"id": body.mapping.id}, mapping_id)
     if body.mapping.rules is None:
         raise BadRequest("A mapping needs rules.")
     async with manager_of(request).write() as session:
@@ -303,6 +319,7 @@ async def update_mapping(
 ) -> Response:
     enforce(request, ctx, "identity:update_mapping")
     body = await body_as(request, MappingBody)
+    _same_id({"id": body.mapping.id}, mapping_id)
     async with manager_of(request).write() as session:
         row = await federation.update_mapping(
             session, mapping_id, body.mapping.rules, body.mapping.schema_version
@@ -332,6 +349,7 @@ def _http_url(value: str | None) -> str | None:
 
 class SPFields(BaseModel):
     model_config = ConfigDict(extra="forbid")
+    id: str | None = Field(None, max_length=64)
     auth_url: str | None = Field(None, max_length=256)
     sp_url: str | None = Field(None, max_length=256)
     description: str | None = Field(None, max_length=65535)
@@ -363,7 +381,9 @@ async def create_sp(request: Request, sp_id: str, ctx: RequestContext = Caller) 
     enforce(request, ctx, "identity:create_service_provider")
     _path_id(sp_id, "service provider")
     body = await body_as(request, SPBody)
-    fields = {k: v for k, v in body.service_provider.model_dump().items() if v is not None}
+    fields = _same_id(
+        {k: v for k, v in body.service_provider.model_dump().items() if v is not None}, sp_id
+    )
     if "auth_url" not in fields or "sp_url" not in fields:
         raise BadRequest("A service provider needs an auth_url and an sp_url.")
     fields.setdefault("enabled", False)
@@ -398,7 +418,7 @@ async def get_sp(request: Request, sp_id: str, ctx: RequestContext = Caller) -> 
 async def update_sp(request: Request, sp_id: str, ctx: RequestContext = Caller) -> Response:
     enforce(request, ctx, "identity:update_service_provider")
     body = await body_as(request, SPBody)
-    changes = body.service_provider.model_dump(exclude_unset=True)
+    changes = _same_id(body.service_provider.model_dump(exclude_unset=True), sp_id)
     for key in ("auth_url", "sp_url", "relay_state_prefix", "enabled"):
         if key in changes and changes[key] is None:
             raise BadRequest(f"{key} cannot be null.")
