@@ -102,7 +102,7 @@ class IdentitySettings(BaseModel):
     # none by default, so no client can claim a federated identity until one is named
     federation_trusted_proxies: list[str] = []
     federation_assertion_prefix: str = Field(
-        "", description="only headers starting with this are assertion attributes"
+        "", description="only headers starting with this are assertion attributes (names kept)"
     )
     federation_remote_id_attribute: str | None = Field(
         None, description="assertion attribute naming the identity provider (default for all)"

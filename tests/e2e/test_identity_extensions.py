@@ -68,7 +68,7 @@ def federated_cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runnin
         "ONESTACK_IDENTITY__FEDERATION_TRUSTED_PROXIES": '["127.0.0.1"]',
         "ONESTACK_IDENTITY__FEDERATION_ASSERTION_PREFIX": "X-Claim-",
         "ONESTACK_IDENTITY__FEDERATION_TRUSTED_DASHBOARDS": json.dumps([DASHBOARD]),
-        "ONESTACK_IDENTITY__FEDERATION_REMOTE_ID_ATTRIBUTE": "Shib-Identity-Provider",
+        "ONESTACK_IDENTITY__FEDERATION_REMOTE_ID_ATTRIBUTE": "X-Claim-Shib-Identity-Provider",
     })
     yield cloud
     stop_cloud(cloud)
@@ -87,7 +87,8 @@ def test_federation_with_the_cli_and_a_front_end(federated_cloud: RunningCloud,
     rules.write_text(json.dumps([{
         "local": [{"user": {"name": "{0}"}},
                   {"groups": "{1}", "domain": {"name": "Default"}}],
-        "remote": [{"type": "REMOTE_USER"}, {"type": "Groups", "whitelist": ["e2e-fed-staff"]}],
+        "remote": [{"type": "X-Claim-Remote-User"},
+                   {"type": "X-Claim-Groups", "whitelist": ["e2e-fed-staff"]}],
     }]))
     osc("mapping", "create", "--rules", str(rules), "e2e-map")
     osc("federation", "protocol", "create", "--identity-provider", "e2e-idp", "--mapping",

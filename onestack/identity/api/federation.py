@@ -457,8 +457,9 @@ def assertion_of(request: Request) -> dict[str, str]:
             "(identity.federation_trusted_proxies)."
         )
     prefix = conf.federation_assertion_prefix.lower()
+    # as Keystone's assertion_prefix: it selects the attributes, their names stay whole
     return {
-        name[len(prefix) :]: value
+        name: value
         for name, value in request.headers.items()
         if name.lower().startswith(prefix) and name.lower() not in NOT_ASSERTED
     }

@@ -44,7 +44,8 @@ async def trusted(cloud: Cloud, monkeypatch: pytest.MonkeyPatch) -> AsyncIterato
     monkeypatch.setattr(conf, "federation_trusted_proxies", ["127.0.0.0/8"])
     monkeypatch.setattr(conf, "federation_assertion_prefix", "X-Claim-")
     monkeypatch.setattr(conf, "federation_trusted_dashboards", [DASHBOARD])
-    monkeypatch.setattr(conf, "federation_remote_id_attribute", "Shib-Identity-Provider")
+    monkeypatch.setattr(conf, "federation_remote_id_attribute",
+                        "X-Claim-Shib-Identity-Provider")
     yield
 
 
@@ -74,17 +75,18 @@ async def _setup(client: httpx.AsyncClient, cloud: Cloud, admin: H) -> Setup:
     rules = [
         {"local": [{"user": {"name": "{0}", "email": "{1}"}},
                    {"groups": "{2}", "domain": {"id": domain}}],
-         "remote": [{"type": "REMOTE_USER"}, {"type": "Email"},
-                    {"type": "Groups", "whitelist": [group_name]}]},
+         "remote": [{"type": "X-Claim-REMOTE_USER"}, {"type": "X-Claim-Email"},
+                    {"type": "X-Claim-Groups", "whitelist": [group_name]}]},
         {"local": [{"projects": [{"name": "home-{0}", "roles": [{"name": "reader"}]}]}],
-         "remote": [{"type": "REMOTE_USER"}, {"type": "Org", "any_one_of": ["acme"]}]},
+         "remote": [{"type": "X-Claim-REMOTE_USER"},
+                    {"type": "X-Claim-Org", "any_one_of": ["acme"]}]},
         {"local": [{"user": {"name": "demo", "type": "local", "domain": {"id": "default"}}}],
-         "remote": [{"type": "Local-Login"}]},
+         "remote": [{"type": "X-Claim-Local-Login"}]},
     ]
     await _put(client, admin, f"mappings/{mapping}", {"mapping": {"rules": rules}})
     await _put(client, admin, f"identity_providers/{idp}/protocols/saml2",
                {"protocol": {"mapping_id": mapping,
-                             "remote_id_attribute": "Shib-Identity-Provider"}})
+                             "remote_id_attribute": "X-Claim-Shib-Identity-Provider"}})
     return Setup(idp, domain, group, project,
                  f"{FED}/identity_providers/{idp}/protocols/saml2/auth")
 
