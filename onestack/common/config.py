@@ -110,6 +110,11 @@ class IdentitySettings(BaseModel):
     federation_trusted_dashboards: list[str] = Field(
         default_factory=list, description="origins WebSSO may post tokens to"
     )
+    federation_default_authorization_ttl: int = Field(
+        0,
+        ge=0,
+        description="minutes a federated login's groups count after it (0: only its tokens)",
+    )
 
 
 class Settings(BaseSettings):

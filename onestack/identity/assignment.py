@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 from sqlalchemy import Select, and_, delete, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from onestack.common.db import new_id
+from onestack.common.db import new_id, utcnow
 from onestack.common.errors import BadRequest, Conflict, Forbidden, NotFound
 from onestack.common.pagination import PageRequest, paginate
 from onestack.identity import revoke
@@ -18,6 +18,7 @@ from onestack.identity.models import (
     SYSTEM_TARGET,
     Assignment,
     Domain,
+    FederatedGroupMembership,
     Group,
     GroupMembership,
     ImpliedRole,
@@ -34,10 +35,17 @@ _M = TypeVar("_M")
 
 
 async def group_ids_of(session: AsyncSession, user_id: str) -> list[str]:
+    """The user's groups: memberships, and federated ones not yet expired."""
     rows = await session.execute(
         select(GroupMembership.group_id).where(GroupMembership.user_id == user_id)
     )
-    return list(rows.scalars())
+    federated = await session.execute(
+        select(FederatedGroupMembership.group_id).where(
+            FederatedGroupMembership.user_id == user_id,
+            FederatedGroupMembership.expires_at > utcnow(),
+        )
+    )
+    return list(dict.fromkeys([*rows.scalars(), *federated.scalars()]))
 
 
 async def project_ancestors(session: AsyncSession, project: Project) -> list[Project]:

@@ -8,6 +8,7 @@ front ends ``identity.federation_trusted_proxies`` names (see api/federation.py)
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,6 +22,7 @@ from onestack.identity import assignment, mapping, resource, revoke
 from onestack.identity.models import (
     Assignment,
     Domain,
+    FederatedGroupMembership,
     FederatedUser,
     FederationMapping,
     FederationProtocol,
@@ -129,7 +131,7 @@ async def delete_idp(session: AsyncSession, idp_id: str) -> None:
     """Delete the provider, its protocols and remote ids, and the users it shadowed."""
     idp = await get_idp(session, idp_id)
     user_ids = await _shadow_user_ids(session, idp_id)
-    for model in (FederationProtocol, IdPRemoteId, FederatedUser):
+    for model in (FederationProtocol, IdPRemoteId, FederatedUser, FederatedGroupMembership):
         await session.execute(delete(model).where(model.idp_id == idp_id))
     elsewhere = set(
         (
@@ -322,6 +324,7 @@ async def authenticate(
     protocol_id: str,
     assertion: Mapping[str, str],
     default_remote_id_attribute: str | None,
+    default_ttl: int = 0,
 ) -> Federated:
     """Map ``assertion`` (from ``idp_id`` over ``protocol_id``) to a user; shadow users,
     their projects and role grants are created or refreshed on the way."""
@@ -342,7 +345,27 @@ async def authenticate(
         return Federated(user.id, idp.id, protocol_id, group_ids, ephemeral=False)
     user = await _shadow_user(session, idp, protocol_id, mapped.user)
     await _provision_projects(session, user, mapped.projects, idp.domain_id)
+    ttl = idp.authorization_ttl if idp.authorization_ttl is not None else default_ttl
+    await _remember_groups(session, user.id, idp.id, group_ids, ttl)
     return Federated(user.id, idp.id, protocol_id, group_ids)
+
+
+async def _remember_groups(
+    session: AsyncSession, user_id: str, idp_id: str, group_ids: Sequence[str], ttl: int
+) -> None:
+    """Keystone's expiring group memberships: this login's groups, for ``ttl`` minutes."""
+    await session.execute(
+        delete(FederatedGroupMembership).where(
+            FederatedGroupMembership.user_id == user_id, FederatedGroupMembership.idp_id == idp_id
+        )
+    )
+    if ttl > 0:
+        until = utcnow() + dt.timedelta(minutes=ttl)
+        session.add_all(
+            FederatedGroupMembership(user_id=user_id, group_id=g, idp_id=idp_id, expires_at=until)
+            for g in group_ids
+        )
+    await session.flush()
 
 
 async def _domain_of(session: AsyncSession, ref: Mapping[str, Any] | None, default: str) -> str:

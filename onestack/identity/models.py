@@ -480,3 +480,21 @@ class FederatedUser(Base):
     protocol_id: Mapped[str] = mapped_column(String(64))
     unique_id: Mapped[str] = mapped_column(String(255))
     display_name: Mapped[str | None] = mapped_column(String(255))
+
+
+class FederatedGroupMembership(Base):
+    """OS-FEDERATION: a group a federated login mapped its user into, kept until
+    ``expires_at`` (the provider's ``authorization_ttl``) so the user's application
+    credentials and trusts hold the group's roles between logins."""
+
+    __tablename__ = "identity_federated_group_membership"
+    user_id: Mapped[str] = mapped_column(
+        ForeignKey("identity_user.id", ondelete="CASCADE"), primary_key=True
+    )
+    group_id: Mapped[str] = mapped_column(
+        ForeignKey("identity_group.id", ondelete="CASCADE"), primary_key=True
+    )
+    idp_id: Mapped[str] = mapped_column(
+        ForeignKey("identity_idp.id", ondelete="CASCADE"), primary_key=True
+    )
+    expires_at: Mapped[dt.datetime] = mapped_column(index=True)

@@ -472,7 +472,12 @@ async def _federated_token(
     mgr = manager_of(request)
     async with mgr.write() as session:
         who = await federation.authenticate(
-            session, idp_id, protocol_id, assertion, mgr.conf.federation_remote_id_attribute
+            session,
+            idp_id,
+            protocol_id,
+            assertion,
+            mgr.conf.federation_remote_id_attribute,
+            mgr.conf.federation_default_authorization_ttl,
         )
     expires = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=mgr.conf.token_expiration)
     payload = TokenPayload(who.user_id, ["mapped"], expires, [new_audit_id()])

@@ -233,3 +233,43 @@ async def test_a_user_not_shadowed_over_a_local_one(client: httpx.AsyncClient, c
     await add_user(cloud, "taken-name", domain_id=setup.domain)
     r = await client.post(setup.auth_url, headers=claims(setup, user="taken-name"))
     assert r.status_code == 409
+
+
+async def _app_cred_login(client: httpx.AsyncClient, setup: Setup, claims_: H, ttl: int | None,
+                          admin: H) -> httpx.Response:
+    """Log in federated (the provider's authorization_ttl set to ``ttl``), rescope to the
+    group's project and make an application credential with the group's role."""
+    await client.patch(f"{FED}/identity_providers/{setup.idp}", headers=admin,
+                       json={"identity_provider": {"authorization_ttl": ttl}})
+    unscoped = (await client.post(setup.auth_url, headers=claims_)).headers["X-Subject-Token"]
+    r = await client.post(f"{V3}/auth/tokens", json={"auth": {
+        "identity": {"methods": ["token"], "token": {"id": unscoped}},
+        "scope": {"project": {"id": setup.group_project}}}})
+    assert r.status_code == 201, r.text
+    user_id = r.json()["token"]["user"]["id"]
+    return await client.post(
+        f"{V3}/users/{user_id}/application_credentials",
+        json={"application_credential": {"name": unique("ac"), "roles": [{"name": "member"}]}},
+        headers={"X-Auth-Token": r.headers["X-Subject-Token"]})
+
+
+async def test_authorization_ttl_keeps_groups_between_logins(
+        client: httpx.AsyncClient, cloud: Cloud, admin_headers: H, trusted: None) -> None:
+    setup = await _setup(client, cloud, admin_headers)
+    with_group = claims(setup, groups=await _group_name(cloud, setup.group))
+    # without a ttl the group counts only in the federated tokens themselves
+    r = await _app_cred_login(client, setup, with_group, None, admin_headers)
+    assert r.status_code == 400, r.text
+    # with one, the login's groups count for the user's application credentials too
+    r = await _app_cred_login(client, setup, with_group, 60, admin_headers)
+    assert r.status_code == 201, r.text
+    cred = r.json()["application_credential"]
+    body = {"auth": {"identity": {"methods": ["application_credential"],
+                                  "application_credential": {"id": cred["id"],
+                                                             "secret": cred["secret"]}}}}
+    r = await client.post(f"{V3}/auth/tokens", json=body)
+    assert r.status_code == 201, r.text
+    assert "member" in {x["name"] for x in r.json()["token"]["roles"]}
+    # a later login without the group ends the membership
+    assert (await client.post(setup.auth_url, headers=claims(setup))).status_code == 201
+    assert (await client.post(f"{V3}/auth/tokens", json=body)).status_code == 401

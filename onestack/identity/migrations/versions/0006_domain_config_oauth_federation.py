@@ -130,6 +130,41 @@ def upgrade() -> None:
         )
 
     op.create_table(
+        "identity_federated_group_membership",
+        sa.Column("user_id", sa.String(length=64), nullable=False),
+        sa.Column("group_id", sa.String(length=64), nullable=False),
+        sa.Column("idp_id", sa.String(length=64), nullable=False),
+        sa.Column("expires_at", onestack.common.db.UTCDateTime(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["group_id"],
+            ["identity_group.id"],
+            name=op.f("fk_identity_federated_group_membership_group_id_identity_group"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["idp_id"],
+            ["identity_idp.id"],
+            name=op.f("fk_identity_federated_group_membership_idp_id_identity_idp"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["user_id"],
+            ["identity_user.id"],
+            name=op.f("fk_identity_federated_group_membership_user_id_identity_user"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint(
+            "user_id", "group_id", "idp_id", name=op.f("pk_identity_federated_group_membership")
+        ),
+    )
+    with op.batch_alter_table("identity_federated_group_membership", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_identity_federated_group_membership_expires_at"),
+            ["expires_at"],
+            unique=False,
+        )
+
+    op.create_table(
         "identity_federated_user",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
         sa.Column("user_id", sa.String(length=64), nullable=False),
@@ -212,6 +247,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_identity_federated_user_user_id"))
 
     op.drop_table("identity_federated_user")
+    with op.batch_alter_table("identity_federated_group_membership", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_identity_federated_group_membership_expires_at"))
+
+    op.drop_table("identity_federated_group_membership")
     with op.batch_alter_table("identity_oauth_request_token", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_identity_oauth_request_token_consumer_id"))
 
