@@ -17,6 +17,7 @@ from onestack.identity import revoke
 from onestack.identity.models import (
     Assignment,
     Domain,
+    DomainConfigOption,
     Group,
     Project,
     ProjectEndpoint,
@@ -109,6 +110,9 @@ async def delete_domain(session: AsyncSession, domain_id: str) -> None:
     await session.execute(delete(Group).where(Group.id.in_(group_ids)))
     await session.execute(delete(User).where(User.id.in_(user_ids)))
     await _drop_endpoint_links(session, project_ids)
+    await session.execute(
+        delete(DomainConfigOption).where(DomainConfigOption.domain_id == domain_id)
+    )
     # children before parents
     while True:
         leaves = list(
