@@ -30,6 +30,18 @@ fi
 
 # -- a fresh onestack ---------------------------------------------------------------------------
 RUN=$(mktemp -d "$ROOT/.tempest/run-XXXXXX")
+PID=
+WEB_PID=
+cleanup() {
+    for pid in $PID $WEB_PID; do
+        if kill -0 "$pid" 2>/dev/null; then
+            kill -TERM "$pid"
+            wait "$pid" 2>/dev/null || true
+        fi
+    done
+    if [ "${TEMPEST_KEEP:-0}" = 1 ]; then echo "run directory kept: $RUN"; else rm -rf "$RUN"; fi
+}
+trap cleanup EXIT
 DATA=$RUN/data
 mkdir -p "$DATA"
 PASSWORD=tempest-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')
@@ -61,18 +73,10 @@ EOF
 
 PORT=$(free_port)
 URL=http://127.0.0.1:$PORT
-PID=
-WEB_PID=
-cleanup() {
-    for pid in $PID $WEB_PID; do
-        if kill -0 "$pid" 2>/dev/null; then
-            kill -TERM "$pid"
-            wait "$pid" 2>/dev/null || true
-        fi
-    done
-    if [ "${TEMPEST_KEEP:-0}" = 1 ]; then echo "run directory kept: $RUN"; else rm -rf "$RUN"; fi
+healthy() {
+    .venv/bin/python -c 'import sys, httpx; sys.exit(httpx.get(sys.argv[1], timeout=2).status_code != 200)' \
+        "$URL/healthcheck" 2>/dev/null
 }
-trap cleanup EXIT
 .venv/bin/python -m http.server --bind 127.0.0.1 --directory "$WEB" "$WEB_PORT" \
     > "$RUN/web.log" 2>&1 &
 WEB_PID=$!
@@ -80,11 +84,11 @@ ONESTACK_ADMIN_PASSWORD=$PASSWORD .venv/bin/onestack up --data-dir "$DATA" --por
     > "$RUN/onestack.log" 2>&1 &
 PID=$!
 for _ in $(seq 1 120); do
-    curl -sf "$URL/healthcheck" >/dev/null 2>&1 && break
+    healthy && break
     kill -0 "$PID" 2>/dev/null || { cat "$RUN/onestack.log" >&2; exit 1; }
     sleep 0.5
 done
-curl -sf "$URL/healthcheck" >/dev/null || { echo "onestack did not start" >&2; exit 1; }
+healthy || { tail -20 "$RUN/onestack.log" >&2; echo "onestack did not start" >&2; exit 1; }
 
 # -- tempest.conf -------------------------------------------------------------------------------
 WS=$RUN/workspace
