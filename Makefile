@@ -8,7 +8,7 @@ RABBIT_URL ?= rabbit://guest:guest@127.0.0.1:5672/
 BACKEND_TESTS ?= tests/unit tests/functional/platform tests/functional/common tests/functional/identity \
 	tests/functional/image
 
-.PHONY: setup setup-test lock services up test test-fast test-backends lint format bench clean
+.PHONY: setup setup-test lock services up test test-fast test-backends tempest lint format bench clean
 
 setup:
 	@scripts/setup.sh
@@ -29,10 +29,15 @@ services:
 
 # Everything on the defaults (SQLite, in-process bus), then the in-process platform, identity
 # and image tests on PostgreSQL, on MariaDB and on RabbitMQ (imports cross the bus to the image
-# worker).
+# worker), then Tempest's identity and image API suites.
 test: setup-test lint services
 	$(VENV)/bin/pytest -q $(ARGS)
 	$(MAKE) --no-print-directory test-backends
+	$(MAKE) --no-print-directory tempest
+
+# Tempest's identity and image API suites against a fresh onestack (docs/conformance.md).
+tempest: setup-test
+	scripts/tempest.sh identity image
 
 test-backends: setup-test services
 	ONESTACK_TEST_DATABASE_URL=$(PG_URL) $(VENV)/bin/pytest -q -m "not e2e" $(BACKEND_TESTS)
@@ -54,4 +59,4 @@ bench: setup-test
 	$(VENV)/bin/python bench/keystone_tokens.py $(ARGS)
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache .tempest

@@ -150,6 +150,33 @@ class IdentitySettings(BaseModel):
     cache_sync_interval: float = Field(
         1.0, gt=0, description="seconds between checks for other processes' identity writes"
     )
+    admin_scope: str = Field(
+        "any-project",
+        pattern="^(any-project|admin-project)$",
+        description="who the cloud admin is: the admin role on the system or on any project "
+        "(any-project, Keystone's effective default), or on the system or the admin project "
+        "only (admin-project)",
+    )
+    # OS-OAUTH1 (Keystone's [oauth1]); 0: never expire
+    oauth1_request_token_duration: int = Field(28800, ge=0, description="seconds")
+    oauth1_access_token_duration: int = Field(86400, ge=0, description="seconds")
+    # OS-FEDERATION: the front ends (IPs or networks) whose assertion headers are trusted;
+    # none by default, so no client can claim a federated identity until one is named
+    federation_trusted_proxies: list[str] = []
+    federation_assertion_prefix: str = Field(
+        "", description="only headers starting with this are assertion attributes (names kept)"
+    )
+    federation_remote_id_attribute: str | None = Field(
+        None, description="assertion attribute naming the identity provider (default for all)"
+    )
+    federation_trusted_dashboards: list[str] = Field(
+        default_factory=list, description="origins WebSSO may post tokens to"
+    )
+    federation_default_authorization_ttl: int = Field(
+        0,
+        ge=0,
+        description="minutes a federated login's groups count after it (0: only its tokens)",
+    )
 
 
 class Settings(BaseSettings):

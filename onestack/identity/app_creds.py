@@ -1,7 +1,8 @@
 """Application credentials: a user's delegation of some of its roles on one project.
 
-The secret is stored as a bcrypt hash only. Access rules are stored on the credential and
-listed per user; their enforcement (restricting which API calls a token may make) is not done.
+The secret is stored as a bcrypt hash only. Access rules are the user's own (they outlive the
+credentials that name them, as in Keystone) and are copied onto each credential that uses them;
+their enforcement (restricting which API calls a token may make) is not done.
 """
 
 from __future__ import annotations
@@ -17,7 +18,12 @@ from onestack.common.db import new_id
 from onestack.common.errors import BadRequest, Conflict, Forbidden, NotFound
 from onestack.common.pagination import PageRequest, paginate
 from onestack.identity.delegation import held_role_ids, roles_by_ids
-from onestack.identity.models import ApplicationCredential, ApplicationCredentialRole, Role
+from onestack.identity.models import (
+    AccessRule,
+    ApplicationCredential,
+    ApplicationCredentialRole,
+    Role,
+)
 from onestack.identity.passwords import hash_password
 
 
@@ -55,7 +61,8 @@ async def roles_of(session: AsyncSession, cred: ApplicationCredential) -> list[R
 async def _access_rules(
     session: AsyncSession, user_id: str, rules: list[dict[str, Any]]
 ) -> list[dict[str, Any]]:
-    """Give each rule an id: an existing rule of the user when one matches, else a new one."""
+    """Give each rule an id: an existing rule of the user when one matches, else a new one
+    (stored as the user's)."""
     known = await list_access_rules(session, user_id)
     by_id = {r["id"]: r for r in known}
     by_value = {(r["service"], r["path"], r["method"]): r["id"] for r in known}
@@ -69,8 +76,12 @@ async def _access_rules(
         if not all(rule.get(k) for k in ("service", "path", "method")):
             raise BadRequest("An access rule needs a service, a path and a method.")
         key = (rule["service"], rule["path"], rule["method"])
-        rule_id = by_value.get(key) or new_id()
-        by_value[key] = rule_id
+        rule_id = by_value.get(key)
+        if rule_id is None:
+            rule_id = by_value[key] = new_id()
+            session.add(
+                AccessRule(id=rule_id, user_id=user_id, service=key[0], path=key[1], method=key[2])
+            )
         result.append({"id": rule_id, "service": key[0], "path": key[1], "method": key[2]})
     return result
 
@@ -143,28 +154,33 @@ async def delete_app_cred(session: AsyncSession, user_id: str, app_cred_id: str)
 
 
 # -- access rules -----------------------------------------------------------------------------
+def _rule_view(rule: AccessRule) -> dict[str, Any]:
+    return {"id": rule.id, "service": rule.service, "path": rule.path, "method": rule.method}
+
+
 async def list_access_rules(session: AsyncSession, user_id: str) -> list[dict[str, Any]]:
-    """The distinct access rules stored on the user's application credentials."""
+    """The user's access rules."""
     rows = await session.execute(
-        select(ApplicationCredential.access_rules).where(ApplicationCredential.user_id == user_id)
+        select(AccessRule).where(AccessRule.user_id == user_id).order_by(AccessRule.id)
     )
-    seen: dict[str, dict[str, Any]] = {}
-    for rules in rows.scalars():
-        for rule in rules or ():
-            seen.setdefault(rule["id"], rule)
-    return sorted(seen.values(), key=lambda r: r["id"])
+    return [_rule_view(r) for r in rows.scalars()]
 
 
 async def get_access_rule(session: AsyncSession, user_id: str, rule_id: str) -> dict[str, Any]:
-    for rule in await list_access_rules(session, user_id):
-        if rule["id"] == rule_id:
-            return rule
-    raise NotFound(f"Could not find access rule: {rule_id}.")
+    rule = await session.get(AccessRule, rule_id)
+    if rule is None or rule.user_id != user_id:
+        raise NotFound(f"Could not find access rule: {rule_id}.")
+    return _rule_view(rule)
 
 
 async def delete_access_rule(session: AsyncSession, user_id: str, rule_id: str) -> None:
-    """Rules live on application credentials, so an existing rule is always in use: 403."""
+    """Delete an unused rule; one an application credential still names is 403 (Keystone)."""
     await get_access_rule(session, user_id, rule_id)
-    raise Forbidden(
-        f"Cannot delete access rule {rule_id}: it is used by an application credential."
+    rows = await session.execute(
+        select(ApplicationCredential.access_rules).where(ApplicationCredential.user_id == user_id)
     )
+    if any(r.get("id") == rule_id for rules in rows.scalars() for r in rules or ()):
+        raise Forbidden(
+            f"Cannot delete access rule {rule_id}: it is used by an application credential."
+        )
+    await session.execute(delete(AccessRule).where(AccessRule.id == rule_id))

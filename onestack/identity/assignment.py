@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 from sqlalchemy import Select, and_, delete, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from onestack.common.db import new_id
+from onestack.common.db import new_id, utcnow
 from onestack.common.errors import BadRequest, Conflict, Forbidden, NotFound
 from onestack.common.pagination import PageRequest, paginate
 from onestack.identity import revoke
@@ -18,6 +18,7 @@ from onestack.identity.models import (
     SYSTEM_TARGET,
     Assignment,
     Domain,
+    FederatedGroupMembership,
     Group,
     GroupMembership,
     ImpliedRole,
@@ -34,10 +35,17 @@ _M = TypeVar("_M")
 
 
 async def group_ids_of(session: AsyncSession, user_id: str) -> list[str]:
+    """The user's groups: memberships, and federated ones not yet expired."""
     rows = await session.execute(
         select(GroupMembership.group_id).where(GroupMembership.user_id == user_id)
     )
-    return list(rows.scalars())
+    federated = await session.execute(
+        select(FederatedGroupMembership.group_id).where(
+            FederatedGroupMembership.user_id == user_id,
+            FederatedGroupMembership.expires_at > utcnow(),
+        )
+    )
+    return list(dict.fromkeys([*rows.scalars(), *federated.scalars()]))
 
 
 async def project_ancestors(session: AsyncSession, project: Project) -> list[Project]:
@@ -79,9 +87,11 @@ async def direct_role_ids(
     project: Project | None = None,
     domain_id: str | None = None,
     system: bool = False,
+    extra_groups: Sequence[str] = (),
 ) -> set[str]:
-    """Roles granted on the scope to the user or their groups, with inheritance, unexpanded."""
-    actors = [user_id, *await group_ids_of(session, user_id)]
+    """Roles granted on the scope to the user or their groups (and ``extra_groups``: a
+    federated token's mapped groups), with inheritance, unexpanded."""
+    actors = [user_id, *await group_ids_of(session, user_id), *extra_groups]
     clauses = []
     if project is not None:
         clauses.append(
@@ -135,10 +145,16 @@ async def effective_roles(
     project: Project | None = None,
     domain_id: str | None = None,
     system: bool = False,
+    extra_groups: Sequence[str] = (),
 ) -> list[Role]:
     """The global roles a token for this scope carries (implied roles expanded)."""
     direct = await direct_role_ids(
-        session, user_id, project=project, domain_id=domain_id, system=system
+        session,
+        user_id,
+        project=project,
+        domain_id=domain_id,
+        system=system,
+        extra_groups=extra_groups,
     )
     if not direct:
         return []

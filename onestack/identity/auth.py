@@ -14,9 +14,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from onestack.common.db import utcnow
 from onestack.common.errors import BadRequest, Forbidden, Unauthorized
-from onestack.identity import assignment
+from onestack.identity import assignment, oauth1
 from onestack.identity.manager import IdentityManager
-from onestack.identity.models import ApplicationCredential, Domain, Project, Trust, User
+from onestack.identity.models import (
+    ApplicationCredential,
+    Domain,
+    OAuthAccessToken,
+    OAuthConsumer,
+    Project,
+    Trust,
+    User,
+)
 from onestack.identity.passwords import check_password
 from onestack.identity.token_formatter import TokenPayload, new_audit_id
 from onestack.identity.tokens import TokenInfo, TokenInvalid, TokenProvider
@@ -60,6 +68,7 @@ class Identity(_Model):
     password: PasswordMethod | None = None
     token: TokenMethod | None = None
     application_credential: AppCredMethod | None = None
+    oauth1: dict[str, Any] | None = None
 
 
 class ProjectRef(_Model):
@@ -89,7 +98,7 @@ class AuthRequest(_Model):
     auth: Auth
 
 
-SUPPORTED = ("password", "token", "application_credential")
+SUPPORTED = ("password", "token", "application_credential", "oauth1")
 
 
 class Authenticator:
@@ -97,7 +106,10 @@ class Authenticator:
         self.mgr = manager
         self.provider = provider
 
-    async def authenticate(self, req: AuthRequest) -> tuple[str, TokenInfo]:
+    async def authenticate(
+        self, req: AuthRequest, signed: oauth1.SignedRequest | None = None
+    ) -> tuple[str, TokenInfo]:
+        """A token for ``req``; ``signed`` is the HTTP request an ``oauth1`` method signed."""
         ident = req.auth.identity
         methods = list(dict.fromkeys(ident.methods))
         for m in methods:
@@ -116,6 +128,10 @@ class Authenticator:
         if "application_credential" in methods:
             cred = await self._app_cred(ident.application_credential)  # type: ignore[arg-type]
             user_ids.add(cred.user_id)
+        access: OAuthAccessToken | None = None
+        if "oauth1" in methods:
+            access = await self._oauth1(signed)
+            user_ids.add(access.authorizing_user_id)
         if len(user_ids) != 1:
             raise Unauthorized("The methods authenticated different users.")
         user_id = user_ids.pop()
@@ -126,9 +142,20 @@ class Authenticator:
         if parent is not None:
             expires = min(expires, parent.payload.expires_at)
             audit_ids.append(parent.payload.audit_ids[-1])
+            # as Keystone: a rescoped token was proved by its parent's methods too
+            methods = list(dict.fromkeys([*methods, *parent.payload.methods]))
         payload = TokenPayload(user_id, methods, expires, audit_ids)
+        if parent is not None and parent.payload.idp_id:
+            # a rescoped federated token keeps its identity provider and mapped groups
+            payload.idp_id, payload.protocol_id = parent.payload.idp_id, parent.payload.protocol_id
+            payload.federated_group_ids = parent.payload.federated_group_ids
         scope = req.auth.scope
-        if cred is not None:
+        if access is not None:
+            # the access token fixes the scope: its project, its delegated roles
+            payload.project_id, payload.access_token_id = access.project_id, access.id
+            if access.expires_at is not None:
+                payload.expires_at = min(expires, access.expires_at.replace(tzinfo=dt.UTC))
+        elif cred is not None:
             if scope not in (None, "unscoped") and scope:
                 raise Unauthorized("Application credentials cannot request a scope.")
             if cred.expires_at is not None:
@@ -138,6 +165,8 @@ class Authenticator:
             if scope != "unscoped":
                 raise BadRequest("scope must be an object or the string 'unscoped'.")
         elif scope is not None:
+            if payload.idp_id and (scope.system is not None or scope.trust is not None):
+                raise Forbidden("A federated token can be rescoped to a project or a domain only.")
             await self._scope(payload, scope)
         else:
             await self._default_scope(payload)
@@ -195,12 +224,27 @@ class Authenticator:
             raise Unauthorized() from None
         if parent.payload.trust_id:
             raise Forbidden("A trust-scoped token cannot be rescoped.")
+        if parent.payload.access_token_id:
+            raise Forbidden(
+                "Using an OAuth-scoped token to create another token is not allowed; "
+                "create a new OAuth-scoped token instead."
+            )
         if parent.scope.app_cred is not None and parent.scope.app_cred.get("restricted"):
             raise Forbidden(
                 "Using a token created with a restricted application credential "
                 "to create another token is not allowed."
             )
         return parent
+
+    async def _oauth1(self, signed: oauth1.SignedRequest | None) -> OAuthAccessToken:
+        if signed is None:
+            raise Unauthorized("The oauth1 method needs a signed request.")
+        async with self.mgr.read() as session:
+            access = await oauth1.access_token_for_auth(session, self.mgr.credential_keys, signed)
+            consumer = await session.get(OAuthConsumer, access.consumer_id)
+        if consumer is None:
+            raise Unauthorized("The OAuth consumer is gone.")
+        return access
 
     async def _app_cred(self, method: AppCredMethod) -> ApplicationCredential:
         async with self.mgr.read() as session:

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from onestack.common.db import new_id
 from onestack.common.errors import BadRequest, Conflict, Forbidden, NotFound
 from onestack.common.pagination import PageRequest, paginate
-from onestack.identity.models import Endpoint, Region, Service
+from onestack.identity.models import Endpoint, Region, RegisteredLimit, Service
 
 INTERFACES = ("public", "internal", "admin")
 
@@ -136,6 +136,14 @@ async def delete_region(session: AsyncSession, region_id: str) -> None:
             f"Unable to delete region {region_id}: it or one of its child regions "
             "still has endpoints."
         )
+    limited = await session.execute(
+        select(RegisteredLimit.id).where(RegisteredLimit.region_id.in_(tree))
+    )
+    if limited.first():
+        raise Forbidden(
+            f"Unable to delete region {region_id}: registered limits still name it or one of "
+            "its child regions; delete them first."
+        )
     for rid in reversed(tree):
         await session.execute(delete(Region).where(Region.id == rid))
 
@@ -178,8 +186,17 @@ async def update_service(
 
 
 async def delete_service(session: AsyncSession, service_id: str) -> None:
-    """Delete a service and every endpoint of it."""
+    """Delete a service and every endpoint of it; refused (403) while registered limits name
+    it, so no limit disappears behind its owner's back."""
     service = await get_service(session, service_id)
+    limited = await session.execute(
+        select(RegisteredLimit.id).where(RegisteredLimit.service_id == service_id)
+    )
+    if limited.first():
+        raise Forbidden(
+            f"Unable to delete service {service_id}: registered limits still name it; "
+            "delete them first."
+        )
     await session.execute(delete(Endpoint).where(Endpoint.service_id == service_id))
     await session.delete(service)
 
@@ -219,9 +236,19 @@ async def _check_endpoint_refs(session: AsyncSession, fields: dict[str, Any]) ->
         raise BadRequest(f"Invalid region_id: could not find region {region_id}.")
 
 
+async def _ensure_region(session: AsyncSession, fields: dict[str, Any]) -> None:
+    """For the legacy ``region`` field: create the named region if it does not exist."""
+    if (
+        fields.pop("ensure_region", False)
+        and await session.get(Region, fields["region_id"]) is None
+    ):
+        await create_region(session, region_id=fields["region_id"])
+
+
 async def create_endpoint(
     session: AsyncSession, *, extra: dict[str, Any] | None = None, **fields: Any
 ) -> Endpoint:
+    await _ensure_region(session, fields)
     await _check_endpoint_refs(session, fields)
     endpoint = Endpoint(id=new_id(), extra=extra or {}, **fields)
     session.add(endpoint)
@@ -233,6 +260,7 @@ async def update_endpoint(
     session: AsyncSession, endpoint_id: str, changes: dict[str, Any], extra: dict[str, Any]
 ) -> Endpoint:
     endpoint = await get_endpoint(session, endpoint_id)
+    await _ensure_region(session, changes)
     await _check_endpoint_refs(session, changes)
     _apply(endpoint, changes, extra)
     await session.flush()

@@ -2,7 +2,9 @@
 
 The blob is encrypted with the primary key of the credential key repository; ``key_hash``
 (sha1 of that key) records which key it was, so a rotation can find what to re-encrypt.
-An ``ec2`` credential's id is the sha256 of its access key, so it can be found by access key.
+An ``ec2`` credential's id is the sha256 of the access key it was created with (as in Keystone);
+an update may change the access key (the id stays), so a lookup by access key falls back to the
+user's ec2 credentials and always checks the key the blob holds now.
 """
 
 from __future__ import annotations
@@ -92,7 +94,11 @@ async def create_credential(
     project_id: str | None = None,
     extra: dict[str, Any] | None = None,
 ) -> Credential:
-    cred_id = ec2_id(ec2_access(blob)) if type == EC2 else new_id()
+    cred_id = new_id()
+    if type == EC2:
+        access = ec2_access(blob)
+        cred_id = ec2_id(access)
+        await _assert_access_free(session, keys, access, cred_id)
     if await session.get(Credential, cred_id) is not None:
         raise Conflict(
             f"Conflict occurred attempting to store credential - Duplicate ID, {cred_id}."
@@ -121,10 +127,7 @@ async def update_credential(
         setattr(cred, key, value)
     if cred.type == EC2:
         access = ec2_access(blob if blob is not None else decrypt(keys, cred))
-        if ec2_id(access) != cred.id:
-            raise BadRequest(
-                "The access key of an ec2 credential cannot change: it determines the id."
-            )
+        await _assert_access_free(session, keys, access, cred.id)
     if blob is not None:
         cred.encrypted_blob, cred.key_hash = encrypt(keys, blob)
     await session.flush()
@@ -161,9 +164,38 @@ async def create_ec2_credential(
     return cred, blob
 
 
-async def get_ec2_credential(session: AsyncSession, user_id: str, access: str) -> Credential:
-    """The user's ec2 credential with this access key; 404 when it is not theirs."""
+async def _ec2_by_access(
+    session: AsyncSession, keys: KeyRepository, access: str, user_id: str | None
+) -> Credential | None:
+    """The ec2 credential whose blob holds ``access`` now (of ``user_id`` when given)."""
     cred = await session.get(Credential, ec2_id(access))
-    if cred is None or cred.type != EC2 or cred.user_id != user_id:
+    if cred is not None and cred.type == EC2 and ec2_access(decrypt(keys, cred)) == access:
+        return cred
+    stmt = select(Credential).where(Credential.type == EC2)
+    if user_id is not None:
+        stmt = stmt.where(Credential.user_id == user_id)
+    for row in (await session.execute(stmt)).scalars():
+        if ec2_access(decrypt(keys, row)) == access:
+            return row
+    return None
+
+
+async def _assert_access_free(
+    session: AsyncSession, keys: KeyRepository, access: str, cred_id: str
+) -> None:
+    """No other ec2 credential may hold (or be named by) this access key: 409."""
+    clash = await session.get(Credential, ec2_id(access))
+    if clash is None or clash.id == cred_id:
+        clash = await _ec2_by_access(session, keys, access, None)
+    if clash is not None and clash.id != cred_id:
+        raise Conflict("Conflict occurred attempting to store credential - Duplicate access key.")
+
+
+async def get_ec2_credential(
+    session: AsyncSession, keys: KeyRepository, user_id: str, access: str
+) -> Credential:
+    """The user's ec2 credential with this access key; 404 when it is not theirs."""
+    cred = await _ec2_by_access(session, keys, access, user_id)
+    if cred is None or cred.user_id != user_id:
         raise NotFound(f"Could not find credential: {access}.")
     return cred

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, false, or_, select
+from sqlalchemy import ColumnElement, and_, false, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from onestack.common.db import new_id
@@ -58,7 +58,7 @@ async def remove_endpoint(session: AsyncSession, project_id: str, endpoint_id: s
 
 def _matches(filters: dict[str, Any]) -> ColumnElement[bool]:
     """The endpoints an endpoint group's ``filters`` select."""
-    return and_(*(getattr(Endpoint, key) == value for key, value in filters.items()))
+    return and_(true(), *(getattr(Endpoint, key) == value for key, value in filters.items()))
 
 
 async def _project_condition(session: AsyncSession, project_id: str) -> ColumnElement[bool]:
@@ -100,9 +100,8 @@ async def list_projects(
 
 # -- endpoint groups --------------------------------------------------------------------------
 def check_filters(filters: dict[str, Any]) -> dict[str, Any]:
-    """Endpoint group filters: a non-empty mapping of known endpoint attributes to strings."""
-    if not filters:
-        raise BadRequest("Invalid input for field 'filters': it must not be empty.")
+    """Endpoint group filters: a mapping of known endpoint attributes to strings (empty, as in
+    Keystone: the group selects every endpoint)."""
     for key, value in filters.items():
         if key not in FILTER_KEYS:
             raise BadRequest(

@@ -214,6 +214,19 @@ class ApplicationCredential(Base):
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
+class AccessRule(Base):
+    """A user's access rule; it outlives the application credentials that name it (as in
+    Keystone) until it is deleted itself, which only an unused rule may be."""
+
+    __tablename__ = "identity_access_rule"
+    __table_args__ = (UniqueConstraint("user_id", "service", "path", "method"),)
+    id: Mapped[str] = _id()
+    user_id: Mapped[str] = mapped_column(String(64), index=True)
+    service: Mapped[str] = mapped_column(String(64))
+    path: Mapped[str] = mapped_column(String(128))
+    method: Mapped[str] = mapped_column(String(16))
+
+
 class ApplicationCredentialRole(Base):
     __tablename__ = "identity_application_credential_role"
     application_credential_id: Mapped[str] = mapped_column(
@@ -258,6 +271,9 @@ class RevocationEvent(Base):
     trust_id: Mapped[str | None] = mapped_column(String(64))
     audit_id: Mapped[str | None] = mapped_column(String(32))
     audit_chain_id: Mapped[str | None] = mapped_column(String(32))
+    #: OS-OAUTH1: tokens of this consumer or of this access token.
+    consumer_id: Mapped[str | None] = mapped_column(String(64))
+    access_token_id: Mapped[str | None] = mapped_column(String(64))
     issued_before: Mapped[dt.datetime]
     revoked_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
 
@@ -350,3 +366,148 @@ class Limit(Base):
     description: Mapped[str | None] = mapped_column(Text)
     #: The service, region and resource name come from here (always loaded with the limit).
     registered: Mapped[RegisteredLimit] = relationship(lazy="joined", innerjoin=True)
+
+
+class DomainConfigOption(Base):
+    """One option of a domain's own identity configuration (the domain configuration API);
+    ``sensitive`` options (the LDAP password) are stored but never shown."""
+
+    __tablename__ = "identity_domain_config"
+    domain_id: Mapped[str] = mapped_column(
+        ForeignKey("identity_domain.id", ondelete="CASCADE"), primary_key=True
+    )
+    group_name: Mapped[str] = mapped_column(String(255), primary_key=True)
+    option_name: Mapped[str] = mapped_column(String(255), primary_key=True)
+    value: Mapped[Any] = mapped_column(JSON)
+    sensitive: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class OAuthConsumer(Base):
+    """OS-OAUTH1: an application that may act for users who delegate roles to it."""
+
+    __tablename__ = "identity_oauth_consumer"
+    id: Mapped[str] = _id()
+    description: Mapped[str | None] = mapped_column(Text)
+    #: The shared HMAC secret, encrypted with the credential keys.
+    secret: Mapped[str] = mapped_column(Text)
+    extra: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class OAuthRequestToken(Base):
+    """OS-OAUTH1: a consumer's request for a project; a user authorizes it with roles."""
+
+    __tablename__ = "identity_oauth_request_token"
+    id: Mapped[str] = _id()
+    secret: Mapped[str] = mapped_column(Text)
+    consumer_id: Mapped[str] = mapped_column(
+        ForeignKey("identity_oauth_consumer.id", ondelete="CASCADE"), index=True
+    )
+    requested_project_id: Mapped[str] = mapped_column(String(64))
+    role_ids: Mapped[list[Any] | None] = mapped_column(JSON)
+    authorizing_user_id: Mapped[str | None] = mapped_column(String(64))
+    verifier: Mapped[str | None] = mapped_column(String(64))
+    expires_at: Mapped[dt.datetime | None]
+
+
+class OAuthAccessToken(Base):
+    """OS-OAUTH1: what a consumer trades an authorized request token for; it gets tokens
+    with the delegated roles on the project."""
+
+    __tablename__ = "identity_oauth_access_token"
+    id: Mapped[str] = _id()
+    secret: Mapped[str] = mapped_column(Text)
+    consumer_id: Mapped[str] = mapped_column(
+        ForeignKey("identity_oauth_consumer.id", ondelete="CASCADE"), index=True
+    )
+    authorizing_user_id: Mapped[str] = mapped_column(String(64), index=True)
+    project_id: Mapped[str] = mapped_column(String(64))
+    role_ids: Mapped[list[Any]] = mapped_column(JSON)
+    expires_at: Mapped[dt.datetime | None]
+
+
+class IdentityProvider(Base):
+    """OS-FEDERATION: a trusted source of identities; its users land in ``domain_id``."""
+
+    __tablename__ = "identity_idp"
+    id: Mapped[str] = _id()
+    domain_id: Mapped[str] = mapped_column(ForeignKey("identity_domain.id"), index=True)
+    description: Mapped[str | None] = mapped_column(Text)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    authorization_ttl: Mapped[int | None] = mapped_column(Integer)
+    extra: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class IdPRemoteId(Base):
+    """OS-FEDERATION: an entity id a front end reports for an identity provider (unique)."""
+
+    __tablename__ = "identity_idp_remote_id"
+    remote_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    idp_id: Mapped[str] = mapped_column(
+        ForeignKey("identity_idp.id", ondelete="CASCADE"), index=True
+    )
+
+
+class FederationMapping(Base):
+    """OS-FEDERATION: rules turning an assertion into a user, groups and projects."""
+
+    __tablename__ = "identity_mapping"
+    id: Mapped[str] = _id()
+    rules: Mapped[list[Any]] = mapped_column(JSON)
+    schema_version: Mapped[str] = mapped_column(String(16), default="1.0")
+
+
+class FederationProtocol(Base):
+    """OS-FEDERATION: how an identity provider's assertions arrive, and their mapping."""
+
+    __tablename__ = "identity_federation_protocol"
+    idp_id: Mapped[str] = mapped_column(
+        ForeignKey("identity_idp.id", ondelete="CASCADE"), primary_key=True
+    )
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    mapping_id: Mapped[str] = mapped_column(String(64))
+    remote_id_attribute: Mapped[str | None] = mapped_column(String(64))
+
+
+class ServiceProvider(Base):
+    """OS-FEDERATION: another cloud this one's users may reach (listed in tokens)."""
+
+    __tablename__ = "identity_service_provider"
+    id: Mapped[str] = _id()
+    auth_url: Mapped[str] = mapped_column(String(256))
+    sp_url: Mapped[str] = mapped_column(String(256))
+    description: Mapped[str | None] = mapped_column(Text)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    relay_state_prefix: Mapped[str] = mapped_column(String(256))
+
+
+class FederatedUser(Base):
+    """OS-FEDERATION: the shadow user a federated identity (idp, protocol, unique id) is."""
+
+    __tablename__ = "identity_federated_user"
+    __table_args__ = (UniqueConstraint("idp_id", "protocol_id", "unique_id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    user_id: Mapped[str] = mapped_column(
+        ForeignKey("identity_user.id", ondelete="CASCADE"), index=True
+    )
+    idp_id: Mapped[str] = mapped_column(ForeignKey("identity_idp.id", ondelete="CASCADE"))
+    protocol_id: Mapped[str] = mapped_column(String(64))
+    unique_id: Mapped[str] = mapped_column(String(255))
+    display_name: Mapped[str | None] = mapped_column(String(255))
+
+
+class FederatedGroupMembership(Base):
+    """OS-FEDERATION: a group a federated login mapped its user into, kept until
+    ``expires_at`` (the provider's ``authorization_ttl``) so the user's application
+    credentials and trusts hold the group's roles between logins."""
+
+    __tablename__ = "identity_federated_group_membership"
+    user_id: Mapped[str] = mapped_column(
+        ForeignKey("identity_user.id", ondelete="CASCADE"), primary_key=True
+    )
+    group_id: Mapped[str] = mapped_column(
+        ForeignKey("identity_group.id", ondelete="CASCADE"), primary_key=True
+    )
+    idp_id: Mapped[str] = mapped_column(
+        ForeignKey("identity_idp.id", ondelete="CASCADE"), primary_key=True
+    )
+    expires_at: Mapped[dt.datetime] = mapped_column(index=True)

@@ -1,6 +1,8 @@
 """Default Identity policy: Keystone's admin / member / reader personas.
 
-- cloud admin: the admin role on the system scope or on the cloud's admin project;
+- cloud admin: the admin role on the system scope or on a project the token marks
+  ``is_admin_project``: any project under ``[identity] admin_scope = "any-project"`` (the default,
+  Keystone's effective default), only the cloud's admin project under ``"admin-project"``;
 - domain admin / reader: the admin / reader role on a domain-scoped token, limited to that domain
   (a domain admin of the domain holding the admin project is no admin there: see _domain);
 - everyone: their own user, tokens, credentials, application credentials and trusts.
@@ -50,6 +52,13 @@ DEFAULT_RULES: dict[str, str] = {
     "identity:create_domain": ADMIN,
     "identity:update_domain": ADMIN,
     "identity:delete_domain": ADMIN,
+    # domain configuration
+    "identity:create_domain_config": ADMIN,
+    "identity:get_domain_config": READER,
+    "identity:get_domain_config_default": READER,
+    "identity:update_domain_config": ADMIN,
+    "identity:delete_domain_config": ADMIN,
+    "identity:get_security_compliance_domain_config": "",
     # projects
     "identity:get_project": f"{READER} or {_domain('reader', 'target.project.domain_id')}"
     " or project_id:%(target.project.id)s",
@@ -74,7 +83,6 @@ DEFAULT_RULES: dict[str, str] = {
     "identity:create_user": f"{ADMIN} or {_domain('admin', 'target.user.domain_id')}",
     "identity:update_user": f"{ADMIN} or {_domain('admin', 'target.user.domain_id')}",
     "identity:delete_user": f"{ADMIN} or {_domain('admin', 'target.user.domain_id')}",
-    "identity:change_password": "user_id:%(target.user.id)s",
     "identity:list_groups_for_user": f"{READER} or {_domain('reader', 'target.user.domain_id')}"
     " or user_id:%(target.user.id)s",
     # groups
@@ -179,6 +187,40 @@ DEFAULT_RULES: dict[str, str] = {
     "identity:get_role_for_trust": f"{READER} or user_id:%(target.trust.trustor_user_id)s"
     " or user_id:%(target.trust.trustee_user_id)s",
     "identity:delete_trust": f"{ADMIN} or user_id:%(target.trust.trustor_user_id)s",
+    # OS-OAUTH1: consumers are the cloud's; a user delegates their own roles and manages the
+    # access tokens they authorized
+    "identity:create_consumer": ADMIN,
+    "identity:get_consumer": READER,
+    "identity:list_consumers": READER,
+    "identity:update_consumer": ADMIN,
+    "identity:delete_consumer": ADMIN,
+    "identity:authorize_request_token": "",
+    "identity:list_access_tokens": f"{READER} or user_id:%(target.user.id)s",
+    "identity:get_access_token": f"{READER} or user_id:%(target.user.id)s",
+    "identity:list_access_token_roles": f"{READER} or user_id:%(target.user.id)s",
+    "identity:get_access_token_role": f"{READER} or user_id:%(target.user.id)s",
+    "identity:delete_access_token": f"{ADMIN} or user_id:%(target.user.id)s",
+    # OS-FEDERATION
+    "identity:create_identity_provider": ADMIN,
+    "identity:get_identity_provider": READER,
+    "identity:list_identity_providers": READER,
+    "identity:update_identity_provider": ADMIN,
+    "identity:delete_identity_provider": ADMIN,
+    "identity:create_protocol": ADMIN,
+    "identity:get_protocol": READER,
+    "identity:list_protocols": READER,
+    "identity:update_protocol": ADMIN,
+    "identity:delete_protocol": ADMIN,
+    "identity:create_mapping": ADMIN,
+    "identity:get_mapping": READER,
+    "identity:list_mappings": READER,
+    "identity:update_mapping": ADMIN,
+    "identity:delete_mapping": ADMIN,
+    "identity:create_service_provider": ADMIN,
+    "identity:get_service_provider": READER,
+    "identity:list_service_providers": READER,
+    "identity:update_service_provider": ADMIN,
+    "identity:delete_service_provider": ADMIN,
     # OS-EP-FILTER: endpoints and endpoint groups of projects
     "identity:add_endpoint_to_project": ADMIN,
     "identity:check_endpoint_in_project": READER,

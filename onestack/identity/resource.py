@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -16,6 +17,7 @@ from onestack.identity import revoke
 from onestack.identity.models import (
     Assignment,
     Domain,
+    DomainConfigOption,
     Group,
     Project,
     ProjectEndpoint,
@@ -108,6 +110,9 @@ async def delete_domain(session: AsyncSession, domain_id: str) -> None:
     await session.execute(delete(Group).where(Group.id.in_(group_ids)))
     await session.execute(delete(User).where(User.id.in_(user_ids)))
     await _drop_endpoint_links(session, project_ids)
+    await session.execute(
+        delete(DomainConfigOption).where(DomainConfigOption.domain_id == domain_id)
+    )
     # children before parents
     while True:
         leaves = list(
@@ -156,13 +161,18 @@ class ProjectFilters:
     not_tags_any: tuple[str, ...] = ()
 
 
+def _has_control(text: str) -> bool:
+    return any(unicodedata.category(ch) == "Cc" for ch in text)
+
+
 def check_tags(tags: Iterable[str]) -> list[str]:
     """Keystone's tag rules, deduplicated in order; 400 on a bad tag or too many."""
     unique = list(dict.fromkeys(tags))
     for tag in unique:
-        if not 1 <= len(tag) <= 255 or "/" in tag or "," in tag:
+        if not 1 <= len(tag) <= 255 or "/" in tag or "," in tag or _has_control(tag):
             raise BadRequest(
-                f"Invalid project tag {tag!r}: tags are 1-255 characters without '/' or ','."
+                f"Invalid project tag {tag!r}: tags are 1-255 characters without '/', ',' or "
+                "control characters."
             )
     if len(unique) > MAX_TAGS:
         raise BadRequest(f"A project can have at most {MAX_TAGS} tags.")

@@ -25,6 +25,8 @@ class TokenFacts:
     audit_id: str
     audit_chain_id: str
     issued_at: dt.datetime  # naive UTC
+    consumer_id: str | None = None
+    access_token_id: str | None = None
 
 
 def matches(event: RevocationEvent, t: TokenFacts) -> bool:
@@ -37,6 +39,8 @@ def matches(event: RevocationEvent, t: TokenFacts) -> bool:
         and (event.trust_id is None or event.trust_id == t.trust_id)
         and (event.audit_id is None or event.audit_id == t.audit_id)
         and (event.audit_chain_id is None or event.audit_chain_id == t.audit_chain_id)
+        and (event.consumer_id is None or event.consumer_id == t.consumer_id)
+        and (event.access_token_id is None or event.access_token_id == t.access_token_id)
     )
 
 
@@ -61,3 +65,13 @@ async def load_events(session: AsyncSession, max_token_age: dt.timedelta) -> lis
 async def prune(session: AsyncSession, max_token_age: dt.timedelta) -> None:
     horizon = utcnow() - max_token_age
     await session.execute(delete(RevocationEvent).where(RevocationEvent.revoked_at < horizon))
+
+
+async def list_events(
+    session: AsyncSession, since: dt.datetime | None = None
+) -> list[RevocationEvent]:
+    """The recorded events, oldest first; with ``since``, those revoked after it."""
+    stmt = select(RevocationEvent).order_by(RevocationEvent.revoked_at, RevocationEvent.id)
+    if since is not None:
+        stmt = stmt.where(RevocationEvent.revoked_at > since)
+    return list((await session.execute(stmt)).scalars())

@@ -16,13 +16,18 @@ from onestack.identity.api import (
     auth,
     catalog,
     credentials,
+    domain_config,
     domains,
     ec2,
     endpoint_filter,
+    federation,
     groups,
     limits,
+    oauth1,
+    passwords,
     policies_api,
     projects,
+    revoke_events,
     roles,
     trusts,
     users,
@@ -36,6 +41,7 @@ SPEC = ServiceSpec("identity", "/identity", "identity", "keystone")
 ROUTERS = (
     versions,
     auth,
+    domain_config,
     domains,
     projects,
     users,
@@ -50,6 +56,10 @@ ROUTERS = (
     policies_api,
     endpoint_filter,
     limits,
+    passwords,
+    revoke_events,
+    oauth1,
+    federation,
 )
 
 
@@ -66,7 +76,7 @@ class IdentityService:
         self.authenticator = Authenticator(self.manager, self.tokens)
         self.app = create_app(
             title="onestack identity",
-            routers=[m.router for m in ROUTERS],
+            routers=[r for m in ROUTERS for r in getattr(m, "routers", (m.router,))],
             error_format=keystone_format,
             token_validator=self.tokens,
             policy=self.manager.policy,

@@ -20,7 +20,8 @@ from onestack.common.fernet import InvalidToken, KeyRepository
 #: Keystone's default ``[auth] methods`` order, which fixes the bit of each method.
 METHODS = ("external", "password", "token", "oauth1", "mapped", "application_credential")
 
-UNSCOPED, DOMAIN, PROJECT, TRUST, SYSTEM, APP_CRED = 0, 1, 2, 3, 8, 9
+UNSCOPED, DOMAIN, PROJECT, TRUST, OAUTH, SYSTEM, APP_CRED = 0, 1, 2, 3, 5, 8, 9
+FED_UNSCOPED, FED_PROJECT, FED_DOMAIN = 4, 6, 7
 
 
 @dataclass(slots=True)
@@ -34,6 +35,11 @@ class TokenPayload:
     system: str | None = None
     trust_id: str | None = None
     app_cred_id: str | None = None
+    access_token_id: str | None = None
+    #: OS-FEDERATION: the mapped groups, the identity provider and protocol of a shadow user.
+    federated_group_ids: list[str] | None = None
+    idp_id: str | None = None
+    protocol_id: str | None = None
     issued_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
 
 
@@ -89,7 +95,20 @@ class TokenFormatter:
         )
         audit = _pack_audit(p.audit_ids)
         body: tuple[object, ...]
-        if p.trust_id:
+        if p.idp_id:
+            federation = (
+                [_pack_id(g) for g in p.federated_group_ids or []],
+                _pack_id(p.idp_id),
+                p.protocol_id or "",
+            )
+            if p.project_id:
+                body = (FED_PROJECT, user, methods, _pack_id(p.project_id), *federation)
+            elif p.domain_id:
+                body = (FED_DOMAIN, user, methods, _pack_id(p.domain_id), *federation)
+            else:
+                body = (FED_UNSCOPED, user, methods, *federation)
+            body = (*body, expires, audit)
+        elif p.trust_id:
             body = (
                 TRUST,
                 user,
@@ -98,6 +117,16 @@ class TokenFormatter:
                 expires,
                 audit,
                 _pack_id(p.trust_id),
+            )
+        elif p.access_token_id:
+            body = (
+                OAUTH,
+                user,
+                methods,
+                _pack_id(p.project_id or ""),
+                _pack_id(p.access_token_id),
+                expires,
+                audit,
             )
         elif p.app_cred_id:
             body = (
@@ -148,6 +177,31 @@ def _payload(body: list[object], issued: dt.datetime) -> TokenPayload:
             methods,
             when(body[3]),
             _unpack_audit(body[4]),  # type: ignore[arg-type]
+            issued_at=issued,
+        )
+    if version in (FED_UNSCOPED, FED_PROJECT, FED_DOMAIN):
+        scope = None if version == FED_UNSCOPED else _unpack_id(body[3])
+        groups, idp, protocol, expires_at, audit_ids = body[3 if scope is None else 4 :]  # type: ignore[misc]
+        return TokenPayload(
+            user,
+            methods,
+            when(expires_at),
+            _unpack_audit(audit_ids),
+            project_id=scope if version == FED_PROJECT else None,
+            domain_id=scope if version == FED_DOMAIN else None,
+            federated_group_ids=[_unpack_id(g) for g in groups],  # type: ignore[attr-defined]
+            idp_id=_unpack_id(idp),
+            protocol_id=str(protocol),
+            issued_at=issued,
+        )
+    if version == OAUTH:
+        return TokenPayload(
+            user,
+            methods,
+            when(body[5]),
+            _unpack_audit(body[6]),  # type: ignore[arg-type]
+            project_id=_unpack_id(body[3]),
+            access_token_id=_unpack_id(body[4]),
             issued_at=issued,
         )
     expires, audit = when(body[4]), _unpack_audit(body[5])  # type: ignore[arg-type]

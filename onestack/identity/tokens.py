@@ -28,6 +28,8 @@ from onestack.identity.models import (
     ApplicationCredential,
     ApplicationCredentialRole,
     Domain,
+    IdentityProvider,
+    OAuthAccessToken,
     Project,
     Role,
     Trust,
@@ -53,6 +55,8 @@ class ScopeData:
     roles: list[dict[str, str]] = field(default_factory=list)
     trust: dict[str, Any] | None = None
     app_cred: dict[str, Any] | None = None
+    #: OS-OAUTH1: the access token and consumer of a delegated token.
+    oauth: dict[str, str] | None = None
     is_admin_project: bool = False
 
 
@@ -88,6 +92,8 @@ class TokenInfo:
             token["OS-TRUST:trust"] = s.trust
         if s.app_cred is not None:
             token["application_credential"] = s.app_cred
+        if s.oauth is not None:
+            token["OS-OAUTH1"] = s.oauth
         if catalog is not None and (p.project_id or p.domain_id or p.system):
             token["catalog"] = catalog
         return {"token": token}
@@ -131,6 +137,13 @@ class TokenProvider:
         self._catalogs: dict[str | None, list[dict[str, Any]]] = {}
         self._catalogs_revision = -1
         self.admin_project_id: str | None = None
+
+    def _is_admin_project(self, project_id: str) -> bool:
+        """Whether the admin role on this project makes a cloud admin (``admin_scope``): any
+        project, as in Keystone without an admin project configured, or the admin project."""
+        if self.mgr.conf.admin_scope == "any-project":
+            return True
+        return project_id == self.admin_project_id
 
     # -- validation -------------------------------------------------------------------------
     async def validate(self, token: str, *, allow_expired: bool = False) -> TokenInfo:
@@ -223,13 +236,25 @@ class TokenProvider:
             audit_id=p.audit_ids[0],
             audit_chain_id=p.audit_ids[-1],
             issued_at=p.issued_at.astimezone(dt.UTC).replace(tzinfo=None),
+            consumer_id=(s.oauth or {}).get("consumer_id"),
+            access_token_id=p.access_token_id,
         )
 
     async def _scope_data(self, p: TokenPayload) -> ScopeData:
         if self._scopes_revision != self.mgr.revision:
             self._scopes.clear()
             self._scopes_revision = self.mgr.revision
-        key = (p.user_id, p.project_id, p.domain_id, p.system, p.trust_id, p.app_cred_id)
+        key = (
+            p.user_id,
+            p.project_id,
+            p.domain_id,
+            p.system,
+            p.trust_id,
+            p.app_cred_id,
+            p.access_token_id,
+            p.idp_id,
+            tuple(p.federated_group_ids or ()),
+        )
         data = self._scopes.get(key)
         if data is None:
             async with self.mgr.read() as session:
@@ -247,19 +272,33 @@ class TokenProvider:
         if user_domain is None or not user_domain.enabled:
             raise TokenInvalid("The token's user domain is disabled.")
         data = ScopeData(user=_user_ref(user, user_domain), user_domain_id=user.domain_id)
+        groups = tuple(p.federated_group_ids or ())
+        if p.idp_id:
+            idp = await session.get(IdentityProvider, p.idp_id)
+            if idp is None or not idp.enabled:
+                raise TokenInvalid("The token's identity provider is gone or disabled.")
+            data.user["OS-FEDERATION"] = {
+                "identity_provider": {"id": p.idp_id},
+                "protocol": {"id": p.protocol_id},
+                "groups": [{"id": g} for g in groups],
+            }
         if p.project_id:
             project, domain = await _enabled_project(session, p.project_id)
             data.project = _project_ref(project, domain)
-            data.is_admin_project = project.id == self.admin_project_id
+            data.is_admin_project = self._is_admin_project(project.id)
             roles = await self._project_roles(session, p, user, project)
         elif p.domain_id:
             scope_domain = await session.get(Domain, p.domain_id)
             if scope_domain is None or not scope_domain.enabled:
                 raise TokenInvalid("The token's domain is gone or disabled.")
             data.domain = {"id": scope_domain.id, "name": scope_domain.name}
-            roles = await assignment.effective_roles(session, user.id, domain_id=p.domain_id)
+            roles = await assignment.effective_roles(
+                session, user.id, domain_id=p.domain_id, extra_groups=groups
+            )
         elif p.system:
-            roles = await assignment.effective_roles(session, user.id, system=True)
+            roles = await assignment.effective_roles(
+                session, user.id, system=True, extra_groups=groups
+            )
         else:
             roles = []
         if (p.project_id or p.domain_id or p.system) and not roles:
@@ -278,6 +317,10 @@ class TokenProvider:
             cred = await session.get(ApplicationCredential, p.app_cred_id)
             assert cred is not None  # checked in _project_roles
             data.app_cred = {"id": cred.id, "name": cred.name, "restricted": not cred.unrestricted}
+        if p.access_token_id:
+            access = await session.get(OAuthAccessToken, p.access_token_id)
+            assert access is not None  # checked in _project_roles
+            data.oauth = {"access_token_id": access.id, "consumer_id": access.consumer_id}
         return data
 
     async def _project_roles(
@@ -298,7 +341,19 @@ class TokenProvider:
             if not set(wanted) <= {r.id for r in held}:
                 raise TokenInvalid("The trustor no longer has the delegated roles.")
             return [r for r in held if r.id in wanted_ids]
-        held = await assignment.effective_roles(session, user.id, project=project)
+        held = await assignment.effective_roles(
+            session, user.id, project=project, extra_groups=tuple(p.federated_group_ids or ())
+        )
+        if p.access_token_id:
+            access = await session.get(OAuthAccessToken, p.access_token_id)
+            if access is None or access.authorizing_user_id != user.id:
+                raise TokenInvalid("The OAuth access token is gone.")
+            if access.project_id != project.id:
+                raise TokenInvalid("The OAuth access token is for another project.")
+            if access.expires_at is not None and access.expires_at <= utcnow():
+                raise TokenInvalid("The OAuth access token has expired.")
+            wanted_ids = await assignment.implied_closure(session, list(access.role_ids))
+            return [r for r in held if r.id in wanted_ids]
         if p.app_cred_id:
             cred = await session.get(ApplicationCredential, p.app_cred_id)
             if cred is None or cred.user_id != user.id or cred.project_id != project.id:

@@ -23,6 +23,7 @@ from onestack.common.pagination import PageRequest, paginate
 from onestack.identity import assignment, resource, revoke
 from onestack.identity.manager import IdentityManager
 from onestack.identity.models import (
+    AccessRule,
     ApplicationCredential,
     Assignment,
     Credential,
@@ -195,16 +196,20 @@ async def store_password(
 
 
 async def change_password(mgr: IdentityManager, user_id: str, original: str, password: str) -> None:
-    """Self-service change: the original must match; every token of the user is revoked."""
+    """Self-service change, proved by the original password (an unknown or disabled user is the
+    same 401 as a wrong password); every token of the user is revoked."""
     async with mgr.read() as session:
-        user = await get_user(session, user_id)
+        user = await find_user(session, user_id)
+    ok = await check_password(
+        original, user.password_hash if user else None, mgr.conf.password_hash_rounds
+    )
+    if user is None or not ok or not user.enabled:
+        raise Unauthorized("Invalid user / password.")
     if (user.options or {}).get("lock_password"):
         raise BadRequest(
             "You cannot change your password at this time due to password policy disallowing "
             "password changes. Please contact your administrator to reset your password."
         )
-    if not await check_password(original, user.password_hash, mgr.conf.password_hash_rounds):
-        raise Unauthorized("Invalid user / password.")
     new = await prepare_password(mgr, password, user, self_service=True)
     async with mgr.write() as session:
         row = await get_user(session, user_id)
@@ -286,6 +291,7 @@ async def delete_user(session: AsyncSession, user_id: str) -> None:
     await session.execute(
         delete(ApplicationCredential).where(ApplicationCredential.user_id == user_id)
     )
+    await session.execute(delete(AccessRule).where(AccessRule.user_id == user_id))
     await session.execute(
         delete(Trust).where(or_(Trust.trustor_user_id == user_id, Trust.trustee_user_id == user_id))
     )

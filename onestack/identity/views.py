@@ -14,6 +14,16 @@ def isotime(value: dt.datetime | None) -> str | None:
     return value.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+def app_cred_time(value: dt.datetime | None) -> str | None:
+    """An application credential's ``expires_at`` as Keystone renders it: naive UTC with
+    microseconds and no zone (``2015-11-05T22:00:11.123456``)."""
+    if value is None:
+        return None
+    if value.tzinfo is not None:
+        value = value.astimezone(dt.UTC).replace(tzinfo=None)
+    return value.strftime("%Y-%m-%dT%H:%M:%S.%f")
+
+
 def parse_isotime(value: str) -> dt.datetime:
     """Naive UTC from an ISO 8601 string (``Z`` or offset accepted)."""
     parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))

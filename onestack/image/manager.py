@@ -60,7 +60,7 @@ class ImageManager:
         self.leases = Leases(self.db, LEASES, ttl=self.settings.work_lease)
         self._notifier: Any = None
         self._background: set[asyncio.Task[Any]] = set()
-        self._admin_memo: dict[tuple[str, ...], bool] = {}
+        self._admin_memo: dict[tuple[Any, ...], bool] = {}
         self._write_lock = asyncio.Lock() if self.db.is_sqlite else None
 
     async def start(self) -> None:
@@ -102,11 +102,12 @@ class ImageManager:
             yield session
 
     def is_admin(self, ctx: RequestContext) -> bool:
-        """Glance's ``context_is_admin`` (the admin role, on any scope)."""
-        decision = self._admin_memo.get(ctx.roles)
+        """Glance's ``context_is_admin`` (the cloud admin: see policies.py)."""
+        key = (ctx.roles, ctx.system_scope, ctx.is_admin_project)
+        decision = self._admin_memo.get(key)
         if decision is None:
             decision = self.policy.check(ctx, "context_is_admin", {})
-            self._admin_memo[ctx.roles] = decision
+            self._admin_memo[key] = decision
         return decision
 
     def enforce(

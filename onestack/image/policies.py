@@ -1,28 +1,31 @@
 """Default Image policy: Glance's secure-RBAC defaults.
 
 Targets carry ``project_id`` (the image owner), ``owner``, ``visibility`` and, when the caller's
-project is a member of the image, ``member_id``. As in Glance, the admin role on any project is
-an image admin (``context_is_admin``). Any rule can be overridden by a policy.yaml
-(``[image] policy_file``).
+project is a member of the image, ``member_id``. The image admin (``context_is_admin``) is the
+cloud admin as Identity marks it: the admin role on the system scope or on a project the token
+calls an admin project (``is_admin_project``: every project under ``[identity] admin_scope =
+"any-project"``, as in Glance with Keystone's defaults; only the admin project under
+``"admin-project"``). Any rule can be overridden by a policy.yaml (``[image] policy_file``).
 """
 
 from __future__ import annotations
 
+#: The admin role where it means the cloud admin (never a domain admin's domain-scoped token).
+ADMIN = "(role:admin and (system_scope:all or is_admin_project:True))"
 PROJECT_MEMBER = "role:member and project_id:%(project_id)s"
 PROJECT_READER = "role:reader and project_id:%(project_id)s"
 _VISIBLE = (
     "project_id:%(project_id)s or project_id:%(member_id)s"
     ' or "community":%(visibility)s or "public":%(visibility)s or "shared":%(visibility)s'
 )
-ADMIN_OR_MEMBER = f"role:admin or ({PROJECT_MEMBER})"
-ADMIN_OR_READER = f"role:admin or ({PROJECT_READER})"
-ADMIN = "role:admin"
+ADMIN_OR_MEMBER = f"{ADMIN} or ({PROJECT_MEMBER})"
+ADMIN_OR_READER = f"{ADMIN} or ({PROJECT_READER})"
 ADMIN_OR_READER_NAMESPACE = (
-    'role:admin or (role:reader and (project_id:%(project_id)s or "public":%(visibility)s))'
+    f'{ADMIN} or (role:reader and (project_id:%(project_id)s or "public":%(visibility)s))'
 )
-ADMIN_OR_SHARED_MEMBER = "role:admin or (role:member and project_id:%(member_id)s)"
+ADMIN_OR_SHARED_MEMBER = f"{ADMIN} or (role:member and project_id:%(member_id)s)"
 ADMIN_OR_READER_OR_SHARED_MEMBER = (
-    "role:admin or (role:reader and (project_id:%(project_id)s or project_id:%(member_id)s))"
+    f"{ADMIN} or (role:reader and (project_id:%(project_id)s or project_id:%(member_id)s))"
 )
 
 DEFAULT_RULES: dict[str, str] = {
@@ -31,12 +34,12 @@ DEFAULT_RULES: dict[str, str] = {
     # images
     "add_image": ADMIN_OR_MEMBER,
     "delete_image": ADMIN_OR_MEMBER,
-    "get_image": f"role:admin or (role:reader and ({_VISIBLE}))",
+    "get_image": f"{ADMIN} or (role:reader and ({_VISIBLE}))",
     "get_images": ADMIN_OR_READER,
     "modify_image": ADMIN_OR_MEMBER,
     "publicize_image": ADMIN,
     "communitize_image": ADMIN_OR_MEMBER,
-    "download_image": f"role:admin or (role:member and ({_VISIBLE}))",
+    "download_image": f"{ADMIN} or (role:member and ({_VISIBLE}))",
     "upload_image": ADMIN_OR_MEMBER,
     "delete_image_location": ADMIN,
     "get_image_location": ADMIN_OR_READER,

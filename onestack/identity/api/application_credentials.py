@@ -18,7 +18,7 @@ from onestack.identity.api.common import Caller, body_as, enforce, list_body, li
 from onestack.identity.delegation import RoleRef
 from onestack.identity.manager import manager_of
 from onestack.identity.models import ApplicationCredential, Role
-from onestack.identity.views import isotime
+from onestack.identity.views import app_cred_time
 
 router = protected_router()
 
@@ -58,7 +58,7 @@ def view(request: Request, c: ApplicationCredential, roles: list[Role]) -> dict[
         "user_id": c.user_id,
         "project_id": c.project_id,
         "system": c.system,
-        "expires_at": isotime(c.expires_at),
+        "expires_at": app_cred_time(c.expires_at),
         "unrestricted": c.unrestricted,
         "roles": [delegation.role_ref(r) for r in roles],
         "access_rules": c.access_rules or [],
@@ -175,6 +175,6 @@ async def delete_access_rule(
     request: Request, user_id: str, rule_id: str, ctx: RequestContext = Caller
 ) -> Response:
     enforce(request, ctx, "identity:delete_access_rule", _target(user_id))
-    async with manager_of(request).read() as session:
+    async with manager_of(request).write() as session:
         await app_creds.delete_access_rule(session, user_id, rule_id)
     return no_content()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import Request
 from sqlalchemy import select
 from starlette.responses import Response
@@ -9,9 +11,16 @@ from starlette.responses import Response
 from onestack.common.api import json, no_content
 from onestack.common.context import RequestContext
 from onestack.common.errors import NotFound
-from onestack.identity import assignment, revoke
+from onestack.identity import assignment, federation, revoke
 from onestack.identity.api import public_router
-from onestack.identity.api.common import Caller, body_as, enforce, self_link, truthy
+from onestack.identity.api.common import (
+    Caller,
+    body_as,
+    enforce,
+    self_link,
+    signed_request,
+    truthy,
+)
 from onestack.identity.auth import AuthRequest
 from onestack.identity.manager import manager_of
 from onestack.identity.models import SYSTEM_TARGET, Assignment, Domain, Project
@@ -25,13 +34,32 @@ SUBJECT = "X-Subject-Token"
 async def issue_token(request: Request) -> Response:
     body = await body_as(request, AuthRequest)
     app = request.app.state
-    token, info = await app.authenticator.authenticate(body)
+    token, info = await app.authenticator.authenticate(body, signed_request(request))
     catalog = (
         None
         if truthy(request.query_params.get("nocatalog"))
         else await app.tokens.catalog(info.payload.project_id)
     )
-    return json(info.body(catalog), status=201, headers={SUBJECT: token})
+    return json(await with_sps(request, info.body(catalog)), status=201, headers={SUBJECT: token})
+
+
+async def with_sps(request: Request, body: dict[str, Any]) -> dict[str, Any]:
+    """A token with a catalog lists the enabled service providers (OS-FEDERATION)."""
+    if "catalog" not in body["token"]:
+        return body
+    mgr = manager_of(request)
+
+    async def load() -> list[dict[str, str]]:
+        async with mgr.read() as session:
+            return [
+                {"id": sp.id, "auth_url": sp.auth_url, "sp_url": sp.sp_url}
+                for sp in await federation.enabled_sps(session)
+            ]
+
+    sps = await mgr.memo(("enabled-service-providers",), load)  # until the next write
+    if sps:
+        body["token"]["service_providers"] = sps
+    return body
 
 
 async def _subject(request: Request, ctx: RequestContext, rule: str) -> tuple[str, TokenInfo]:
@@ -42,11 +70,9 @@ async def _subject(request: Request, ctx: RequestContext, rule: str) -> tuple[st
     try:
         info = await request.app.state.tokens.validate(subject, allow_expired=allow_expired)
     except TokenInvalid:
-        info = None
-    target = {"target": {"token": {"user_id": info.user_id if info else None}}}
-    enforce(request, ctx, rule, target)
-    if info is None:
-        raise NotFound(f"Could not find token: {subject[:16]}...")
+        # as Keystone: the token is looked up before the policy check that needs its owner
+        raise NotFound(f"Could not find token: {subject[:16]}...") from None
+    enforce(request, ctx, rule, {"target": {"token": {"user_id": info.user_id}}})
     return subject, info
 
 
@@ -58,7 +84,7 @@ async def validate_token(request: Request, ctx: RequestContext = Caller) -> Resp
         if truthy(request.query_params.get("nocatalog"))
         else await request.app.state.tokens.catalog(info.payload.project_id)
     )
-    return json(info.body(catalog), headers={SUBJECT: subject})
+    return json(await with_sps(request, info.body(catalog)), headers={SUBJECT: subject})
 
 
 @router.head("/v3/auth/tokens")
@@ -84,12 +110,23 @@ async def auth_catalog(request: Request, ctx: RequestContext = Caller) -> Respon
     return json({"catalog": catalog, "links": self_link(request, "auth/catalog")})
 
 
+def _federated_groups(ctx: RequestContext) -> list[str]:
+    """The mapped groups a federated token carries (they count as the user's groups)."""
+    token = getattr(ctx, "token", None)
+    return list(getattr(getattr(token, "payload", None), "federated_group_ids", None) or [])
+
+
+async def _actors(session: Any, ctx: RequestContext) -> list[str | None]:
+    groups = await assignment.group_ids_of(session, ctx.user_id or "")
+    return [ctx.user_id, *groups, *_federated_groups(ctx)]
+
+
 async def _assigned_targets(
     request: Request, ctx: RequestContext, types: tuple[str, ...]
 ) -> set[str]:
     mgr = manager_of(request)
     async with mgr.read() as session:
-        actors = [ctx.user_id, *await assignment.group_ids_of(session, ctx.user_id or "")]
+        actors = await _actors(session, ctx)
         rows = await session.execute(
             select(Assignment.target_id).where(
                 Assignment.actor_id.in_(actors), Assignment.type.in_(types)
@@ -99,6 +136,7 @@ async def _assigned_targets(
 
 
 @router.get("/v3/auth/projects")
+@router.get("/v3/OS-FEDERATION/projects")
 async def auth_projects(request: Request, ctx: RequestContext = Caller) -> Response:
     enforce(request, ctx, "identity:get_auth_projects")
     ids = await _assigned_targets(request, ctx, (assignment.USER_PROJECT, assignment.GROUP_PROJECT))
@@ -110,9 +148,7 @@ async def auth_projects(request: Request, ctx: RequestContext = Caller) -> Respo
         # inherited domain grants reach every project of the domain
         inherited = await session.execute(
             select(Assignment.target_id).where(
-                Assignment.actor_id.in_(
-                    [ctx.user_id, *await assignment.group_ids_of(session, ctx.user_id or "")]
-                ),
+                Assignment.actor_id.in_(await _actors(session, ctx)),
                 Assignment.type.in_((assignment.USER_DOMAIN, assignment.GROUP_DOMAIN)),
                 Assignment.inherited.is_(True),
             )
@@ -143,10 +179,11 @@ async def auth_projects(request: Request, ctx: RequestContext = Caller) -> Respo
         for p in sorted(projects, key=lambda p: p.name)
         if p.domain_id in enabled_domains
     ]
-    return json({"projects": body, "links": self_link(request, "auth/projects")})
+    return json({"projects": body, "links": self_link(request, request.url.path.split("/v3/")[-1])})
 
 
 @router.get("/v3/auth/domains")
+@router.get("/v3/OS-FEDERATION/domains")
 async def auth_domains(request: Request, ctx: RequestContext = Caller) -> Response:
     enforce(request, ctx, "identity:get_auth_domains")
     ids = await _assigned_targets(request, ctx, (assignment.USER_DOMAIN, assignment.GROUP_DOMAIN))
@@ -170,7 +207,7 @@ async def auth_domains(request: Request, ctx: RequestContext = Caller) -> Respon
             }
             for d in rows
         ]
-    return json({"domains": body, "links": self_link(request, "auth/domains")})
+    return json({"domains": body, "links": self_link(request, request.url.path.split("/v3/")[-1])})
 
 
 @router.get("/v3/auth/system")

@@ -245,12 +245,18 @@ class EndpointFields(_Open):
     region: str | None = Field(None, max_length=255)
 
     def columns(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The columns and free attributes; the legacy ``region`` alone (as v2-era clients
+        send it) also sets ``ensure_region``: that region is created if missing, as Keystone
+        does."""
         columns, extra = self.split()
         if "region" in columns:
             legacy = columns.pop("region")
-            if "region_id" in columns and columns["region_id"] != legacy:
-                raise BadRequest("region and region_id are both given and differ.")
-            columns["region_id"] = legacy
+            if columns.get("region_id") is not None:
+                if columns["region_id"] != legacy:
+                    raise BadRequest("region and region_id are both given and differ.")
+            else:
+                columns["region_id"] = legacy
+                columns["ensure_region"] = bool(legacy)
         return _not_null(columns, "enabled", "service_id", "interface", "url"), extra
 
 

@@ -12,9 +12,19 @@ from onestack.common.auth import authenticated
 from onestack.common.context import RequestContext
 from onestack.common.pagination import PageRequest, page_links, page_request
 from onestack.identity.manager import IdentityManager, manager_of
+from onestack.identity.oauth1 import SignedRequest
 
 Caller = Depends(authenticated)
-__all__ = ["Caller", "body_as", "enforce", "list_body", "list_page", "self_link", "truthy"]
+__all__ = [
+    "Caller",
+    "body_as",
+    "enforce",
+    "list_body",
+    "list_page",
+    "self_link",
+    "signed_request",
+    "truthy",
+]
 
 
 def enforce(
@@ -38,6 +48,12 @@ def list_body(
     request: Request, key: str, items: list[dict[str, Any]], page: PageRequest
 ) -> dict[str, Any]:
     return {key: items, "links": page_links(request, items, page)}
+
+
+def signed_request(request: Request, body: str | None = None) -> SignedRequest:
+    """What an OAuth 1.0a signature of ``request`` covers (the URL the client called)."""
+    headers = {"authorization": request.headers.get("authorization", "")}
+    return SignedRequest(request.method, str(request.url), headers, body)
 
 
 def truthy(value: str | None) -> bool:

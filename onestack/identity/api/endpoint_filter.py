@@ -51,7 +51,7 @@ def group_view(request: Request, g: EndpointGroup) -> dict[str, Any]:
     return {
         "id": g.id,
         "name": g.name,
-        "description": g.description or "",
+        "description": g.description,
         "filters": g.filters,
         "links": self_link(request, f"{GROUPS}/{g.id}"),
     }

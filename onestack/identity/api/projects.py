@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import Request
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
@@ -12,7 +13,7 @@ from onestack.common.api import json, no_content
 from onestack.common.context import RequestContext
 from onestack.common.errors import BadRequest, NotFound
 from onestack.identity import resource, users
-from onestack.identity.api import protected_router
+from onestack.identity.api import projects_as_domains, protected_router
 from onestack.identity.api.common import (
     Caller,
     body_as,
@@ -32,7 +33,7 @@ from onestack.identity.api.ownership import (
     public_extra,
 )
 from onestack.identity.manager import manager_of
-from onestack.identity.models import Project
+from onestack.identity.models import Domain, Project
 
 router = protected_router()
 
@@ -107,11 +108,6 @@ async def views(request: Request, session: Any, rows: list[Project]) -> list[dic
 
 def _columns(fields: ProjectFields) -> dict[str, Any]:
     """Model columns from a body; ``tags`` are handled apart, extras go to ``extra``."""
-    if fields.is_domain:
-        raise BadRequest(
-            "Projects acting as domains are not supported; create a domain with "
-            "POST /v3/domains instead."
-        )
     data = columns(fields, RESERVED, exclude=("tags", "options", "is_domain"))
     if fields.options is not None:
         data["options"] = fields.options.model_dump(exclude_unset=True)
@@ -129,6 +125,8 @@ def _tag_list(raw: str | None) -> tuple[str, ...]:
 
 @router.get("/projects")
 async def list_projects(request: Request, ctx: RequestContext = Caller) -> Response:
+    if flag(request, "is_domain"):
+        return await projects_as_domains.list_(request, ctx)
     domain_id = list_domain(request, ctx, "identity:list_projects")
     mgr = manager_of(request)
     page = list_page(request, mgr)
@@ -154,6 +152,8 @@ async def list_projects(request: Request, ctx: RequestContext = Caller) -> Respo
 async def create_project(request: Request, ctx: RequestContext = Caller) -> Response:
     body = await body_as(request, ProjectCreate)
     fields = _columns(body.project)
+    if body.project.is_domain:
+        return await projects_as_domains.create(request, ctx, fields, body.project.tags)
     mgr = manager_of(request)
     parent_id, domain_id = fields.pop("parent_id", None), fields.pop("domain_id", None)
     async with mgr.read() as session:
@@ -231,10 +231,21 @@ def _subtree_as_ids(project: Project, subtree: list[Project]) -> dict[str, Any] 
 async def get_project(request: Request, project_id: str, ctx: RequestContext = Caller) -> Response:
     async with manager_of(request).read() as session:
         found = await resource.find_project(session, project_id)
+        if found is None and (domain := await projects_as_domains.find(request, project_id)):
+            return projects_as_domains.get(request, ctx, domain)
         project = guard(request, ctx, "identity:get_project", "project", project_id, found)
         body = (await views(request, session, [project]))[0]
         body.update(await _hierarchy(request, ctx, session, project))
         return json({"project": body})
+
+
+async def _as_domain(request: Request, project_id: str) -> Domain | None:
+    """The domain ``project_id`` names when it is no plain project (a project acting as a
+    domain)."""
+    async with manager_of(request).read() as session:
+        if await resource.find_project(session, project_id) is not None:
+            return None
+    return await projects_as_domains.find(request, project_id)
 
 
 async def _guarded(request: Request, ctx: RequestContext, rule: str, project_id: str) -> Project:
@@ -245,9 +256,14 @@ async def _guarded(request: Request, ctx: RequestContext, rule: str, project_id:
 async def update_project(
     request: Request, project_id: str, ctx: RequestContext = Caller
 ) -> Response:
-    await _guarded(request, ctx, "identity:update_project", project_id)
     body = await body_as(request, ProjectUpdate)
+    if domain := await _as_domain(request, project_id):
+        data = columns(body.project, RESERVED, exclude=("tags", "options"))
+        return await projects_as_domains.update(request, ctx, domain, data, body.project.tags)
+    await _guarded(request, ctx, "identity:update_project", project_id)
     changes = _columns(body.project)
+    if body.project.is_domain is not None:
+        changes["is_domain"] = body.project.is_domain  # checked: a project stays a project
     async with manager_of(request).write() as session:
         project = await resource.update_project(
             session, project_id, changes, tags=body.project.tags
@@ -259,6 +275,8 @@ async def update_project(
 async def delete_project(
     request: Request, project_id: str, ctx: RequestContext = Caller
 ) -> Response:
+    if domain := await _as_domain(request, project_id):
+        return await projects_as_domains.delete(request, ctx, domain)
     await _guarded(request, ctx, "identity:delete_project", project_id)
     async with manager_of(request).write() as session:
         await resource.delete_project(session, project_id)
@@ -305,9 +323,11 @@ async def add_tag(
     request: Request, project_id: str, tag: str, ctx: RequestContext = Caller
 ) -> Response:
     await _guarded(request, ctx, "identity:create_project_tag", project_id)
+    resource.check_tags([tag])
+    # the tag percent-encoded, as it came: a header carries only latin-1 and no CR/LF
+    location = self_link(request, f"projects/{project_id}/tags/{quote(tag, safe='')}")["self"]
     async with manager_of(request).write() as session:
         await resource.add_tag(session, project_id, tag)
-    location = self_link(request, f"projects/{project_id}/tags/{tag}")["self"]
     return Response(status_code=201, headers={"Location": location})
 
 

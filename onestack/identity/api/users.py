@@ -10,6 +10,7 @@ from starlette.responses import Response
 
 from onestack.common.api import json, no_content
 from onestack.common.context import RequestContext
+from onestack.common.errors import BadRequest
 from onestack.identity import resource, users
 from onestack.identity.api import protected_router
 from onestack.identity.api.common import (
@@ -83,16 +84,6 @@ class UserCreate(BaseModel):
 
 class UserUpdate(BaseModel):
     user: UserUpdateFields
-
-
-class PasswordChangeFields(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    original_password: str = Field(max_length=4096)
-    password: str = Field(max_length=4096)
-
-
-class PasswordChange(BaseModel):
-    user: PasswordChangeFields
 
 
 def view(request: Request, u: User) -> dict[str, Any]:
@@ -175,6 +166,10 @@ async def get_user(request: Request, user_id: str, ctx: RequestContext = Caller)
 async def update_user(request: Request, user_id: str, ctx: RequestContext = Caller) -> Response:
     user = await _guarded(request, ctx, "identity:update_user", user_id)
     body = await body_as(request, UserUpdate)
+    extra = body.user.model_extra or {}
+    # as Keystone: repeating the user's own id is accepted, changing it is not
+    if "id" in extra and extra.pop("id") != user_id:
+        raise BadRequest("The id of a user cannot be changed.")
     changes = _columns(body.user)
     mgr = manager_of(request)
     password = None
@@ -190,16 +185,6 @@ async def delete_user(request: Request, user_id: str, ctx: RequestContext = Call
     await _guarded(request, ctx, "identity:delete_user", user_id)
     async with manager_of(request).write() as session:
         await users.delete_user(session, user_id)
-    return no_content()
-
-
-@router.post("/users/{user_id}/password")
-async def change_password(request: Request, user_id: str, ctx: RequestContext = Caller) -> Response:
-    enforce(request, ctx, "identity:change_password", {"target": {"user": {"id": user_id}}})
-    body = await body_as(request, PasswordChange)
-    await users.change_password(
-        manager_of(request), user_id, body.user.original_password, body.user.password
-    )
     return no_content()
 
 

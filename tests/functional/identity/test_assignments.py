@@ -362,32 +362,6 @@ async def test_grant_policy_for_members(
     assert (await client.head(f"{V3}/{paths[0]}", headers=admin_headers)).status_code == 404
 
 
-async def test_project_admin_is_not_a_domain_admin(
-    cloud: Cloud, client: httpx.AsyncClient, admin_headers: dict[str, str]
-) -> None:
-    """The admin role on an ordinary project grants nothing in identity."""
-    boss, victim, project = await add_user(cloud), await add_user(cloud), await add_project(cloud)
-    admin = await role_id(cloud, "admin")
-    await client.put(f"{V3}/projects/{project}/users/{boss}/roles/{admin}", headers=admin_headers)
-    boss_headers = await headers_for(client, boss, project_id=project)
-    for path in (
-        f"projects/{project}/users/{victim}/roles/{admin}",
-        f"domains/default/users/{victim}/roles/{admin}",
-        f"system/users/{victim}/roles/{admin}",
-    ):
-        assert (await client.put(f"{V3}/{path}", headers=boss_headers)).status_code == 403, path
-    assert (await client.get(REPORT, headers=boss_headers)).status_code == 403
-    r = await client.get(
-        REPORT, params={"scope.project.id": project, "include_subtree": "1"}, headers=boss_headers
-    )
-    assert r.status_code == 200  # a project admin may see its own project's tree
-    other = await add_project(cloud)
-    r = await client.get(
-        REPORT, params={"scope.project.id": other, "include_subtree": "1"}, headers=boss_headers
-    )
-    assert r.status_code == 403
-
-
 async def test_domain_admin_grants_within_its_domain(
     cloud: Cloud, client: httpx.AsyncClient, admin_headers: dict[str, str]
 ) -> None:

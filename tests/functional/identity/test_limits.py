@@ -362,26 +362,41 @@ async def test_registered_limit_in_use(
     assert (await client.delete(url, headers=admin_headers)).status_code == 204
 
 
-async def test_deleting_owners_deletes_limits(
+async def test_deleting_a_project_deletes_its_limits(
     client: httpx.AsyncClient, cloud: Cloud, admin_headers: H
 ) -> None:
     service = await _service(client, admin_headers)
     project = await add_project(cloud)
-    reg = await _registered(client, admin_headers, service, "ports", 10)
+    await _registered(client, admin_headers, service, "ports", 10)
     lim = await _limit(client, admin_headers, service, "ports", 2, project_id=project)
     assert (
         await client.delete(f"{V3}/projects/{project}", headers=admin_headers)
     ).status_code == 204
     assert (await client.get(f"{LIM}/{lim['id']}", headers=admin_headers)).status_code == 404
 
-    other = await add_project(cloud)
-    await _limit(client, admin_headers, service, "ports", 2, project_id=other)
-    assert (
-        await client.delete(f"{V3}/services/{service}", headers=admin_headers)
-    ).status_code == 204
-    assert (await client.get(f"{RL}/{reg['id']}", headers=admin_headers)).status_code == 404
-    r = await client.get(LIM, params={"project_id": other}, headers=admin_headers)
-    assert r.json()["limits"] == []
+
+async def test_limits_outlive_no_service_or_region_behind_their_back(
+    client: httpx.AsyncClient, cloud: Cloud, admin_headers: H
+) -> None:
+    """As Keystone: a service or region that registered limits name is not deleted (403), so
+    no limit disappears with it; once the limits are gone, it deletes."""
+    service, region = await _service(client, admin_headers), await _region(client, admin_headers)
+    project = await add_project(cloud)
+    reg = await _registered(client, admin_headers, service, "ports", 10, region_id=region)
+    lim = await _limit(
+        client, admin_headers, service, "ports", 2, project_id=project, region_id=region
+    )
+    for path in (f"services/{service}", f"regions/{region}"):
+        r = await client.delete(f"{V3}/{path}", headers=admin_headers)
+        assert r.status_code == 403, r.text
+        assert "registered limits" in r.json()["error"]["message"]
+    assert (await client.get(f"{RL}/{reg['id']}", headers=admin_headers)).status_code == 200
+    assert (await client.get(f"{LIM}/{lim['id']}", headers=admin_headers)).status_code == 200
+    assert (await client.get(f"{V3}/services/{service}", headers=admin_headers)).status_code == 200
+    assert (await client.delete(f"{LIM}/{lim['id']}", headers=admin_headers)).status_code == 204
+    assert (await client.delete(f"{RL}/{reg['id']}", headers=admin_headers)).status_code == 204
+    for path in (f"services/{service}", f"regions/{region}"):
+        assert (await client.delete(f"{V3}/{path}", headers=admin_headers)).status_code == 204
 
 
 async def test_limit_model(client: httpx.AsyncClient, demo_headers: H) -> None:
