@@ -454,7 +454,8 @@ def assertion_of(request: Request) -> dict[str, str]:
     if not trusted:
         raise Unauthorized(
             "Federated authentication is accepted only through a trusted front end "
-            "(identity.federation_trusted_proxies)."
+            "(identity.federation_trusted_proxies) or with an OpenID Connect bearer token "
+            "(identity.federation_oidc_audience)."
         )
     prefix = conf.federation_assertion_prefix.lower()
     # as Keystone's assertion_prefix: it selects the attributes, their names stay whole
@@ -465,18 +466,48 @@ def assertion_of(request: Request) -> dict[str, str]:
     }
 
 
+def _bearer(request: Request) -> str | None:
+    """An OpenID Connect access token onestack checks itself, when it is configured to."""
+    header = request.headers.get("authorization", "")
+    if manager_of(request).conf.federation_oidc_audience and header[:7].lower() == "bearer ":
+        return header[7:].strip()
+    return None
+
+
+async def _oidc_assertion(request: Request, token: str, idp_id: str) -> dict[str, str]:
+    from onestack.identity import oidc
+
+    conf = manager_of(request).conf
+    issuer = oidc.unverified_issuer(token)
+    async with manager_of(request).read() as session:
+        await federation.get_idp(session, idp_id)
+        remote_ids = (await federation.remote_ids_of(session, [idp_id]))[idp_id]
+    if issuer not in remote_ids:
+        raise Unauthorized(f"The issuer {issuer} is not a remote id of identity provider {idp_id}.")
+    claims = await oidc.verify(token, issuer, conf.federation_oidc_audience or "")
+    return oidc.claims_as_assertion(claims, conf.federation_oidc_claim_prefix)
+
+
 async def _federated_token(
-    request: Request, idp_id: str, protocol_id: str
+    request: Request, idp_id: str, protocol_id: str, *, bearer_allowed: bool = False
 ) -> tuple[str, TokenInfo]:
-    assertion = assertion_of(request)
+    """A token for the assertion of a trusted front end, or for an OpenID Connect bearer
+    token (on the authentication URL: a browser's WebSSO comes through the front end)."""
     mgr = manager_of(request)
+    remote_id_attribute = mgr.conf.federation_remote_id_attribute
+    bearer = _bearer(request) if bearer_allowed else None
+    if bearer is not None:
+        assertion = await _oidc_assertion(request, bearer, idp_id)
+        remote_id_attribute = f"{mgr.conf.federation_oidc_claim_prefix}iss"
+    else:
+        assertion = assertion_of(request)
     async with mgr.write() as session:
         who = await federation.authenticate(
             session,
             idp_id,
             protocol_id,
             assertion,
-            mgr.conf.federation_remote_id_attribute,
+            remote_id_attribute,
             mgr.conf.federation_default_authorization_ttl,
         )
     expires = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=mgr.conf.token_expiration)
@@ -492,7 +523,7 @@ async def _federated_token(
     methods=["GET", "POST"],
 )
 async def federated_auth(request: Request, idp_id: str, protocol_id: str) -> Response:
-    token, info = await _federated_token(request, idp_id, protocol_id)
+    token, info = await _federated_token(request, idp_id, protocol_id, bearer_allowed=True)
     return json(info.body(None), status=201, headers={SUBJECT: token})
 
 
