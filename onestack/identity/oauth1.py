@@ -390,8 +390,8 @@ async def roles_of(session: AsyncSession, access: OAuthAccessToken) -> list[Role
     return sorted(rows.scalars(), key=lambda r: r.name)
 
 
-def refuse_delegated(ctx: Any) -> None:
-    """A token obtained through OAuth cannot authorize further delegation."""
+def refuse_delegated(ctx: Any, action: str = "authorize a request token") -> None:
+    """A token obtained through OAuth cannot delegate further (403)."""
     token = getattr(ctx, "token", None)
     if token is not None and getattr(token.payload, "access_token_id", None):
-        raise Forbidden("Cannot authorize a request token with a token issued via delegation.")
+        raise Forbidden(f"Cannot {action} with a token issued via delegation.")

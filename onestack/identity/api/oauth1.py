@@ -221,7 +221,7 @@ async def list_access_tokens(
     request: Request, user_id: str, ctx: RequestContext = Caller
 ) -> Response:
     enforce(request, ctx, "identity:list_access_tokens", _user_target(user_id))
-    oauth1.refuse_delegated(ctx)
+    oauth1.refuse_delegated(ctx, "list access tokens")
     async with manager_of(request).read() as session:
         rows = await oauth1.user_access_tokens(session, user_id)
     items = [access_view(request, a) for a in rows]

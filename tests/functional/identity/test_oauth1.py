@@ -101,6 +101,15 @@ async def test_full_delegation(client: httpx.AsyncClient, cloud: Cloud, admin_he
     r = await client.post(f"{V3}/auth/tokens", json={"auth": {"identity": {
         "methods": ["token"], "token": {"id": oauth_headers["X-Auth-Token"]}}}})
     assert r.status_code == 403
+    r = await client.post(f"{V3}/OS-TRUST/trusts", headers=oauth_headers, json={"trust": {
+        "trustor_user_id": user, "trustee_user_id": user, "project_id": project,
+        "impersonation": False, "roles": [{"name": "reader"}]}})
+    assert r.status_code == 403, r.text
+    r = await client.post(f"{V3}/users/{user}/application_credentials", headers=oauth_headers,
+                          json={"application_credential": {"name": "from-oauth"}})
+    assert r.status_code == 403, r.text
+    r = await client.get(f"{V3}/users/{user}/OS-OAUTH1/access_tokens", headers=oauth_headers)
+    assert r.status_code == 403
     rt2 = await _request_token(client, key, secret, project)
     r = await client.put(f"{V3}/OS-OAUTH1/authorize/{rt2['oauth_token']}",
                          json={"roles": [{"name": "reader"}]}, headers=oauth_headers)
