@@ -279,7 +279,8 @@ async def authorize(
 ) -> str:
     """The user delegates ``roles`` (which they hold on the project) to the request token's
     consumer; the verifier the consumer needs to get an access token."""
-    token = await session.get(OAuthRequestToken, request_token_id)
+    # locked: two authorizations of one request token cannot both win
+    token = await session.get(OAuthRequestToken, request_token_id, with_for_update=True)
     if token is None:
         raise NotFound(f"Could not find request token: {request_token_id}.")
     if _expired(token.expires_at):
@@ -309,7 +310,10 @@ async def create_access_token(
     token; the request token is used up."""
     params = req.oauth_params()
     consumer_id = params.get("oauth_consumer_key", "")
-    request_token = await session.get(OAuthRequestToken, params.get("oauth_token") or "")
+    # locked: a request token is traded for one access token only, even when raced
+    request_token = await session.get(
+        OAuthRequestToken, params.get("oauth_token") or "", with_for_update=True
+    )
     if request_token is None:
         raise Unauthorized("The request token is unknown.")
     check_signature(

@@ -235,3 +235,19 @@ async def test_consumer_crud_and_policy(client: httpx.AsyncClient, admin_headers
     assert (await client.delete(url, headers=admin_headers)).status_code == 204
     assert (await client.get(url, headers=admin_headers)).status_code == 404
     assert (await client.delete(url, headers=admin_headers)).status_code == 404
+
+
+async def test_a_request_token_is_traded_once_even_when_raced(
+        client: httpx.AsyncClient, cloud: Cloud, admin_headers: H) -> None:
+    import asyncio
+
+    key, secret = await _consumer(client, admin_headers)
+    _, project, user_headers = await _delegating_user(cloud, client)
+    rt = await _request_token(client, key, secret, project)
+    r = await client.put(f"{V3}/OS-OAUTH1/authorize/{rt['oauth_token']}",
+                         json={"roles": [{"name": "member"}]}, headers=user_headers)
+    verifier = r.json()["token"]["oauth_verifier"]
+    answers = await asyncio.gather(*(_access_token(client, key, secret, rt, verifier)
+                                     for _ in range(4)))
+    assert sorted(a.status_code for a in answers) == [201, 401, 401, 401], [
+        a.text for a in answers]
