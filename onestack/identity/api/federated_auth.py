@@ -14,7 +14,7 @@ from fastapi import Request
 from starlette.responses import HTMLResponse, Response
 
 from onestack.common.api import json
-from onestack.common.errors import BadRequest, Unauthorized
+from onestack.common.errors import BadRequest, Conflict, Unauthorized
 from onestack.identity import federation
 from onestack.identity.api import public_router
 from onestack.identity.api.auth import SUBJECT
@@ -89,15 +89,22 @@ async def _federated_token(
         remote_id_attribute = f"{mgr.conf.federation_oidc_claim_prefix}iss"
     else:
         assertion = assertion_of(request)
-    async with mgr.write() as session:
-        who = await federation.authenticate(
-            session,
-            idp_id,
-            protocol_id,
-            assertion,
-            remote_id_attribute,
-            mgr.conf.federation_default_authorization_ttl,
-        )
+    for attempt in range(2):
+        try:
+            async with mgr.write() as session:
+                who = await federation.authenticate(
+                    session,
+                    idp_id,
+                    protocol_id,
+                    assertion,
+                    remote_id_attribute,
+                    mgr.conf.federation_default_authorization_ttl,
+                )
+            break
+        except Conflict:
+            # a concurrent first login made the same shadow user (or project): use theirs
+            if attempt:
+                raise
     expires = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=mgr.conf.token_expiration)
     payload = TokenPayload(who.user_id, ["mapped"], expires, [new_audit_id()])
     if who.ephemeral:

@@ -273,3 +273,14 @@ async def test_authorization_ttl_keeps_groups_between_logins(
     # a later login without the group ends the membership
     assert (await client.post(setup.auth_url, headers=claims(setup))).status_code == 201
     assert (await client.post(f"{V3}/auth/tokens", json=body)).status_code == 401
+
+
+async def test_concurrent_first_logins_make_one_user(client: httpx.AsyncClient, cloud: Cloud,
+                                                     admin_headers: H, trusted: None) -> None:
+    import asyncio
+
+    setup = await _setup(client, cloud, admin_headers)
+    answers = await asyncio.gather(*(client.post(setup.auth_url, headers=claims(setup, "zoe"))
+                                     for _ in range(4)))
+    assert [a.status_code for a in answers] == [201] * 4, [a.text for a in answers]
+    assert len({a.json()["token"]["user"]["id"] for a in answers}) == 1
