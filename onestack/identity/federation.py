@@ -52,7 +52,7 @@ async def list_of(
     if only_id is not None:
         stmt = stmt.where(model.id == only_id)
     if enabled is not None:
-        stmt = stmt.where(model.enabled.is_(enabled))  # type: ignore[union-attr]
+        stmt = stmt.where(model.enabled.is_(enabled))  # type: ignore[union-attr,attr-defined]
     return list((await session.execute(stmt)).scalars())
 
 
@@ -426,12 +426,12 @@ async def _group_ids(
     for ref in mapped.group_names:
         domain_id = await _domain_of(session, ref["domain"], default_domain)
         stmt = select(Group.id).where(Group.name == ref["name"], Group.domain_id == domain_id)
-        group_id = (await session.execute(stmt)).scalar()
-        if group_id is None:
+        found = (await session.execute(stmt)).scalar()
+        if found is None:
             raise Unauthorized(
                 f"Group {ref['name']} returned by mapping {mapping_id} was not found."
             )
-        ids.append(group_id)
+        ids.append(found)
     return list(dict.fromkeys(ids))
 
 

@@ -141,7 +141,7 @@ async def _form_body(request: Request) -> str | None:
 
 
 def _token_answer(key: str, secret: str, expires_at: Any) -> Response:
-    fields = {"oauth_token": key, "oauth_token_secret": secret}
+    fields: dict[str, str | None] = {"oauth_token": key, "oauth_token_secret": secret}
     if expires_at is not None:
         fields["oauth_expires_at"] = isotime(expires_at)
     return Response(urlencode(fields), status_code=201, media_type=FORM)
