@@ -117,6 +117,13 @@ async def test_federated_login_and_rescope(client: httpx.AsyncClient, cloud: Clo
     assert again.status_code == 201 and again.json()["token"]["user"]["id"] == user["id"]
     shadow = (await client.get(f"{V3}/users/{user['id']}", headers=admin_headers)).json()["user"]
     assert shadow["domain_id"] == setup.domain and shadow["name"] == "alice"
+    # Keystone's shadow-user filters
+    r = await client.get(f"{V3}/users", headers=admin_headers, params={
+        "idp_id": setup.idp, "protocol_id": "saml2", "unique_id": "alice"})
+    assert [u["id"] for u in r.json()["users"]] == [user["id"]]
+    r = await client.get(f"{V3}/users", headers=admin_headers,
+                         params={"idp_id": setup.idp, "unique_id": "bob"})
+    assert r.json()["users"] == []
 
     # the unscoped token finds its projects: the group's and the provisioned home project
     for path in ("auth/projects", "OS-FEDERATION/projects"):
