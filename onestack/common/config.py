@@ -172,6 +172,12 @@ class IdentitySettings(BaseModel):
     federation_trusted_dashboards: list[str] = Field(
         default_factory=list, description="origins WebSSO may post tokens to"
     )
+    federation_oidc_audience: str | None = Field(
+        None,
+        description="when set, onestack checks OpenID Connect bearer tokens itself: their aud "
+        "must hold this, their iss be a remote id of the identity provider",
+    )
+    federation_oidc_claim_prefix: str = "OIDC-CLAIM-"
     federation_default_authorization_ttl: int = Field(
         0,
         ge=0,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -36,6 +36,24 @@ from onestack.identity.models import (
 )
 
 DEFAULT_RELAY_STATE_PREFIX = "ss:mem:"
+
+
+Listed = TypeVar("Listed", IdentityProvider, FederationMapping, ServiceProvider)
+
+
+async def list_of(
+    session: AsyncSession,
+    model: type[Listed],
+    only_id: str | None = None,
+    enabled: bool | None = None,
+) -> list[Listed]:
+    """Identity providers, mappings or service providers by id (filtered as asked)."""
+    stmt = select(model).order_by(model.id)
+    if only_id is not None:
+        stmt = stmt.where(model.id == only_id)
+    if enabled is not None:
+        stmt = stmt.where(model.enabled.is_(enabled))  # type: ignore[union-attr,attr-defined]
+    return list((await session.execute(stmt)).scalars())
 
 
 # -- identity providers -------------------------------------------------------------------------
@@ -230,6 +248,10 @@ async def update_protocol(
     return row
 
 
+async def delete_protocol(session: AsyncSession, idp_id: str, protocol_id: str) -> None:
+    await session.delete(await get_protocol(session, idp_id, protocol_id))
+
+
 async def list_protocols(session: AsyncSession, idp_id: str) -> list[FederationProtocol]:
     await get_idp(session, idp_id)
     rows = await session.execute(
@@ -258,6 +280,18 @@ async def create_sp(session: AsyncSession, sp_id: str, fields: dict[str, Any]) -
     session.add(row)
     await session.flush()
     return row
+
+
+async def update_sp(session: AsyncSession, sp_id: str, changes: dict[str, Any]) -> ServiceProvider:
+    sp = await get_sp(session, sp_id)
+    for key, value in changes.items():
+        setattr(sp, key, value)
+    await session.flush()
+    return sp
+
+
+async def delete_sp(session: AsyncSession, sp_id: str) -> None:
+    await session.delete(await get_sp(session, sp_id))
 
 
 async def enabled_sps(session: AsyncSession) -> list[ServiceProvider]:
@@ -392,12 +426,12 @@ async def _group_ids(
     for ref in mapped.group_names:
         domain_id = await _domain_of(session, ref["domain"], default_domain)
         stmt = select(Group.id).where(Group.name == ref["name"], Group.domain_id == domain_id)
-        group_id = (await session.execute(stmt)).scalar()
-        if group_id is None:
+        found = (await session.execute(stmt)).scalar()
+        if found is None:
             raise Unauthorized(
                 f"Group {ref['name']} returned by mapping {mapping_id} was not found."
             )
-        ids.append(group_id)
+        ids.append(found)
     return list(dict.fromkeys(ids))
 
 

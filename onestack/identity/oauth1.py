@@ -279,7 +279,8 @@ async def authorize(
 ) -> str:
     """The user delegates ``roles`` (which they hold on the project) to the request token's
     consumer; the verifier the consumer needs to get an access token."""
-    token = await session.get(OAuthRequestToken, request_token_id)
+    # locked: two authorizations of one request token cannot both win
+    token = await session.get(OAuthRequestToken, request_token_id, with_for_update=True)
     if token is None:
         raise NotFound(f"Could not find request token: {request_token_id}.")
     if _expired(token.expires_at):
@@ -309,7 +310,10 @@ async def create_access_token(
     token; the request token is used up."""
     params = req.oauth_params()
     consumer_id = params.get("oauth_consumer_key", "")
-    request_token = await session.get(OAuthRequestToken, params.get("oauth_token") or "")
+    # locked: a request token is traded for one access token only, even when raced
+    request_token = await session.get(
+        OAuthRequestToken, params.get("oauth_token") or "", with_for_update=True
+    )
     if request_token is None:
         raise Unauthorized("The request token is unknown.")
     check_signature(
@@ -390,8 +394,8 @@ async def roles_of(session: AsyncSession, access: OAuthAccessToken) -> list[Role
     return sorted(rows.scalars(), key=lambda r: r.name)
 
 
-def refuse_delegated(ctx: Any) -> None:
-    """A token obtained through OAuth cannot authorize further delegation."""
+def refuse_delegated(ctx: Any, action: str = "authorize a request token") -> None:
+    """A token obtained through OAuth cannot delegate further (403)."""
     token = getattr(ctx, "token", None)
     if token is not None and getattr(token.payload, "access_token_id", None):
-        raise Forbidden("Cannot authorize a request token with a token issued via delegation.")
+        raise Forbidden(f"Cannot {action} with a token issued via delegation.")

@@ -19,6 +19,7 @@ from onestack.identity.models import (
     Domain,
     DomainConfigOption,
     Group,
+    IdentityProvider,
     Project,
     ProjectEndpoint,
     ProjectEndpointGroup,
@@ -91,6 +92,16 @@ async def delete_domain(session: AsyncSession, domain_id: str) -> None:
     domain = await get_domain(session, domain_id)
     if domain.enabled:
         raise Forbidden("Cannot delete a domain that is enabled, please disable it first.")
+    idp = (
+        await session.execute(
+            select(IdentityProvider.id).where(IdentityProvider.domain_id == domain_id)
+        )
+    ).scalar()
+    if idp is not None:
+        raise Conflict(
+            f"Domain {domain_id} holds the users of identity provider {idp}; delete the "
+            "identity provider first."
+        )
     project_ids = list(
         (await session.execute(select(Project.id).where(Project.domain_id == domain_id))).scalars()
     )

@@ -20,6 +20,7 @@ from onestack.identity.api import (
     domains,
     ec2,
     endpoint_filter,
+    federated_auth,
     federation,
     groups,
     limits,
@@ -60,6 +61,7 @@ ROUTERS = (
     revoke_events,
     oauth1,
     federation,
+    federated_auth,
 )
 
 

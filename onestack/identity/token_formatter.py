@@ -186,7 +186,7 @@ def _payload(body: list[object], issued: dt.datetime) -> TokenPayload:
             user,
             methods,
             when(expires_at),
-            _unpack_audit(audit_ids),
+            _unpack_audit(audit_ids),  # type: ignore[arg-type]
             project_id=scope if version == FED_PROJECT else None,
             domain_id=scope if version == FED_DOMAIN else None,
             federated_group_ids=[_unpack_id(g) for g in groups],  # type: ignore[attr-defined]

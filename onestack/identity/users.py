@@ -28,6 +28,7 @@ from onestack.identity.models import (
     Assignment,
     Credential,
     Domain,
+    FederatedUser,
     Group,
     GroupMembership,
     PasswordHistory,
@@ -60,6 +61,10 @@ class UserFilters:
     enabled: bool | None = None
     #: (operator name, naive UTC time)
     password_expires_at: tuple[str, dt.datetime] | None = None
+    #: OS-FEDERATION shadow users: their identity provider, protocol, unique id
+    idp_id: str | None = None
+    protocol_id: str | None = None
+    unique_id: str | None = None
 
 
 def _user_filters(stmt: Select[Any], f: UserFilters) -> Select[Any]:
@@ -72,6 +77,17 @@ def _user_filters(stmt: Select[Any], f: UserFilters) -> Select[Any]:
     if f.password_expires_at is not None:
         op, when = f.password_expires_at
         stmt = stmt.where(EXPIRY_OPERATORS[op](User.password_expires_at, when))
+    federated = [
+        column == value
+        for column, value in (
+            (FederatedUser.idp_id, f.idp_id),
+            (FederatedUser.protocol_id, f.protocol_id),
+            (FederatedUser.unique_id, f.unique_id),
+        )
+        if value is not None
+    ]
+    if federated:
+        stmt = stmt.where(User.id.in_(select(FederatedUser.user_id).where(*federated)))
     return stmt
 
 

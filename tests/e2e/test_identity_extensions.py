@@ -19,6 +19,7 @@ from keystoneauth1.identity import v3
 from tests.conftest import free_port
 from tests.e2e.conftest import RunningCloud, start_cloud, stop_cloud
 from tests.e2e.test_sdk import connect
+from tests.oidc_issuer import Issuer
 
 pytestmark = pytest.mark.e2e
 ENTITY = "https://idp.e2e.example/saml"
@@ -69,6 +70,7 @@ def federated_cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runnin
         "ONESTACK_IDENTITY__FEDERATION_ASSERTION_PREFIX": "X-Claim-",
         "ONESTACK_IDENTITY__FEDERATION_TRUSTED_DASHBOARDS": json.dumps([DASHBOARD]),
         "ONESTACK_IDENTITY__FEDERATION_REMOTE_ID_ATTRIBUTE": "X-Claim-Shib-Identity-Provider",
+        "ONESTACK_IDENTITY__FEDERATION_OIDC_AUDIENCE": "onestack",
     })
     yield cloud
     stop_cloud(cloud)
@@ -125,6 +127,30 @@ def test_federation_with_the_cli_and_a_front_end(federated_cloud: RunningCloud,
     r = httpx.get(f"{auth_url}/auth/OS-FEDERATION/websso/saml2", params={"origin": DASHBOARD},
                   headers=claims, timeout=10)
     assert r.status_code == 200 and f'action="{DASHBOARD}"' in r.text
+
+
+def test_openid_connect_with_keystoneauth(federated_cloud: RunningCloud,
+                                          tmp_path: Path) -> None:
+    """keystoneauth1's OIDC access-token plugin, with a local test issuer's token."""
+    osc = federated_cloud.osc
+    with Issuer() as issuer:
+        osc("identity", "provider", "create", "--remote-id", issuer.url, "--enable", "e2e-oidc")
+        rules = tmp_path / "oidc.json"
+        rules.write_text(json.dumps([{
+            "local": [{"user": {"name": "{0}"}},
+                      {"projects": [{"name": "oidc-{0}", "roles": [{"name": "member"}]}]}],
+            "remote": [{"type": "OIDC-CLAIM-preferred_username"}]}]))
+        osc("mapping", "create", "--rules", str(rules), "e2e-oidc-map")
+        osc("federation", "protocol", "create", "--identity-provider", "e2e-oidc", "--mapping",
+            "e2e-oidc-map", "openid")
+        idp = osc("identity", "provider", "show", "e2e-oidc")
+        plugin = v3.OidcAccessToken(
+            auth_url=f"{federated_cloud.url}/identity/v3", identity_provider="e2e-oidc",
+            protocol="openid", access_token=issuer.token(preferred_username="erin"),
+            project_name="oidc-erin", project_domain_id=idp["domain_id"])
+        access = plugin.get_access(ks_session.Session())
+    assert access.project_name == "oidc-erin" and "member" in access.role_names
+    assert access._data["token"]["user"]["name"] == "erin"
 
 
 def test_domains_as_projects_config_and_revocations(running_cloud: RunningCloud) -> None:

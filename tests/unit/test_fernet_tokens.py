@@ -92,3 +92,26 @@ def test_foreign_key_is_invalid(keys: KeyRepository, tmp_path: Path) -> None:
     token = TokenFormatter(other).create(payload())
     with pytest.raises(InvalidToken):
         TokenFormatter(keys).parse(token)
+
+
+@pytest.mark.parametrize("scope,version", [
+    ({"project_id": uuid.uuid4().hex, "access_token_id": uuid.uuid4().hex}, 5),
+    ({"idp_id": "corp-idp", "protocol_id": "saml2"}, 4),
+    ({"idp_id": "corp-idp", "protocol_id": "openid", "project_id": uuid.uuid4().hex}, 6),
+    ({"idp_id": "corp-idp", "protocol_id": "openid", "domain_id": "default"}, 7),
+])
+def test_oauth_and_federated_layouts(keys: KeyRepository, scope: dict[str, str],
+                                     version: int) -> None:
+    """Keystone's OAuth (5) and federated unscoped / project / domain (4, 6, 7) payloads."""
+    fmt = TokenFormatter(keys)
+    p = payload(**scope)
+    if "idp_id" in scope:
+        p.federated_group_ids = [uuid.uuid4().hex, "named-group"]
+    token = fmt.create(p)
+    raw = keys.decrypt((token + "=" * (-len(token) % 4)).encode())
+    assert msgpack.unpackb(raw, raw=False)[0] == version
+    back = fmt.parse(token)
+    for field in ("user_id", "project_id", "domain_id", "access_token_id", "idp_id",
+                  "protocol_id", "federated_group_ids", "audit_ids"):
+        assert getattr(back, field) == getattr(p, field), field
+    assert abs(back.expires_at.timestamp() - p.expires_at.timestamp()) < 1

@@ -12,7 +12,7 @@ from starlette.responses import Response
 from onestack.common.api import json, no_content
 from onestack.common.context import RequestContext
 from onestack.common.errors import Forbidden
-from onestack.identity import app_creds, delegation
+from onestack.identity import app_creds, delegation, oauth1
 from onestack.identity.api import protected_router
 from onestack.identity.api.common import Caller, body_as, enforce, list_body, list_page, self_link
 from onestack.identity.delegation import RoleRef
@@ -80,6 +80,7 @@ async def create_app_cred(request: Request, user_id: str, ctx: RequestContext = 
         )
         if ctx.trust_id:
             raise Forbidden("A trust-scoped token cannot create an application credential.")
+        oauth1.refuse_delegated(ctx, "create an application credential")
         refs = fields.roles or [RoleRef.model_validate({"id": r}) for r in ctx.role_ids]
         roles = await delegation.resolve_roles(session, refs)
         cred, secret = await app_creds.create_app_cred(

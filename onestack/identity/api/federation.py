@@ -3,24 +3,20 @@ federated authentication and WebSSO endpoints."""
 
 from __future__ import annotations
 
-import datetime as dt
-import html
-import ipaddress
 from typing import Annotated, Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import urlsplit
 
 from fastapi import Request
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator
-from sqlalchemy import select
-from starlette.responses import HTMLResponse, Response
+from starlette.responses import Response
 
 from onestack.common.api import json, no_content
 from onestack.common.context import RequestContext
-from onestack.common.errors import BadRequest, Unauthorized
+from onestack.common.errors import BadRequest
 from onestack.identity import federation
-from onestack.identity.api import protected_router, public_router
-from onestack.identity.api.auth import SUBJECT
+from onestack.identity.api import protected_router
 from onestack.identity.api.common import Caller, body_as, enforce, self_link
+from onestack.identity.api.ownership import flag
 from onestack.identity.manager import manager_of
 from onestack.identity.models import (
     FederationMapping,
@@ -28,16 +24,10 @@ from onestack.identity.models import (
     IdentityProvider,
     ServiceProvider,
 )
-from onestack.identity.token_formatter import TokenPayload, new_audit_id
-from onestack.identity.tokens import TokenInfo
 
 router = protected_router()
-assertions = public_router()  # authenticated by the trusted front end's assertion
-routers = (router, assertions)
 FED = "OS-FEDERATION"
 RemoteId = Annotated[str, Field(min_length=1, max_length=255)]
-#: Request headers that are never assertion attributes.
-NOT_ASSERTED = frozenset({"authorization", "cookie", "x-auth-token", "x-subject-token", "host"})
 
 
 def _path_id(value: str, kind: str) -> str:
@@ -115,21 +105,14 @@ async def list_idps(request: Request, ctx: RequestContext = Caller) -> Response:
     enforce(request, ctx, "identity:list_identity_providers")
     q = request.query_params
     async with manager_of(request).read() as session:
-        stmt = select(IdentityProvider).order_by(IdentityProvider.id)
-        if "id" in q:
-            stmt = stmt.where(IdentityProvider.id == q["id"])
-        if "enabled" in q:
-            stmt = stmt.where(IdentityProvider.enabled.is_(_truthy(q["enabled"])))
-        rows = list((await session.execute(stmt)).scalars())
+        rows = await federation.list_of(
+            session, IdentityProvider, q.get("id"), flag(request, "enabled")
+        )
         ids = await federation.remote_ids_of(session, [i.id for i in rows])
     items = [idp_view(request, i, ids[i.id]) for i in rows]
     return json(
         {"identity_providers": items, "links": _links(request, f"{FED}/identity_providers")}
     )
-
-
-def _truthy(value: str) -> bool:
-    return value.lower() not in ("0", "false", "no", "off")
 
 
 @router.get("/OS-FEDERATION/identity_providers/{idp_id}")
@@ -251,7 +234,7 @@ async def delete_protocol(
 ) -> Response:
     enforce(request, ctx, "identity:delete_protocol")
     async with manager_of(request).write() as session:
-        await session.delete(await federation.get_protocol(session, idp_id, protocol_id))
+        await federation.delete_protocol(session, idp_id, protocol_id)
     return no_content()
 
 
@@ -298,10 +281,8 @@ async def create_mapping(
 async def list_mappings(request: Request, ctx: RequestContext = Caller) -> Response:
     enforce(request, ctx, "identity:list_mappings")
     async with manager_of(request).read() as session:
-        rows = (
-            await session.execute(select(FederationMapping).order_by(FederationMapping.id))
-        ).scalars()
-        items = [mapping_view(request, m) for m in rows]
+        rows = await federation.list_of(session, FederationMapping)
+    items = [mapping_view(request, m) for m in rows]
     return json({"mappings": items, "links": _links(request, f"{FED}/mappings")})
 
 
@@ -396,13 +377,11 @@ async def create_sp(request: Request, sp_id: str, ctx: RequestContext = Caller) 
 async def list_sps(request: Request, ctx: RequestContext = Caller) -> Response:
     enforce(request, ctx, "identity:list_service_providers")
     q = request.query_params
-    stmt = select(ServiceProvider).order_by(ServiceProvider.id)
-    if "id" in q:
-        stmt = stmt.where(ServiceProvider.id == q["id"])
-    if "enabled" in q:
-        stmt = stmt.where(ServiceProvider.enabled.is_(_truthy(q["enabled"])))
     async with manager_of(request).read() as session:
-        items = [sp_view(request, sp) for sp in (await session.execute(stmt)).scalars()]
+        rows = await federation.list_of(
+            session, ServiceProvider, q.get("id"), flag(request, "enabled")
+        )
+    items = [sp_view(request, sp) for sp in rows]
     return json({"service_providers": items, "links": _links(request, f"{FED}/service_providers")})
 
 
@@ -423,10 +402,7 @@ async def update_sp(request: Request, sp_id: str, ctx: RequestContext = Caller) 
         if key in changes and changes[key] is None:
             raise BadRequest(f"{key} cannot be null.")
     async with manager_of(request).write() as session:
-        sp = await federation.get_sp(session, sp_id)
-        for key, value in changes.items():
-            setattr(sp, key, value)
-        await session.flush()
+        sp = await federation.update_sp(session, sp_id, changes)
         return json({"service_provider": sp_view(request, sp)})
 
 
@@ -434,135 +410,5 @@ async def update_sp(request: Request, sp_id: str, ctx: RequestContext = Caller) 
 async def delete_sp(request: Request, sp_id: str, ctx: RequestContext = Caller) -> Response:
     enforce(request, ctx, "identity:delete_service_provider")
     async with manager_of(request).write() as session:
-        await session.delete(await federation.get_sp(session, sp_id))
+        await federation.delete_sp(session, sp_id)
     return no_content()
-
-
-# -- federated authentication -------------------------------------------------------------------
-def assertion_of(request: Request) -> dict[str, str]:
-    """The assertion attributes a trusted front end put in the request headers."""
-    conf = manager_of(request).conf
-    host = request.client.host if request.client else ""
-    try:
-        address = ipaddress.ip_address(host)
-        trusted = any(
-            address in ipaddress.ip_network(net, strict=False)
-            for net in conf.federation_trusted_proxies
-        )
-    except ValueError:
-        trusted = False
-    if not trusted:
-        raise Unauthorized(
-            "Federated authentication is accepted only through a trusted front end "
-            "(identity.federation_trusted_proxies)."
-        )
-    prefix = conf.federation_assertion_prefix.lower()
-    # as Keystone's assertion_prefix: it selects the attributes, their names stay whole
-    return {
-        name: value
-        for name, value in request.headers.items()
-        if name.lower().startswith(prefix) and name.lower() not in NOT_ASSERTED
-    }
-
-
-async def _federated_token(
-    request: Request, idp_id: str, protocol_id: str
-) -> tuple[str, TokenInfo]:
-    assertion = assertion_of(request)
-    mgr = manager_of(request)
-    async with mgr.write() as session:
-        who = await federation.authenticate(
-            session,
-            idp_id,
-            protocol_id,
-            assertion,
-            mgr.conf.federation_remote_id_attribute,
-            mgr.conf.federation_default_authorization_ttl,
-        )
-    expires = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=mgr.conf.token_expiration)
-    payload = TokenPayload(who.user_id, ["mapped"], expires, [new_audit_id()])
-    if who.ephemeral:
-        payload.idp_id, payload.protocol_id = who.idp_id, who.protocol_id
-        payload.federated_group_ids = who.group_ids
-    return await request.app.state.tokens.issue(payload)
-
-
-@assertions.api_route(
-    "/v3/OS-FEDERATION/identity_providers/{idp_id}/protocols/{protocol_id}/auth",
-    methods=["GET", "POST"],
-)
-async def federated_auth(request: Request, idp_id: str, protocol_id: str) -> Response:
-    token, info = await _federated_token(request, idp_id, protocol_id)
-    return json(info.body(None), status=201, headers={SUBJECT: token})
-
-
-def _origin(request: Request, form: dict[str, Any]) -> str:
-    origin = request.query_params.get("origin") or form.get("origin")
-    if not origin:
-        raise BadRequest("Request must have an origin query parameter.")
-    if origin not in manager_of(request).conf.federation_trusted_dashboards:
-        raise Unauthorized(f"{origin} is not a trusted dashboard host.")
-    return str(origin)
-
-
-async def _form(request: Request) -> dict[str, Any]:
-    if request.method == "POST" and request.headers.get("content-type", "").startswith(
-        "application/x-www-form-urlencoded"
-    ):
-        try:
-            text = (await request.body()).decode()
-        except UnicodeDecodeError:
-            raise BadRequest("The form body is not UTF-8.") from None
-        return {k: v[0] for k, v in parse_qs(text).items()}
-    return {}
-
-
-def _sso_page(origin: str, token: str) -> HTMLResponse:
-    """A page that posts the token to the dashboard it came from."""
-    action, value = html.escape(origin, quote=True), html.escape(token, quote=True)
-    page = (
-        "<!DOCTYPE html><html><head><title>Signing in</title></head>"
-        '<body onload="document.forms[0].submit()">'
-        f'<form method="post" action="{action}">'
-        f'<input type="hidden" name="token" value="{value}">'
-        '<noscript><button type="submit">Continue</button></noscript>'
-        "</form></body></html>"
-    )
-    return HTMLResponse(page)
-
-
-@assertions.api_route("/v3/auth/OS-FEDERATION/websso/{protocol_id}", methods=["GET", "POST"])
-async def websso(request: Request, protocol_id: str) -> Response:
-    """WebSSO without an identity provider: the assertion's remote id names it."""
-    origin = _origin(request, await _form(request))
-    assertion = assertion_of(request)
-    mgr = manager_of(request)
-    attribute = mgr.conf.federation_remote_id_attribute
-    if not attribute:
-        raise BadRequest(
-            "WebSSO without an identity provider needs identity.federation_remote_id_attribute."
-        )
-    remote_id = next(
-        (
-            v
-            for k, v in assertion.items()
-            if k.upper().replace("-", "_") == attribute.upper().replace("-", "_")
-        ),
-        None,
-    )
-    if not remote_id:
-        raise Unauthorized("Missing entity ID from environment.")
-    async with mgr.read() as session:
-        idp = await federation.idp_for_remote_id(session, remote_id)
-    token, _ = await _federated_token(request, idp.id, protocol_id)
-    return _sso_page(origin, token)
-
-
-@assertions.api_route(
-    "/v3/auth/OS-FEDERATION/identity_providers/{idp_id}/protocols/{protocol_id}/websso",
-    methods=["GET", "POST"],
-)
-async def websso_for_idp(request: Request, idp_id: str, protocol_id: str) -> Response:
-    origin = _origin(request, await _form(request))
-    token, _ = await _federated_token(request, idp_id, protocol_id)
-    return _sso_page(origin, token)

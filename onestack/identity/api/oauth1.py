@@ -141,7 +141,7 @@ async def _form_body(request: Request) -> str | None:
 
 
 def _token_answer(key: str, secret: str, expires_at: Any) -> Response:
-    fields = {"oauth_token": key, "oauth_token_secret": secret}
+    fields: dict[str, str | None] = {"oauth_token": key, "oauth_token_secret": secret}
     if expires_at is not None:
         fields["oauth_expires_at"] = isotime(expires_at)
     return Response(urlencode(fields), status_code=201, media_type=FORM)
@@ -221,7 +221,7 @@ async def list_access_tokens(
     request: Request, user_id: str, ctx: RequestContext = Caller
 ) -> Response:
     enforce(request, ctx, "identity:list_access_tokens", _user_target(user_id))
-    oauth1.refuse_delegated(ctx)
+    oauth1.refuse_delegated(ctx, "list access tokens")
     async with manager_of(request).read() as session:
         rows = await oauth1.user_access_tokens(session, user_id)
     items = [access_view(request, a) for a in rows]

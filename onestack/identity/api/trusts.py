@@ -12,7 +12,7 @@ from starlette.responses import Response
 from onestack.common.api import json, no_content
 from onestack.common.context import RequestContext
 from onestack.common.errors import Forbidden, NotFound
-from onestack.identity import delegation, trusts
+from onestack.identity import delegation, oauth1, trusts
 from onestack.identity.api import protected_router
 from onestack.identity.api.common import Caller, body_as, enforce, list_body, list_page, self_link
 from onestack.identity.delegation import RoleRef
@@ -85,6 +85,7 @@ async def create_trust(request: Request, ctx: RequestContext = Caller) -> Respon
     enforce(request, ctx, "identity:create_trust", _target(fields))
     if ctx.trust_id:
         raise Forbidden("Redelegation of a trust is not supported.")
+    oauth1.refuse_delegated(ctx, "create a trust")
     async with manager_of(request).write() as session:
         await delegation.require_unrestricted(session, ctx.application_credential_id, "trusts")
         roles = await delegation.resolve_roles(session, fields.roles or [])

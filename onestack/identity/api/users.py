@@ -120,6 +120,9 @@ def user_filters(request: Request, domain_id: str | None) -> users.UserFilters:
         domain_id=domain_id,
         enabled=flag(request, "enabled"),
         password_expires_at=expiry_filter(request),
+        idp_id=request.query_params.get("idp_id"),
+        protocol_id=request.query_params.get("protocol_id"),
+        unique_id=request.query_params.get("unique_id"),
     )
 
 

@@ -22,6 +22,7 @@ async def test_identity_provider_crud(client: httpx.AsyncClient, admin_headers: 
     body = r.json()["identity_provider"]
     assert body["enabled"] is False and body["remote_ids"] == [] and body["description"] == "corp"
     assert body["links"]["protocols"].endswith(f"/identity_providers/{idp}/protocols")
+    idp_domain = body["domain_id"]
     # it got a domain of its own, named after it
     domain = (await client.get(f"{V3}/domains/{body['domain_id']}", headers=admin_headers)
               ).json()["domain"]
@@ -69,8 +70,13 @@ async def test_identity_provider_crud(client: httpx.AsyncClient, admin_headers: 
                            json={"identity_provider": {"domain_id": "default"}})
     assert r.status_code == 400  # the domain is fixed
 
+    domain_url = f"{V3}/domains/{idp_domain}"
+    await client.patch(domain_url, json={"domain": {"enabled": False}}, headers=admin_headers)
+    r = await client.delete(domain_url, headers=admin_headers)
+    assert r.status_code == 409 and idp in r.json()["error"]["message"]
     assert (await client.delete(f"{FED}/identity_providers/{idp}", headers=admin_headers)
             ).status_code == 204
+    assert (await client.delete(domain_url, headers=admin_headers)).status_code == 204
     assert (await client.get(f"{FED}/identity_providers/{idp}", headers=admin_headers)
             ).status_code == 404
     # its remote ids are free again

@@ -117,6 +117,13 @@ async def test_federated_login_and_rescope(client: httpx.AsyncClient, cloud: Clo
     assert again.status_code == 201 and again.json()["token"]["user"]["id"] == user["id"]
     shadow = (await client.get(f"{V3}/users/{user['id']}", headers=admin_headers)).json()["user"]
     assert shadow["domain_id"] == setup.domain and shadow["name"] == "alice"
+    # Keystone's shadow-user filters
+    r = await client.get(f"{V3}/users", headers=admin_headers, params={
+        "idp_id": setup.idp, "protocol_id": "saml2", "unique_id": "alice"})
+    assert [u["id"] for u in r.json()["users"]] == [user["id"]]
+    r = await client.get(f"{V3}/users", headers=admin_headers,
+                         params={"idp_id": setup.idp, "unique_id": "bob"})
+    assert r.json()["users"] == []
 
     # the unscoped token finds its projects: the group's and the provisioned home project
     for path in ("auth/projects", "OS-FEDERATION/projects"):
@@ -273,3 +280,14 @@ async def test_authorization_ttl_keeps_groups_between_logins(
     # a later login without the group ends the membership
     assert (await client.post(setup.auth_url, headers=claims(setup))).status_code == 201
     assert (await client.post(f"{V3}/auth/tokens", json=body)).status_code == 401
+
+
+async def test_concurrent_first_logins_make_one_user(client: httpx.AsyncClient, cloud: Cloud,
+                                                     admin_headers: H, trusted: None) -> None:
+    import asyncio
+
+    setup = await _setup(client, cloud, admin_headers)
+    answers = await asyncio.gather(*(client.post(setup.auth_url, headers=claims(setup, "zoe"))
+                                     for _ in range(4)))
+    assert [a.status_code for a in answers] == [201] * 4, [a.text for a in answers]
+    assert len({a.json()["token"]["user"]["id"] for a in answers}) == 1

@@ -101,6 +101,15 @@ async def test_full_delegation(client: httpx.AsyncClient, cloud: Cloud, admin_he
     r = await client.post(f"{V3}/auth/tokens", json={"auth": {"identity": {
         "methods": ["token"], "token": {"id": oauth_headers["X-Auth-Token"]}}}})
     assert r.status_code == 403
+    r = await client.post(f"{V3}/OS-TRUST/trusts", headers=oauth_headers, json={"trust": {
+        "trustor_user_id": user, "trustee_user_id": user, "project_id": project,
+        "impersonation": False, "roles": [{"name": "reader"}]}})
+    assert r.status_code == 403, r.text
+    r = await client.post(f"{V3}/users/{user}/application_credentials", headers=oauth_headers,
+                          json={"application_credential": {"name": "from-oauth"}})
+    assert r.status_code == 403, r.text
+    r = await client.get(f"{V3}/users/{user}/OS-OAUTH1/access_tokens", headers=oauth_headers)
+    assert r.status_code == 403
     rt2 = await _request_token(client, key, secret, project)
     r = await client.put(f"{V3}/OS-OAUTH1/authorize/{rt2['oauth_token']}",
                          json={"roles": [{"name": "reader"}]}, headers=oauth_headers)
@@ -226,3 +235,19 @@ async def test_consumer_crud_and_policy(client: httpx.AsyncClient, admin_headers
     assert (await client.delete(url, headers=admin_headers)).status_code == 204
     assert (await client.get(url, headers=admin_headers)).status_code == 404
     assert (await client.delete(url, headers=admin_headers)).status_code == 404
+
+
+async def test_a_request_token_is_traded_once_even_when_raced(
+        client: httpx.AsyncClient, cloud: Cloud, admin_headers: H) -> None:
+    import asyncio
+
+    key, secret = await _consumer(client, admin_headers)
+    _, project, user_headers = await _delegating_user(cloud, client)
+    rt = await _request_token(client, key, secret, project)
+    r = await client.put(f"{V3}/OS-OAUTH1/authorize/{rt['oauth_token']}",
+                         json={"roles": [{"name": "member"}]}, headers=user_headers)
+    verifier = r.json()["token"]["oauth_verifier"]
+    answers = await asyncio.gather(*(_access_token(client, key, secret, rt, verifier)
+                                     for _ in range(4)))
+    assert sorted(a.status_code for a in answers) == [201, 401, 401, 401], [
+        a.text for a in answers]
