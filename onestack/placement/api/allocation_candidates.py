@@ -87,7 +87,7 @@ def parse_request(request: Request, v: Version, max_candidates: int) -> Candidat
             "placement.query.missing_value",
         )
     for group in groups.values():
-        if not group.resources and (v < "1.35" or group.suffix == ""):
+        if not group.resources and (v < "1.36" or group.suffix == ""):
             name = group.suffix
             raise bad_request(
                 f"All traits parameters must be associated with resources. Found the "
@@ -138,6 +138,14 @@ def parse_request(request: Request, v: Version, max_candidates: int) -> Candidat
                 "placement.query.bad_value",
             )
         req.same_subtree.append(suffixes)
+    in_subtree = {s for suffixes in req.same_subtree for s in suffixes}
+    for group in groups.values():
+        if not group.resources and group.suffix not in in_subtree:
+            raise bad_request(
+                f"Resourceless suffixed group request should be specified in `same_subtree` "
+                f"query param: bad group(s) - ['{group.suffix}'].",
+                "placement.query.bad_value",
+            )
     return req
 
 
