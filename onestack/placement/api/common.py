@@ -119,6 +119,13 @@ def path_to(request: Request, path: str) -> str:
     return request.scope.get("root_path", "").rstrip("/") + path
 
 
+def location_to(request: Request, path: str) -> str:
+    """A Location header: absolute, as webob makes it upstream (clients follow it as is)."""
+    from onestack.common.api import base_url
+
+    return base_url(request) + path
+
+
 def parse_resources(text: str, param: str = "resources") -> dict[str, int]:
     """``VCPU:2,MEMORY_MB:512`` -> ``{"VCPU": 2, "MEMORY_MB": 512}``."""
     result: dict[str, int] = {}

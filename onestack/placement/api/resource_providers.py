@@ -16,11 +16,11 @@ from onestack.placement.api.common import (
     UUID_SCHEMA,
     Caller,
     json_body,
+    location_to,
     normalize_uuid,
     parse_member_of,
     parse_resources,
     parse_traits,
-    path_to,
     query,
     version,
 )
@@ -92,7 +92,7 @@ async def create(request: Request, ctx: RequestContext = Caller) -> Response:
     parent = body.get("parent_provider_uuid")
     async with mgr.write() as conn:
         rp = await rps.create(conn, uuid, body["name"], normalize_uuid(parent) if parent else None)
-    location = {"location": path_to(request, f"/resource_providers/{rp.uuid}")}
+    location = {"location": location_to(request, f"/resource_providers/{rp.uuid}")}
     if v >= "1.20":
         return json(provider_view(request, rp, v), headers={**location, **cache_headers(v)})
     return Response(status_code=201, headers=location)

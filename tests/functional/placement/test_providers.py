@@ -11,7 +11,7 @@ async def test_create_before_and_after_1_20(placement: Placement) -> None:
         "/resource_providers", json={"name": f"old-{u}", "uuid": u}, version="1.19"
     )
     assert r.status_code == 201 and not r.content
-    assert r.headers["location"] == f"/placement/resource_providers/{u}"
+    assert r.headers["location"] == f"http://testserver/placement/resource_providers/{u}"
     r = await placement.post("/resource_providers", json={"name": f"new-{u}"}, version="1.20")
     assert r.status_code == 200
     body = r.json()

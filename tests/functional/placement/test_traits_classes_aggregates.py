@@ -57,7 +57,7 @@ async def test_resource_classes(placement: Placement) -> None:
     assert names[:3] == ["VCPU", "MEMORY_MB", "DISK_GB"]
     r = await placement.post("/resource_classes", json={"name": "CUSTOM_RC_A"})
     assert r.status_code == 201
-    assert r.headers["location"] == "/placement/resource_classes/CUSTOM_RC_A"
+    assert r.headers["location"] == "http://testserver/placement/resource_classes/CUSTOM_RC_A"
     r = await placement.post("/resource_classes", json={"name": "CUSTOM_RC_A"})
     assert r.status_code == 409 and r.json()["errors"][0]["code"] == "placement.duplicate_name"
     for bad in ({"name": "VCPU2"}, {"name": "CUSTOM_a"}, {}, {"name": "CUSTOM_" + "X" * 300}):
