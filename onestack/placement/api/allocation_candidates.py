@@ -121,7 +121,7 @@ def parse_request(request: Request, v: Version, max_candidates: int) -> Candidat
                 f"in schema['properties']['limit']: {params['limit']!r}",
                 "placement.query.bad_value",
             )
-        req.limit = limit
+        req.limit = min(limit, 2**31)
     if max_candidates > 0:
         req.limit = min(req.limit or max_candidates, max_candidates)
     if "root_required" in params:
