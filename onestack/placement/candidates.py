@@ -26,6 +26,7 @@ from onestack.placement.models import (
     provider_traits,
     providers,
 )
+from onestack.placement.rows import fetch_all
 
 
 @dataclass
@@ -122,7 +123,8 @@ async def _load(
     class_ids: set[int],
     trait_ids: set[int],
 ) -> None:
-    rows = await conn.execute(
+    rows = await fetch_all(
+        conn,
         select(
             inventories.c.resource_provider_id,
             inventories.c.resource_class_id,
@@ -133,7 +135,7 @@ async def _load(
             providers.c.parent_provider_id,
         )
         .join(providers, providers.c.id == inventories.c.resource_provider_id)
-        .where(inventories.c.resource_class_id.in_(sorted(class_ids)))
+        .where(inventories.c.resource_class_id.in_(sorted(class_ids))),
     )
     for row in rows:
         rp, rc = row[0], row[1]
@@ -169,10 +171,11 @@ async def _load(
     for node in data.nodes.values():
         data.tree_members.setdefault(node.root, []).append(node.id)
     if trait_ids:
-        for rp, trait in await conn.execute(
+        for rp, trait in await fetch_all(
+            conn,
             select(provider_traits.c.resource_provider_id, provider_traits.c.trait_id).where(
                 provider_traits.c.trait_id.in_(sorted(trait_ids))
-            )
+            ),
         ):
             data.traits.setdefault(rp, set()).add(trait)
     agg_names = {a for g in req.groups for s in g.member_of for a in s}
@@ -271,15 +274,18 @@ class _Solver:
                     roots = set.intersection(*(set(v) for v in by_class.values()))
                     for root in sorted(roots):
                         combos = itertools.product(*(by_class[rc][root] for rc in by_class))
-                        options = [
-                            combo
-                            for combo in combos
-                            if self._has_traits(
-                                set().union(*(data.traits.get(p, set()) for p, _, _ in combo)),
-                                group.required,
-                                group.forbidden,
-                            )
-                        ]
+                        if group.required or group.forbidden:
+                            options = [
+                                combo
+                                for combo in combos
+                                if self._has_traits(
+                                    set().union(*(data.traits.get(p, set()) for p, _, _ in combo)),
+                                    group.required,
+                                    group.forbidden,
+                                )
+                            ]
+                        else:
+                            options = list(combos)
                         if options:
                             per_root[root] = options
             else:
@@ -304,13 +310,14 @@ class _Solver:
                 built = self._check(plans, choice)
                 if built is None:
                     continue
-                key = (
-                    frozenset((rp, frozenset(r.items())) for rp, r in built[0].items()),
-                    frozenset((k, tuple(v)) for k, v in built[1].items()),
-                )
-                if key in seen:
-                    continue
-                seen.add(key)
+                if len(plans) > 1:  # one group never yields the same request twice
+                    key = (
+                        frozenset((rp, frozenset(r.items())) for rp, r in built[0].items()),
+                        frozenset((k, tuple(v)) for k, v in built[1].items()),
+                    )
+                    if key in seen:
+                        continue
+                    seen.add(key)
                 yield built
 
     def _root_ok(self, root: int) -> bool:

@@ -12,6 +12,7 @@ from onestack.placement.candidates import Result
 from onestack.placement.inventories import FIELDS, Inventory, usages_of
 from onestack.placement.manager import PlacementManager
 from onestack.placement.models import inventories, provider_traits
+from onestack.placement.rows import fetch_all
 
 
 async def provider_summaries(
@@ -34,7 +35,7 @@ async def provider_summaries(
     )
     if not big:
         query = query.where(inventories.c.resource_provider_id.in_(ordered))
-    for row in await conn.execute(query):
+    for row in await fetch_all(conn, query):
         if row[0] in ids:
             invs.setdefault(row[0], {})[row[1]] = Inventory(*row[2:])
     used = await usages_of(conn, ids)
@@ -43,25 +44,27 @@ async def provider_summaries(
         tq = select(provider_traits.c.resource_provider_id, provider_traits.c.trait_id)
         if not big:
             tq = tq.where(provider_traits.c.resource_provider_id.in_(ordered))
-        for rp, t in await conn.execute(tq):
+        for rp, t in await fetch_all(conn, tq):
             if rp in ids:
                 traits.setdefault(rp, []).append(t)
+    all_classes, with_traits, with_tree = v >= "1.27", v >= "1.17", v >= "1.29"
+    class_name, trait_name = mgr.classes.by_id, mgr.traits.by_id
     requested_ids = {mgr.classes.by_name[n] for n in requested if n in mgr.classes.by_name}
     out: dict[str, Any] = {}
     for rp in ordered:
         node = nodes[rp]
         resources = {}
         for rc, inv in sorted(invs.get(rp, {}).items()):
-            if v < "1.27" and rc not in requested_ids:
+            if not all_classes and rc not in requested_ids:
                 continue
-            name = await mgr.classes.name_of(conn, rc)
+            name = class_name.get(rc) or await mgr.classes.name_of(conn, rc)
             resources[name] = {"capacity": inv.capacity, "used": used.get((rp, rc), 0)}
         entry: dict[str, Any] = {"resources": resources}
-        if v >= "1.17":
+        if with_traits:
             entry["traits"] = sorted(
-                [await mgr.traits.name_of(conn, t) for t in traits.get(rp, [])]
+                [trait_name.get(t) or await mgr.traits.name_of(conn, t) for t in traits.get(rp, [])]
             )
-        if v >= "1.29":
+        if with_tree:
             entry["parent_provider_uuid"] = nodes[node.parent].uuid if node.parent else None
             entry["root_provider_uuid"] = nodes[node.root].uuid
         out[node.uuid] = entry
