@@ -9,10 +9,12 @@ both succeed, whatever the database's isolation level.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from onestack.common.db import utcnow
@@ -252,6 +254,31 @@ async def write(mgr: PlacementManager, conn: AsyncConnection, claims: list[Consu
         rp_id, generation = found[rp_uuid]
         await rps.bump(conn, rp_id, generation)
     _TYPE_IDS.update(types)  # remembered once the transaction got this far
+
+
+async def write_retrying(mgr: PlacementManager, claims: list[ConsumerClaim]) -> None:
+    """:func:`write` in its own transaction, done again (up to 10 times, as upstream) when
+    another claim moved a provider's generation on meanwhile: the capacity is then counted
+    afresh, so a retry never overcommits. A stale consumer generation is not retried."""
+    for attempt in range(10):
+        try:
+            async with mgr.write() as conn:
+                await write(mgr, conn, claims)
+            return
+        except rps.ProviderChanged:
+            if attempt == 9:
+                raise
+        except DBAPIError as exc:  # InnoDB picks a deadlock victim among concurrent claims
+            if not _is_deadlock(exc):
+                raise
+            if attempt == 9:
+                raise conflict("resource provider generation conflict") from exc
+        await asyncio.sleep(0.001 * (attempt + 1))
+
+
+def _is_deadlock(exc: DBAPIError) -> bool:
+    text = str(exc.orig).lower()
+    return "deadlock" in text or "1213" in text or "40p01" in text or "40001" in text
 
 
 async def of_consumer(
