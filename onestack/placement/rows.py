@@ -23,3 +23,31 @@ async def fetch_all(conn: AsyncConnection, statement: Any) -> list[tuple[Any, ..
     raw = await conn.get_raw_connection()
     rows = await raw.driver_connection.execute_fetchall(compiled.string, args)
     return list(rows)
+
+
+def capacity_expr(dialect: str) -> Any:
+    """``int((total - reserved) * allocation_ratio)`` as the database computes it."""
+    from sqlalchemy import BigInteger, cast, func
+
+    from onestack.placement.models import inventories as inv
+
+    raw = (inv.c.total - inv.c.reserved) * inv.c.allocation_ratio
+    if dialect == "sqlite":  # CAST truncates, like int() (capacities are never negative)
+        return cast(raw, BigInteger)
+    return cast(func.floor(raw), BigInteger)
+
+
+def used_expr() -> Any:
+    """What is allocated of the inventory row's provider and class (a correlated subquery)."""
+    from sqlalchemy import func, select
+
+    from onestack.placement.models import allocations, inventories
+
+    return (
+        select(func.coalesce(func.sum(allocations.c.used), 0))
+        .where(
+            allocations.c.resource_provider_id == inventories.c.resource_provider_id,
+            allocations.c.resource_class_id == inventories.c.resource_class_id,
+        )
+        .scalar_subquery()
+    )
