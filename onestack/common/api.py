@@ -20,6 +20,7 @@ from fastapi.routing import APIRoute
 from pydantic import BaseModel
 from pydantic import ValidationError as PydanticValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware import Middleware
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -199,10 +200,12 @@ def create_app(
     lifespan: Callable[..., Any] | None = None,
     service: str | None = None,
     redirect_slashes: bool = True,
+    middleware: Sequence[Middleware] = (),
 ) -> FastAPI:
     """Build one service's ASGI app with the shared middleware and error handling;
     ``redirect_slashes=False`` answers a path with a stray trailing slash 404 (as Glance does)
-    instead of redirecting it."""
+    instead of redirecting it; ``middleware`` (e.g. microversion negotiation) runs inside the
+    shared ones."""
     app = FastAPI(
         title=title,
         redirect_slashes=redirect_slashes,
@@ -245,6 +248,8 @@ def create_app(
             err = errors.NotFound("The resource could not be found.")
         return error_response(err, error_format)
 
+    for extra in reversed(middleware):  # the first listed runs first, inside the shared ones
+        app.add_middleware(extra.cls, *extra.args, **extra.kwargs)
     # outermost last: the request id is set before anything logs; every answer, an
     # unexpected error's 500 included, is counted and logged by ObserveMiddleware
     app.add_middleware(BodyLimitMiddleware, limit=max_body, formatter=error_format)
