@@ -19,6 +19,7 @@ from fastapi.routing import APIRoute
 from pydantic import BaseModel
 from pydantic import ValidationError as PydanticValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware import Middleware
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -197,8 +198,10 @@ def create_app(
     state: Mapping[str, Any] | None = None,
     lifespan: Callable[..., Any] | None = None,
     service: str | None = None,
+    middleware: Sequence[Middleware] = (),
 ) -> FastAPI:
-    """Build one service's ASGI app with the shared middleware and error handling."""
+    """Build one service's ASGI app with the shared middleware and error handling;
+    ``middleware`` (e.g. microversion negotiation) runs inside the shared ones."""
     app = FastAPI(
         title=title,
         lifespan=lifespan,
@@ -243,6 +246,8 @@ def create_app(
         LOG.exception("unexpected error on %s %s", request.method, request.url.path)
         return error_response(errors.APIError(), error_format)
 
+    for extra in reversed(middleware):  # the first listed runs first, inside the shared ones
+        app.add_middleware(extra.cls, *extra.args, **extra.kwargs)
     app.add_middleware(BodyLimitMiddleware, limit=max_body, formatter=error_format)
     app.add_middleware(NulGuardMiddleware, formatter=error_format)
     app.add_middleware(RequestIdMiddleware)

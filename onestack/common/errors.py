@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from onestack.common.logs import request_id_var
+
 
 class APIError(Exception):
     """An error a client caused or must know about; never a traceback on the wire."""
@@ -18,10 +20,20 @@ class APIError(Exception):
     default_message = "An unexpected error prevented the server from fulfilling your request."
     #: The error kind name some formats use (Neutron ``type``; Nova's body key).
     kind = "InternalError"
+    #: A machine-readable error code where the format has one (Placement's ``code``).
+    error_code: str | None = None
 
-    def __init__(self, message: str | None = None, *, headers: dict[str, str] | None = None):
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        headers: dict[str, str] | None = None,
+        error_code: str | None = None,
+    ):
         self.message = message or self.default_message
         self.headers = headers or {}
+        if error_code is not None:
+            self.error_code = error_code
         super().__init__(self.message)
 
 
@@ -76,6 +88,10 @@ class UnsupportedMediaType(APIError):
     code, title, kind = 415, "Unsupported Media Type", "UnsupportedMediaType"
 
 
+class UnprocessableEntity(APIError):
+    code, title, kind = 422, "Unprocessable Entity", "UnprocessableEntity"
+
+
 class ServiceUnavailable(APIError):
     code, title, kind = 503, "Service Unavailable", "ServiceUnavailable"
     default_message = "The service is not ready; try again shortly."
@@ -119,3 +135,16 @@ def glance_format(error: APIError) -> dict[str, Any]:
     if error.code == 401:
         return keystone_format(error)
     return {"message": error.message, "code": f"{error.code} {error.title}", "title": error.title}
+
+
+def placement_format(error: APIError) -> dict[str, Any]:
+    """``{"errors": [{"status", "title", "detail", "code", "request_id"}]}`` as Placement
+    answers; ``code`` is ``placement.undefined_code`` unless the error names one."""
+    entry = {
+        "status": error.code,
+        "title": error.title,
+        "detail": error.message,
+        "code": error.error_code or "placement.undefined_code",
+        "request_id": request_id_var.get(),
+    }
+    return {"errors": [entry]}
