@@ -41,9 +41,20 @@ async def bootstrap(session: AsyncSession) -> None:
         return
     for flavorid, name, ram, disk, vcpus in DEVSTACK_FLAVORS:
         specs = {"hw_rng:allowed": "True"} if name in ("m1.tiny", "cirros256", "ds512M") else {}
-        session.add(Flavor(flavorid=flavorid, name=name, memory_mb=ram, root_gb=disk,
-                           vcpus=vcpus, ephemeral_gb=0, swap=0, rxtx_factor=1.0,
-                           is_public=True, extra_specs=specs))
+        session.add(
+            Flavor(
+                flavorid=flavorid,
+                name=name,
+                memory_mb=ram,
+                root_gb=disk,
+                vcpus=vcpus,
+                ephemeral_gb=0,
+                swap=0,
+                rxtx_factor=1.0,
+                is_public=True,
+                extra_specs=specs,
+            )
+        )
 
 
 def visible(ctx: RequestContext, is_admin: bool) -> Any:
@@ -54,8 +65,14 @@ def visible(ctx: RequestContext, is_admin: bool) -> Any:
     return or_(Flavor.is_public.is_(True), Flavor.id.in_(access))
 
 
-async def get(session: AsyncSession, core: ComputeCore, ctx: RequestContext, flavorid: str,
-              *, for_boot: bool = False) -> Flavor:
+async def get(
+    session: AsyncSession,
+    core: ComputeCore,
+    ctx: RequestContext,
+    flavorid: str,
+    *,
+    for_boot: bool = False,
+) -> Flavor:
     stmt = select(Flavor).where(Flavor.flavorid == flavorid)
     where = visible(ctx, core.is_admin(ctx))
     if where is not None:
@@ -68,8 +85,9 @@ async def get(session: AsyncSession, core: ComputeCore, ctx: RequestContext, fla
     return flavor
 
 
-async def list_flavors(session: AsyncSession, core: ComputeCore, ctx: RequestContext,
-                       params: Any) -> list[Flavor]:
+async def list_flavors(
+    session: AsyncSession, core: ComputeCore, ctx: RequestContext, params: Any
+) -> list[Flavor]:
     stmt = select(Flavor)
     is_admin = core.is_admin(ctx)
     public = params.get("is_public")
@@ -88,10 +106,18 @@ async def list_flavors(session: AsyncSession, core: ComputeCore, ctx: RequestCon
         if key in params:
             stmt = stmt.where(column >= _int(params[key], key))
     sort_key = params.get("sort_key", "flavorid")
-    columns = {"flavorid": Flavor.flavorid, "name": Flavor.name, "memory_mb": Flavor.memory_mb,
-               "vcpus": Flavor.vcpus, "root_gb": Flavor.root_gb, "id": Flavor.id,
-               "ephemeral_gb": Flavor.ephemeral_gb, "swap": Flavor.swap,
-               "rxtx_factor": Flavor.rxtx_factor, "created_at": Flavor.created_at}
+    columns = {
+        "flavorid": Flavor.flavorid,
+        "name": Flavor.name,
+        "memory_mb": Flavor.memory_mb,
+        "vcpus": Flavor.vcpus,
+        "root_gb": Flavor.root_gb,
+        "id": Flavor.id,
+        "ephemeral_gb": Flavor.ephemeral_gb,
+        "swap": Flavor.swap,
+        "rxtx_factor": Flavor.rxtx_factor,
+        "created_at": Flavor.created_at,
+    }
     if sort_key not in columns:
         raise BadRequest(f"Invalid sort_key {sort_key}.")
     direction = params.get("sort_dir", "asc")
@@ -105,9 +131,12 @@ async def list_flavors(session: AsyncSession, core: ComputeCore, ctx: RequestCon
         ids = [f.flavorid for f in rows]
         if marker not in ids:
             raise BadRequest(f"marker [{marker}] not found")
-        rows = rows[ids.index(marker) + 1:]
-    limit = min(_int(params["limit"], "limit"), core.conf.max_limit) if "limit" in params \
+        rows = rows[ids.index(marker) + 1 :]
+    limit = (
+        min(_int(params["limit"], "limit"), core.conf.max_limit)
+        if "limit" in params
         else core.conf.max_limit
+    )
     return rows[:limit]
 
 
@@ -135,8 +164,10 @@ def _bool(value: Any, name: str) -> bool:
 async def create(session: AsyncSession, body: dict[str, Any]) -> Flavor:
     name = str(body["name"]).strip()
     if not name or not _NAME.match(name):
-        raise BadRequest("Invalid input for field 'name': flavor names may hold letters, "
-                         "digits, '.', '-', '_' and spaces.")
+        raise BadRequest(
+            "Invalid input for field 'name': flavor names may hold letters, "
+            "digits, '.', '-', '_' and spaces."
+        )
     flavorid = body.get("id")
     if flavorid is None or (isinstance(flavorid, str) and flavorid.lower() == "auto"):
         flavorid = str(uuid.uuid4())
@@ -145,16 +176,26 @@ async def create(session: AsyncSession, body: dict[str, Any]) -> Flavor:
         raise BadRequest("Invalid input for field 'id'.")
     taken = await session.execute(
         select(Flavor.flavorid, Flavor.name).where(
-            or_(Flavor.flavorid == flavorid, Flavor.name == name)))
+            or_(Flavor.flavorid == flavorid, Flavor.name == name)
+        )
+    )
     for found_id, found_name in taken:
         if found_id == flavorid:
             raise Conflict(f"Flavor with ID {flavorid} already exists.")
         raise Conflict(f"Flavor with name {found_name} already exists.")
-    flavor = Flavor(flavorid=flavorid, name=name, vcpus=body["vcpus"], memory_mb=body["ram"],
-                    root_gb=body["disk"], ephemeral_gb=body.get("OS-FLV-EXT-DATA:ephemeral", 0),
-                    swap=body.get("swap", 0) or 0, rxtx_factor=body.get("rxtx_factor", 1.0),
-                    is_public=body.get("os-flavor-access:is_public", True),
-                    description=body.get("description"), extra_specs={})
+    flavor = Flavor(
+        flavorid=flavorid,
+        name=name,
+        vcpus=body["vcpus"],
+        memory_mb=body["ram"],
+        root_gb=body["disk"],
+        ephemeral_gb=body.get("OS-FLV-EXT-DATA:ephemeral", 0),
+        swap=body.get("swap", 0) or 0,
+        rxtx_factor=body.get("rxtx_factor", 1.0),
+        is_public=body.get("os-flavor-access:is_public", True),
+        description=body.get("description"),
+        extra_specs={},
+    )
     session.add(flavor)
     await session.flush()
     return flavor
@@ -174,17 +215,21 @@ async def add_access(session: AsyncSession, flavor: Flavor, project_id: str) -> 
     if flavor.is_public:
         raise Conflict(f"Can not add access to a public flavor {flavor.flavorid}.")
     if project_id in await access_list(session, flavor):
-        raise Conflict(f"Flavor access already exists for flavor {flavor.flavorid} and "
-                       f"project {project_id} combination.")
+        raise Conflict(
+            f"Flavor access already exists for flavor {flavor.flavorid} and "
+            f"project {project_id} combination."
+        )
     session.add(FlavorAccess(flavor_id=flavor.id, project_id=project_id))
 
 
 async def remove_access(session: AsyncSession, flavor: Flavor, project_id: str) -> None:
-    done = await session.execute(delete(FlavorAccess).where(
-        FlavorAccess.flavor_id == flavor.id, FlavorAccess.project_id == project_id))
+    done = await session.execute(
+        delete(FlavorAccess).where(
+            FlavorAccess.flavor_id == flavor.id, FlavorAccess.project_id == project_id
+        )
+    )
     if not getattr(done, "rowcount", 0):
-        raise NotFound(f"Flavor access not found for {flavor.flavorid} / {project_id} "
-                       "combination.")
+        raise NotFound(f"Flavor access not found for {flavor.flavorid} / {project_id} combination.")
 
 
 def check_extra_specs(specs: Any) -> dict[str, str]:
@@ -205,7 +250,14 @@ def check_extra_specs(specs: Any) -> dict[str, str]:
 
 def snapshot(flavor: Flavor) -> dict[str, Any]:
     """The copy an instance keeps of its flavor (Nova embeds it in the instance)."""
-    return {"flavorid": flavor.flavorid, "name": flavor.name, "vcpus": flavor.vcpus,
-            "memory_mb": flavor.memory_mb, "root_gb": flavor.root_gb,
-            "ephemeral_gb": flavor.ephemeral_gb, "swap": flavor.swap,
-            "extra_specs": dict(flavor.extra_specs or {}), "description": flavor.description}
+    return {
+        "flavorid": flavor.flavorid,
+        "name": flavor.name,
+        "vcpus": flavor.vcpus,
+        "memory_mb": flavor.memory_mb,
+        "root_gb": flavor.root_gb,
+        "ephemeral_gb": flavor.ephemeral_gb,
+        "swap": flavor.swap,
+        "extra_specs": dict(flavor.extra_specs or {}),
+        "description": flavor.description,
+    }

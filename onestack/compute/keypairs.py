@@ -18,8 +18,10 @@ _NAME = re.compile(r"^[a-zA-Z0-9 _\-.@]+$")
 
 def check_name(name: object) -> str:
     if not isinstance(name, str) or not name.strip() or len(name) > 255:
-        raise BadRequest("Keypair data is invalid: Keypair name must be string and between 1 "
-                         "and 255 characters long")
+        raise BadRequest(
+            "Keypair data is invalid: Keypair name must be string and between 1 "
+            "and 255 characters long"
+        )
     if not _NAME.match(name):
         raise BadRequest("Keypair data is invalid: Keypair name contains unsafe characters")
     return name
@@ -60,11 +62,16 @@ def generate_ssh() -> tuple[str, str]:
     from cryptography.hazmat.primitives.asymmetric import rsa
 
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    private = key.private_bytes(serialization.Encoding.PEM,
-                                serialization.PrivateFormat.TraditionalOpenSSL,
-                                serialization.NoEncryption()).decode()
-    public = key.public_key().public_bytes(serialization.Encoding.OpenSSH,
-                                           serialization.PublicFormat.OpenSSH).decode()
+    private = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.TraditionalOpenSSL,
+        serialization.NoEncryption(),
+    ).decode()
+    public = (
+        key.public_key()
+        .public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH)
+        .decode()
+    )
     return private, f"{public} Generated-by-Nova"
 
 
@@ -78,24 +85,34 @@ def generate_x509(user_id: str) -> tuple[str, str]:
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, user_id)])
     now = dt.datetime.now(dt.UTC)
-    cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject)
-            .public_key(key.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(now).not_valid_after(now + dt.timedelta(days=3650))
-            .sign(key, hashes.SHA256()))
-    private = key.private_bytes(serialization.Encoding.PEM,
-                                serialization.PrivateFormat.TraditionalOpenSSL,
-                                serialization.NoEncryption()).decode()
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now)
+        .not_valid_after(now + dt.timedelta(days=3650))
+        .sign(key, hashes.SHA256())
+    )
+    private = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.TraditionalOpenSSL,
+        serialization.NoEncryption(),
+    ).decode()
     return private, cert.public_bytes(serialization.Encoding.PEM).decode()
 
 
-async def create(session: AsyncSession, user_id: str, name: str, key_type: str,
-                 public_key: str | None) -> tuple[KeyPair, str | None]:
+async def create(
+    session: AsyncSession, user_id: str, name: str, key_type: str, public_key: str | None
+) -> tuple[KeyPair, str | None]:
     """Import ``public_key`` or generate one; (keypair, private key when generated)."""
     check_name(name)
     if key_type not in ("ssh", "x509"):
         raise BadRequest("Invalid input for field 'type': must be 'ssh' or 'x509'.")
     found = await session.execute(
-        select(KeyPair.id).where(KeyPair.user_id == user_id, KeyPair.name == name))
+        select(KeyPair.id).where(KeyPair.user_id == user_id, KeyPair.name == name)
+    )
     if found.first() is not None:
         raise Conflict(f"Key pair '{name}' already exists.")
     private = None
@@ -106,25 +123,35 @@ async def create(session: AsyncSession, user_id: str, name: str, key_type: str,
             private, public_key = generate_ssh()
     elif not isinstance(public_key, str) or len(public_key) > 65536:
         raise BadRequest("Keypair data is invalid: public_key must be a string.")
-    fingerprint = (x509_fingerprint(public_key) if key_type == "x509"
-                   else ssh_fingerprint(public_key))
-    pair = KeyPair(user_id=user_id, name=name, type=key_type, public_key=public_key.strip(),
-                   fingerprint=fingerprint)
+    fingerprint = (
+        x509_fingerprint(public_key) if key_type == "x509" else ssh_fingerprint(public_key)
+    )
+    pair = KeyPair(
+        user_id=user_id,
+        name=name,
+        type=key_type,
+        public_key=public_key.strip(),
+        fingerprint=fingerprint,
+    )
     session.add(pair)
     await session.flush()
     return pair, private
 
 
 async def get(session: AsyncSession, user_id: str, name: str) -> KeyPair:
-    pair = (await session.execute(
-        select(KeyPair).where(KeyPair.user_id == user_id, KeyPair.name == name))).scalar()
+    pair = (
+        await session.execute(
+            select(KeyPair).where(KeyPair.user_id == user_id, KeyPair.name == name)
+        )
+    ).scalar()
     if pair is None:
         raise NotFound(f"Keypair {name} not found for user {user_id}")
     return pair
 
 
-async def list_pairs(session: AsyncSession, user_id: str, limit: int | None,
-                     marker: str | None) -> list[KeyPair]:
+async def list_pairs(
+    session: AsyncSession, user_id: str, limit: int | None, marker: str | None
+) -> list[KeyPair]:
     stmt = select(KeyPair).where(KeyPair.user_id == user_id).order_by(KeyPair.name)
     if marker:
         await get(session, user_id, marker)

@@ -46,8 +46,9 @@ class PlacementClient:
     @staticmethod
     def _fail(resp: httpx.Response, what: str) -> PlacementError:
         cls = Conflict if resp.status_code == 409 else PlacementError
-        return cls(f"{what}: Placement answered {resp.status_code} {resp.text[:300]}",
-                   resp.status_code)
+        return cls(
+            f"{what}: Placement answered {resp.status_code} {resp.text[:300]}", resp.status_code
+        )
 
     # -- providers (compute agents) -------------------------------------------------------
     async def ensure_provider(self, uuid: str, name: str) -> int:
@@ -55,14 +56,14 @@ class PlacementClient:
         resp = await self._request("GET", f"/resource_providers/{uuid}")
         if resp.status_code == 200:
             return int(resp.json()["generation"])
-        resp = await self._request("POST", "/resource_providers",
-                                   json={"uuid": uuid, "name": name})
+        resp = await self._request("POST", "/resource_providers", json={"uuid": uuid, "name": name})
         if resp.status_code == 409:  # a provider of that name from an earlier node uuid
             found = await self._request("GET", "/resource_providers", params={"name": name})
             for old in found.json().get("resource_providers", []):
                 await self._request("DELETE", f"/resource_providers/{old['uuid']}")
-            resp = await self._request("POST", "/resource_providers",
-                                       json={"uuid": uuid, "name": name})
+            resp = await self._request(
+                "POST", "/resource_providers", json={"uuid": uuid, "name": name}
+            )
         if resp.status_code not in (200, 201):
             raise self._fail(resp, f"creating provider {name}")
         return int(resp.json().get("generation", 0))
@@ -74,13 +75,20 @@ class PlacementClient:
                 raise self._fail(resp, "reading inventory")
             body = resp.json()
             current = body.get("inventories", {})
-            if all(current.get(rc, {}).get(k) == v for rc, inv in inventories.items()
-                   for k, v in inv.items()) and set(current) == set(inventories):
+            if all(
+                current.get(rc, {}).get(k) == v
+                for rc, inv in inventories.items()
+                for k, v in inv.items()
+            ) and set(current) == set(inventories):
                 return
             resp = await self._request(
-                "PUT", f"/resource_providers/{uuid}/inventories",
-                json={"resource_provider_generation": body["resource_provider_generation"],
-                      "inventories": inventories})
+                "PUT",
+                f"/resource_providers/{uuid}/inventories",
+                json={
+                    "resource_provider_generation": body["resource_provider_generation"],
+                    "inventories": inventories,
+                },
+            )
             if resp.status_code == 200:
                 return
             if resp.status_code != 409:
@@ -99,9 +107,13 @@ class PlacementClient:
             if set(body.get("traits", [])) == set(traits):
                 return
             resp = await self._request(
-                "PUT", f"/resource_providers/{uuid}/traits",
-                json={"resource_provider_generation": body["resource_provider_generation"],
-                      "traits": traits})
+                "PUT",
+                f"/resource_providers/{uuid}/traits",
+                json={
+                    "resource_provider_generation": body["resource_provider_generation"],
+                    "traits": traits,
+                },
+            )
             if resp.status_code == 200:
                 return
             if resp.status_code != 409:
@@ -125,14 +137,23 @@ class PlacementClient:
             return
         body = resp.json()
         await self._request(
-            "PUT", f"/resource_providers/{uuid}/aggregates",
-            json={"aggregates": aggregates,
-                  "resource_provider_generation": body["resource_provider_generation"]})
+            "PUT",
+            f"/resource_providers/{uuid}/aggregates",
+            json={
+                "aggregates": aggregates,
+                "resource_provider_generation": body["resource_provider_generation"],
+            },
+        )
 
     # -- scheduling -----------------------------------------------------------------------
-    async def candidates(self, resources: Mapping[str, int], *, limit: int,
-                         required: list[str] | None = None,
-                         member_of: list[str] | None = None) -> dict[str, Any]:
+    async def candidates(
+        self,
+        resources: Mapping[str, int],
+        *,
+        limit: int,
+        required: list[str] | None = None,
+        member_of: list[str] | None = None,
+    ) -> dict[str, Any]:
         params: dict[str, Any] = {
             "resources": ",".join(f"{rc}:{n}" for rc, n in resources.items() if n > 0),
             "limit": str(limit),
@@ -146,11 +167,22 @@ class PlacementClient:
             raise self._fail(resp, "asking for allocation candidates")
         return dict(resp.json())
 
-    async def claim(self, consumer: str, allocations: Mapping[str, Any], *, project_id: str,
-                    user_id: str, consumer_generation: int | None = None) -> bool:
+    async def claim(
+        self,
+        consumer: str,
+        allocations: Mapping[str, Any],
+        *,
+        project_id: str,
+        user_id: str,
+        consumer_generation: int | None = None,
+    ) -> bool:
         """Write the consumer's allocations; False when capacity or a generation moved."""
-        body = {"allocations": allocations, "project_id": project_id, "user_id": user_id,
-                "consumer_generation": consumer_generation}
+        body = {
+            "allocations": allocations,
+            "project_id": project_id,
+            "user_id": user_id,
+            "consumer_generation": consumer_generation,
+        }
         resp = await self._request("PUT", f"/allocations/{consumer}", json=body)
         if resp.status_code == 204:
             return True
@@ -170,13 +202,24 @@ class PlacementClient:
         if resp.status_code not in (204, 404):
             raise self._fail(resp, f"removing allocations of {consumer}")
 
-    async def move(self, consumer: str, provider: str, resources: Mapping[str, int], *,
-                   project_id: str, user_id: str) -> bool:
+    async def move(
+        self,
+        consumer: str,
+        provider: str,
+        resources: Mapping[str, int],
+        *,
+        project_id: str,
+        user_id: str,
+    ) -> bool:
         """Replace the consumer's allocations by ``resources`` on ``provider``."""
         current = await self.allocations(consumer)
         return await self.claim(
-            consumer, {provider: {"resources": dict(resources)}}, project_id=project_id,
-            user_id=user_id, consumer_generation=current.get("consumer_generation"))
+            consumer,
+            {provider: {"resources": dict(resources)}},
+            project_id=project_id,
+            user_id=user_id,
+            consumer_generation=current.get("consumer_generation"),
+        )
 
 
 def resources_of(flavor: Mapping[str, Any]) -> dict[str, int]:
@@ -184,7 +227,8 @@ def resources_of(flavor: Mapping[str, Any]) -> dict[str, int]:
     wanted = {
         "VCPU": int(flavor.get("vcpus", 0)),
         "MEMORY_MB": int(flavor.get("memory_mb", 0)),
-        "DISK_GB": int(flavor.get("root_gb", 0)) + int(flavor.get("ephemeral_gb", 0))
+        "DISK_GB": int(flavor.get("root_gb", 0))
+        + int(flavor.get("ephemeral_gb", 0))
         + (int(flavor.get("swap", 0)) + 1023) // 1024,
     }
     for key, value in (flavor.get("extra_specs") or {}).items():

@@ -51,8 +51,12 @@ DELETING = "deleting"
 SOFT_DELETING = "soft-deleting"
 RESTORING = "restoring"
 
-_RESIZE_TASKS = {RESIZE_PREP: "RESIZE", RESIZE_MIGRATING: "RESIZE", RESIZE_FINISH: "RESIZE",
-                 "resize_migrated": "RESIZE"}
+_RESIZE_TASKS = {
+    RESIZE_PREP: "RESIZE",
+    RESIZE_MIGRATING: "RESIZE",
+    RESIZE_FINISH: "RESIZE",
+    "resize_migrated": "RESIZE",
+}
 _STATUS: dict[str, dict[str | None, str]] = {
     ACTIVE: {
         None: "ACTIVE",
@@ -99,8 +103,12 @@ def vm_states_for(status_name: str) -> list[str]:
 
 def task_states_for(status_name: str) -> list[tuple[str, str]]:
     wanted = status_name.upper()
-    return [(vm, task) for vm, table in _STATUS.items() for task, st in table.items()
-            if task is not None and st == wanted]
+    return [
+        (vm, task)
+        for vm, table in _STATUS.items()
+        for task, st in table.items()
+        if task is not None and st == wanted
+    ]
 
 
 def check(

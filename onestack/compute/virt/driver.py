@@ -146,12 +146,14 @@ class VirtDriver(abc.ABC):
     async def detach_interface(self, uuid: str, port_id: str) -> None: ...
 
     @abc.abstractmethod
-    async def attach_volume(self, uuid: str, connection_info: dict[str, Any], device: str) -> None:
-        ...
+    async def attach_volume(
+        self, uuid: str, connection_info: dict[str, Any], device: str
+    ) -> None: ...
 
     @abc.abstractmethod
-    async def detach_volume(self, uuid: str, connection_info: dict[str, Any], device: str) -> None:
-        ...
+    async def detach_volume(
+        self, uuid: str, connection_info: dict[str, Any], device: str
+    ) -> None: ...
 
     async def inject_nmi(self, uuid: str) -> None:
         """Trigger a crash dump (an NMI); drivers that cannot answer VirtError."""

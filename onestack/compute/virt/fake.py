@@ -59,8 +59,12 @@ class FakeDriver(driver.VirtDriver):
             hypervisor_type="fake",
             hypervisor_version=1000,
             hypervisor_hostname=self.nodename,
-            cpu_info={"arch": "x86_64", "model": "fake", "vendor": "onestack",
-                      "topology": {"sockets": 1, "cores": self.vcpus, "threads": 1}},
+            cpu_info={
+                "arch": "x86_64",
+                "model": "fake",
+                "vendor": "onestack",
+                "topology": {"sockets": 1, "cores": self.vcpus, "threads": 1},
+            },
             traits=("COMPUTE_NET_ATTACH_INTERFACE", "COMPUTE_VOLUME_ATTACH"),
         )
 
@@ -152,3 +156,9 @@ class FakeDriver(driver.VirtDriver):
 
     async def inject_nmi(self, uuid: str) -> None:
         self._guest(uuid).console.append("Kernel panic - not syncing: NMI: Not continuing")
+
+    def adopt(self, guest: GuestSpec, power_state: int) -> None:
+        """Take back a guest the database records after the agent restarted (a fake host
+        keeps its guests in memory only)."""
+        if guest.uuid not in self.guests:
+            self.guests[guest.uuid] = _Guest(guest, power_state)
