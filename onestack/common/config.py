@@ -166,6 +166,16 @@ class IdentitySettings(BaseModel):
     )
 
 
+class PlacementSettings(BaseModel):
+    """The ``[placement]`` section (upstream Placement's options under their names)."""
+
+    database_url: str | None = None
+    policy_file: Path | None = None
+    max_allocation_candidates: int = Field(
+        -1, ge=-1, description="most allocation candidates one request computes (-1: all)"
+    )
+
+
 class Settings(BaseSettings):
     """Everything one onestack process needs to know."""
 
@@ -180,7 +190,7 @@ class Settings(BaseSettings):
         None, description="base URL clients use; default http://HOST:PORT"
     )
     region: str = "RegionOne"
-    services: list[str] = ["identity", "image", "compute"]
+    services: list[str] = ["identity", "image", "placement", "compute"]
     remote_services: dict[str, str] = Field(
         default_factory=dict,
         description="services served by other processes: name -> their base URL, for the catalog",
@@ -217,6 +227,7 @@ class Settings(BaseSettings):
     )
     identity: IdentitySettings = Field(default_factory=IdentitySettings)
     image: ImageSettings = Field(default_factory=ImageSettings)
+    placement: PlacementSettings = Field(default_factory=PlacementSettings)
     compute: ComputeSettings = Field(default_factory=ComputeSettings)
 
     _toml_file: Path | None = None

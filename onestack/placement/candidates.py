@@ -1,0 +1,361 @@
+"""Allocation candidates: which providers (trees) can satisfy a request, and how.
+
+A handful of set-based queries (inventories with usage of the requested classes, the few
+multi-provider trees, the traits and aggregates named), then set work in Python: each request
+group's candidate providers per tree, combined tree by tree (lazily, up to ``limit``) under
+``group_policy``, ``same_subtree`` and ``root_required``.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from onestack.placement.api.common import bad_request
+from onestack.placement.inventories import FIELDS, Inventory, usages_of
+from onestack.placement.manager import PlacementManager
+from onestack.placement.models import (
+    aggregates,
+    inventories,
+    provider_aggregates,
+    provider_traits,
+    providers,
+)
+
+
+@dataclass
+class RequestGroup:
+    suffix: str  # "" for the unsuffixed group
+    resources: dict[str, int] = field(default_factory=dict)
+    required: list[frozenset[str]] = field(default_factory=list)  # all of these any-of sets
+    forbidden: set[str] = field(default_factory=set)
+    member_of: list[frozenset[str]] = field(default_factory=list)
+    forbidden_aggs: set[str] = field(default_factory=set)
+    in_tree: str | None = None
+
+
+@dataclass
+class CandidateRequest:
+    groups: list[RequestGroup]
+    group_policy: str | None = None
+    limit: int | None = None
+    root_required: list[frozenset[str]] = field(default_factory=list)
+    root_forbidden: set[str] = field(default_factory=set)
+    same_subtree: list[list[str]] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class Node:
+    id: int
+    uuid: str
+    generation: int
+    root: int
+    parent: int | None
+
+
+@dataclass
+class Result:
+    requests: list[tuple[dict[int, dict[int, int]], dict[str, list[int]]]]
+    nodes: dict[int, Node]
+    summary_ids: set[int]
+
+
+class _Data:
+    """What the queries found: providers, inventories and free capacity, traits, aggregates."""
+
+    def __init__(self) -> None:
+        self.nodes: dict[int, Node] = {}
+        self.inv: dict[tuple[int, int], Inventory] = {}
+        self.free: dict[tuple[int, int], int] = {}
+        self.traits: dict[int, set[int]] = {}
+        self.aggs: dict[int, set[str]] = {}
+        self.tree_members: dict[int, list[int]] = {}
+
+
+async def compute(mgr: PlacementManager, conn: AsyncConnection, req: CandidateRequest) -> Result:
+    class_names = {rc for g in req.groups for rc in g.resources}
+    class_ids, unknown = await mgr.classes.ids_of(conn, class_names)
+    if unknown:
+        raise bad_request(
+            f"Invalid resource class in resources parameter: No such resource class "
+            f"{', '.join(sorted(unknown))}.",
+            "placement.query.bad_value",
+        )
+    trait_names = {t for g in req.groups for s in g.required for t in s}
+    trait_names |= {t for g in req.groups for t in g.forbidden}
+    trait_names |= {t for s in req.root_required for t in s} | req.root_forbidden
+    trait_ids, missing = await mgr.traits.ids_of(conn, trait_names)
+    if missing:
+        raise bad_request(
+            f"No such trait(s): {', '.join(sorted(missing))}.", "placement.query.bad_value"
+        )
+    data = _Data()
+    await _load(conn, req, data, set(class_ids.values()), set(trait_ids.values()))
+    in_tree_roots: dict[str, int | None] = {}
+    for g in req.groups:
+        if g.in_tree and g.in_tree not in in_tree_roots:
+            row = (
+                await conn.execute(
+                    select(providers.c.root_provider_id).where(providers.c.uuid == g.in_tree)
+                )
+            ).first()
+            in_tree_roots[g.in_tree] = row[0] if row else None
+    solver = _Solver(req, data, class_ids, trait_ids, in_tree_roots)
+    requests = (
+        list(itertools.islice(solver.solve(), req.limit)) if req.limit else list(solver.solve())
+    )
+    used_ids = {rp for alloc, mapping in requests for rp in alloc} | {
+        rp for _, mapping in requests for ids in mapping.values() for rp in ids
+    }
+    return Result(requests, data.nodes, used_ids)
+
+
+async def _load(
+    conn: AsyncConnection,
+    req: CandidateRequest,
+    data: _Data,
+    class_ids: set[int],
+    trait_ids: set[int],
+) -> None:
+    rows = await conn.execute(
+        select(
+            inventories.c.resource_provider_id,
+            inventories.c.resource_class_id,
+            *(inventories.c[f] for f in FIELDS),
+            providers.c.uuid,
+            providers.c.generation,
+            providers.c.root_provider_id,
+            providers.c.parent_provider_id,
+        )
+        .join(providers, providers.c.id == inventories.c.resource_provider_id)
+        .where(inventories.c.resource_class_id.in_(sorted(class_ids)))
+    )
+    for row in rows:
+        rp, rc = row[0], row[1]
+        data.inv[(rp, rc)] = Inventory(*row[2:8])
+        if rp not in data.nodes:
+            data.nodes[rp] = Node(rp, row[8], row[9], row[10], row[11])
+    used = await usages_of(conn, None, class_ids)
+    for key, inv in data.inv.items():
+        data.free[key] = inv.capacity - used.get(key, 0)
+    # the trees with more than one provider: load their other members too
+    roots = {n.root for n in data.nodes.values()}
+    nested = [
+        r
+        for (r,) in await conn.execute(
+            select(providers.c.root_provider_id)
+            .group_by(providers.c.root_provider_id)
+            .having(func.count() > 1)
+        )
+        if r in roots
+    ]
+    for start in range(0, len(nested), 900):
+        chunk = nested[start : start + 900]
+        for row in await conn.execute(
+            select(
+                providers.c.id,
+                providers.c.uuid,
+                providers.c.generation,
+                providers.c.root_provider_id,
+                providers.c.parent_provider_id,
+            ).where(providers.c.root_provider_id.in_(chunk))
+        ):
+            data.nodes.setdefault(row[0], Node(*row))
+    for node in data.nodes.values():
+        data.tree_members.setdefault(node.root, []).append(node.id)
+    if trait_ids:
+        for rp, trait in await conn.execute(
+            select(provider_traits.c.resource_provider_id, provider_traits.c.trait_id).where(
+                provider_traits.c.trait_id.in_(sorted(trait_ids))
+            )
+        ):
+            data.traits.setdefault(rp, set()).add(trait)
+    agg_names = {a for g in req.groups for s in g.member_of for a in s}
+    agg_names |= {a for g in req.groups for a in g.forbidden_aggs}
+    if agg_names:
+        for rp, agg in await conn.execute(
+            select(provider_aggregates.c.resource_provider_id, aggregates.c.uuid)
+            .join(aggregates, aggregates.c.id == provider_aggregates.c.aggregate_id)
+            .where(aggregates.c.uuid.in_(sorted(agg_names)))
+        ):
+            data.aggs.setdefault(rp, set()).add(agg)
+
+
+class _Solver:
+    def __init__(
+        self,
+        req: CandidateRequest,
+        data: _Data,
+        class_ids: dict[str, int],
+        trait_ids: dict[str, int],
+        in_tree_roots: dict[str, int | None],
+    ):
+        self.req = req
+        self.data = data
+        self.class_ids = class_ids
+        self.trait_ids = trait_ids
+        self.in_tree_roots = in_tree_roots
+
+    # -- per-provider tests -------------------------------------------------------------
+    def _has_traits(
+        self, traits: set[int], required: list[frozenset[str]], forbidden: set[str]
+    ) -> bool:
+        ids = self.trait_ids
+        if any(ids[t] in traits for t in forbidden):
+            return False
+        return all(any(ids[t] in traits for t in anyof) for anyof in required)
+
+    def _in_aggs(self, rp: int, group: RequestGroup) -> bool:
+        if not group.member_of and not group.forbidden_aggs:
+            return True
+        node = self.data.nodes[rp]
+        mine = self.data.aggs.get(rp, set()) | self.data.aggs.get(node.root, set())
+        if mine & group.forbidden_aggs:
+            return False
+        return all(mine & anyof for anyof in group.member_of)
+
+    def _in_tree(self, rp: int, group: RequestGroup) -> bool:
+        if group.in_tree is None:
+            return True
+        root = self.in_tree_roots.get(group.in_tree)
+        return root is not None and self.data.nodes[rp].root == root
+
+    def _supplies(self, rp: int, rc: int, amount: int) -> bool:
+        inv = self.data.inv.get((rp, rc))
+        return inv is not None and inv.fits(amount) and self.data.free[(rp, rc)] >= amount
+
+    def _suppliers(self, rc_name: str, amount: int, group: RequestGroup) -> list[int]:
+        rc = self.class_ids[rc_name]
+        return [
+            rp
+            for (rp, c) in self.data.inv
+            if c == rc
+            and self._supplies(rp, rc, amount)
+            and self._in_aggs(rp, group)
+            and self._in_tree(rp, group)
+        ]
+
+    # -- combination --------------------------------------------------------------------
+    def solve(self) -> Iterator[tuple[dict[int, dict[int, int]], dict[str, list[int]]]]:
+        data = self.data
+        # per group: {root: [options]}; an option is a tuple of (rp, rc, amount) per class
+        plans: list[tuple[RequestGroup, dict[int, list[tuple[tuple[int, int, int], ...]]]]] = []
+        for group in self.req.groups:
+            per_root: dict[int, list[tuple[tuple[int, int, int], ...]]] = {}
+            if group.suffix == "" or not group.resources:
+                if not group.resources:  # a resourceless group: any provider with the traits
+                    for rp, node in data.nodes.items():
+                        if (
+                            self._has_traits(
+                                data.traits.get(rp, set()), group.required, group.forbidden
+                            )
+                            and self._in_aggs(rp, group)
+                            and self._in_tree(rp, group)
+                        ):
+                            per_root.setdefault(node.root, []).append(((rp, -1, 0),))
+                else:
+                    by_class: dict[int, dict[int, list[tuple[int, int, int]]]] = {}
+                    for rc_name, amount in sorted(group.resources.items()):
+                        rc = self.class_ids[rc_name]
+                        for rp in self._suppliers(rc_name, amount, group):
+                            by_class.setdefault(rc, {}).setdefault(data.nodes[rp].root, []).append(
+                                (rp, rc, amount)
+                            )
+                    if len(by_class) < len(group.resources):
+                        return
+                    roots = set.intersection(*(set(v) for v in by_class.values()))
+                    for root in sorted(roots):
+                        combos = itertools.product(*(by_class[rc][root] for rc in by_class))
+                        options = [
+                            combo
+                            for combo in combos
+                            if self._has_traits(
+                                set().union(*(data.traits.get(p, set()) for p, _, _ in combo)),
+                                group.required,
+                                group.forbidden,
+                            )
+                        ]
+                        if options:
+                            per_root[root] = options
+            else:
+                rcs = [(self.class_ids[n], a) for n, a in sorted(group.resources.items())]
+                first = self._suppliers(*sorted(group.resources.items())[0], group)
+                for rp in first:
+                    if all(self._supplies(rp, rc, a) for rc, a in rcs) and self._has_traits(
+                        data.traits.get(rp, set()), group.required, group.forbidden
+                    ):
+                        per_root.setdefault(data.nodes[rp].root, []).append(
+                            tuple((rp, rc, a) for rc, a in rcs)
+                        )
+            if not per_root:
+                return
+            plans.append((group, per_root))
+        roots = set.intersection(*(set(per_root) for _, per_root in plans))
+        seen: set[Any] = set()
+        for root in sorted(roots):
+            if not self._root_ok(root):
+                continue
+            for choice in itertools.product(*(per_root[root] for _, per_root in plans)):
+                built = self._check(plans, choice)
+                if built is None:
+                    continue
+                key = (
+                    frozenset((rp, frozenset(r.items())) for rp, r in built[0].items()),
+                    frozenset((k, tuple(v)) for k, v in built[1].items()),
+                )
+                if key in seen:
+                    continue
+                seen.add(key)
+                yield built
+
+    def _root_ok(self, root: int) -> bool:
+        if not self.req.root_required and not self.req.root_forbidden:
+            return True
+        return self._has_traits(
+            self.data.traits.get(root, set()), self.req.root_required, self.req.root_forbidden
+        )
+
+    def _check(
+        self, plans: list[Any], choice: tuple[Any, ...]
+    ) -> tuple[dict[int, dict[int, int]], dict[str, list[int]]] | None:
+        alloc: dict[int, dict[int, int]] = {}
+        mapping: dict[str, list[int]] = {}
+        suffixed: list[int] = []
+        for (group, _), option in zip(plans, choice, strict=True):
+            rps: list[int] = []
+            for rp, rc, amount in option:
+                if rp not in rps:
+                    rps.append(rp)
+                if rc < 0:
+                    continue
+                resources = alloc.setdefault(rp, {})
+                resources[rc] = resources.get(rc, 0) + amount
+            mapping[group.suffix] = rps
+            if group.suffix and group.resources:
+                suffixed.extend(rps)
+        if self.req.group_policy == "isolate" and len(set(suffixed)) != len(suffixed):
+            return None
+        for rp, resources in alloc.items():
+            for rc, amount in resources.items():
+                if amount > self.data.free[(rp, rc)]:
+                    return None
+        for suffixes in self.req.same_subtree:
+            chosen = {rp for s in suffixes for rp in mapping.get(s, [])}
+            if not any(all(self._below(other, top) for other in chosen) for top in chosen):
+                return None
+        return alloc, mapping
+
+    def _below(self, rp: int, top: int) -> bool:
+        nodes = self.data.nodes
+        current: int | None = rp
+        while current is not None:
+            if current == top:
+                return True
+            node = nodes.get(current)
+            current = node.parent if node else None
+        return False

@@ -1,0 +1,94 @@
+"""The Placement service object: its database, policy and name caches.
+
+Business logic lives in the area modules (``providers``, ``inventories``, ``allocations``,
+``candidates``, ...) as functions over a Core connection; the manager hands out read and write
+transactions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from onestack.common import errors
+from onestack.common.context import RequestContext
+from onestack.common.db import Database
+from onestack.common.policy import Policy
+from onestack.placement import names
+from onestack.placement.models import resource_classes, traits
+from onestack.placement.policies import DEFAULT_RULES
+
+if TYPE_CHECKING:
+    from fastapi import Request
+
+    from onestack.common.platform import Platform
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+class PlacementManager:
+    def __init__(self, platform: Platform):
+        self.platform = platform
+        self.settings = platform.settings
+        self.conf = self.settings.placement
+        self.db = Database(self.settings.database_url_for("placement"), "placement", MIGRATIONS)
+        self.policy = Policy(DEFAULT_RULES, self.conf.policy_file)
+        self.classes = names.NameCache(resource_classes)
+        self.traits = names.NameCache(traits)
+        self._engine = self.db.engine
+        self._write_engine = self.db.engine.execution_options(sqlite_immediate=True)
+        self._write_lock = asyncio.Lock() if self.db.is_sqlite else None
+
+    async def start(self) -> None:
+        """Migrate, seed the standard resource classes and traits, fill the caches."""
+        await self.db.upgrade()
+        async with self.write() as conn:
+            await names.seed(conn)
+            await self.classes.reload(conn)
+            await self.traits.reload(conn)
+
+    async def stop(self) -> None:
+        await self.db.dispose()
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncConnection]:
+        async with self._engine.connect() as conn, conn.begin():
+            yield conn
+
+    @asynccontextmanager
+    async def write(self) -> AsyncIterator[AsyncConnection]:
+        """A write transaction; on SQLite this process's writers queue here in order instead
+        of in SQLite's busy handler. A unique-key clash is a 409."""
+        try:
+            if self._write_lock is None:
+                async with self._write_engine.connect() as conn, conn.begin():
+                    yield conn
+                return
+            async with self._write_lock, self._write_engine.connect() as conn, conn.begin():
+                yield conn
+        except IntegrityError as exc:
+            raise errors.Conflict(
+                "Conflict occurred attempting to store the resource: a duplicate entry exists "
+                "or a referenced entity is missing.",
+                error_code="placement.duplicate_name" if _is_unique(exc) else None,
+            ) from exc
+
+    def enforce(
+        self, ctx: RequestContext, rule: str, target: Mapping[str, Any] | None = None
+    ) -> None:
+        self.policy.enforce(ctx, rule, target)
+
+
+def _is_unique(exc: IntegrityError) -> bool:
+    text = str(exc.orig).lower()
+    return "unique" in text or "duplicate" in text
+
+
+def manager_of(request: Request) -> PlacementManager:
+    return request.app.state.placement

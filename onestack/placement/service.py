@@ -1,0 +1,63 @@
+"""The runnable Placement service: its app (mounted at /placement) and start-up."""
+
+from __future__ import annotations
+
+from onestack.common import microversions
+from onestack.common.api import create_app
+from onestack.common.errors import placement_format
+from onestack.common.platform import Platform
+from onestack.common.service import ServiceSpec
+from onestack.image.service import _PlatformValidator
+from onestack.placement.api import (
+    aggregates,
+    allocation_candidates,
+    allocations,
+    inventories,
+    reshaper,
+    resource_classes,
+    resource_providers,
+    root,
+    traits,
+    usages,
+)
+from onestack.placement.manager import PlacementManager
+from onestack.placement.versions import SPEC as VERSIONS
+
+SPEC = ServiceSpec("placement", "/placement", "placement", "placement")
+ROUTERS = (
+    root,
+    resource_providers,
+    inventories,
+    usages,
+    aggregates,
+    traits,
+    resource_classes,
+    allocations,
+    allocation_candidates,
+    reshaper,
+)
+
+
+class PlacementService:
+    spec = SPEC
+
+    def __init__(self, platform: Platform):
+        self.platform = platform
+        self.manager = PlacementManager(platform)
+        self.app = create_app(
+            title="onestack placement",
+            routers=[m.router for m in ROUTERS],
+            error_format=placement_format,
+            token_validator=_PlatformValidator(platform),
+            policy=self.manager.policy,
+            max_body=platform.settings.max_request_body,
+            state={"placement": self.manager},
+            service="placement",
+            middleware=[microversions.middleware(VERSIONS, placement_format)],
+        )
+
+    async def start(self) -> None:
+        await self.manager.start()
+
+    async def stop(self) -> None:
+        await self.manager.stop()
