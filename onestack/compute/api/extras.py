@@ -1394,7 +1394,7 @@ def _usage(
     }
     for r in rows:
         began = max(r.launched_at or r.created_at, start)
-        ended = min(r.terminated_at or end, end)
+        ended = min(r.terminated_at or utcnow(), end)
         if ended <= began:
             continue
         hours = (ended - began).total_seconds() / 3600
@@ -1437,7 +1437,7 @@ async def usage_all(request: Request, ctx: RequestContext = Caller) -> Response:
     by_project: dict[str, list[Instance]] = {}
     for r in rows:
         by_project.setdefault(r.project_id, []).append(r)
-    detailed = request.query_params.get("detailed") in ("1", "true")
+    detailed = request.query_params.get("detailed", "").lower() in ("1", "true", "yes")
     usages = []
     for project, items in by_project.items():
         u = _usage(items, start, end, project)
