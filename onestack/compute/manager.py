@@ -345,6 +345,7 @@ class HostEndpoint:
             instance.task_state = states.SPAWNING
         await self.core.notify(ctx, "instance.create.start", {"instance_uuid": uuid})
         try:
+            await self._check_group_policy(instance)
             await self.driver.spawn(guest_of(instance))
         except Exception as exc:
             LOG.warning("build of %s failed on %s: %s", uuid, self.host, exc)
@@ -389,6 +390,42 @@ class HostEndpoint:
         await self.core.notify(
             ctx, "instance.create.end", {"instance_uuid": uuid, "host": self.host}
         )
+
+    async def _check_group_policy(self, instance: Instance) -> None:
+        """Nova's late check: another scheduler may have placed a group member here (or
+        elsewhere) meanwhile; a violation fails this build, which is then rescheduled."""
+        spec = instance.request_spec or {}
+        policy = spec.get("group_policy")
+        if policy not in ("affinity", "anti-affinity"):
+            return
+        async with self.core.read() as session:
+            group = (
+                await session.execute(
+                    select(ServerGroup).where(ServerGroup.uuid == spec.get("group_uuid"))
+                )
+            ).scalar()
+            members = [m for m in (group.members if group else []) if m != instance.uuid]
+            hosts = (
+                list(
+                    (
+                        await session.execute(
+                            select(Instance.host).where(
+                                Instance.uuid.in_(members),
+                                Instance.deleted.is_(False),
+                                Instance.host.is_not(None),
+                            )
+                        )
+                    ).scalars()
+                )
+                if members
+                else []
+            )
+        if policy == "anti-affinity":
+            limit = int((spec.get("group_rules") or {}).get("max_server_per_host", 1))
+            if hosts.count(self.host) >= limit:
+                raise VirtError("Anti-affinity instance group policy was violated.")
+        elif hosts and self.host not in hosts:
+            raise VirtError("Affinity instance group policy was violated.")
 
     async def terminate_instance(self, ctx: RequestContext | None, instance_uuid: str) -> None:
         await self.driver.destroy(instance_uuid)

@@ -374,7 +374,9 @@ async def create(
             flavor.memory_mb,
         )
         if group is not None:
-            await session.refresh(group)
+            group = (
+                await session.execute(select(ServerGroup).where(ServerGroup.uuid == group.uuid))
+            ).scalar_one()
             limit = await core.quotas.limit_of(
                 session, ctx.project_id or "", "server_group_members"
             )

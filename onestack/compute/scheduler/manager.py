@@ -10,12 +10,13 @@ several schedulers never double-book a host.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import random
 import time
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from onestack.common.context import RequestContext
 from onestack.common.errors import APIError
@@ -64,6 +65,7 @@ class Scheduler:
         self.server = RPCServer(platform.transport, SCHEDULER_TOPIC, platform.host, [self])
         #: seconds spent deciding, beyond Placement's answer (for the benchmark)
         self.decision_times: list[float] = []
+        self._group_locks: dict[str, asyncio.Lock] = {}
 
     async def start(self) -> None:
         await SharedCore.start(self.platform)
@@ -113,7 +115,28 @@ class Scheduler:
         self, ctx: RequestContext | None, spec: dict[str, Any], consumer: str, alternates: int
     ) -> list[dict[str, Any]]:
         """``[chosen, *alternates]`` as ``{host, nodename, uuid, allocation}``; the chosen
-        host's allocation is claimed for ``consumer``. :class:`NoValidHost` otherwise."""
+        host's allocation is claimed for ``consumer``. :class:`NoValidHost` otherwise.
+
+        Members of one server group are decided one at a time in this scheduler, and the
+        chosen host is written on the instance before the next decision, so the group
+        filters see it; across schedulers the compute agent checks the policy again."""
+        group = spec.get("group_uuid")
+        if not group:
+            return await self._select(spec, consumer, alternates)
+        lock = self._group_locks.setdefault(group, asyncio.Lock())
+        async with lock:
+            chosen = await self._select(spec, consumer, alternates)
+            async with self.core.write() as session:
+                await session.execute(
+                    update(Instance)
+                    .where(Instance.uuid == consumer, Instance.deleted.is_(False))
+                    .values(host=chosen[0]["host"], node=chosen[0]["nodename"])
+                )
+            return chosen
+
+    async def _select(
+        self, spec: dict[str, Any], consumer: str, alternates: int
+    ) -> list[dict[str, Any]]:
         flavor = spec.get("flavor") or {}
         resources = spec["resources"]
         answer = await self.core.placement.candidates(

@@ -7,8 +7,9 @@ import httpx
 from tests.functional.compute.conftest import API, boot, mv, show, wait_for, wait_gone
 
 
-async def test_boot_show_list_delete(client: httpx.AsyncClient, demo_headers: dict[str, str],
-                                     image_id: str) -> None:
+async def test_boot_show_list_delete(
+    client: httpx.AsyncClient, demo_headers: dict[str, str], image_id: str
+) -> None:
     created = await boot(client, demo_headers, image_id, name="first")
     server = created["server"]
     assert server["adminPass"] and server["OS-DCF:diskConfig"] == "MANUAL"
@@ -29,8 +30,9 @@ async def test_boot_show_list_delete(client: httpx.AsyncClient, demo_headers: di
     await wait_gone(client, demo_headers, server["id"])
 
 
-async def test_admin_sees_host(client: httpx.AsyncClient, admin_headers: dict[str, str],
-                               image_id: str) -> None:
+async def test_admin_sees_host(
+    client: httpx.AsyncClient, admin_headers: dict[str, str], image_id: str
+) -> None:
     created = await boot(client, admin_headers, image_id, name="adm")
     server = await wait_for(client, admin_headers, created["server"]["id"], "ACTIVE")
     assert server["OS-EXT-SRV-ATTR:host"]
@@ -42,10 +44,14 @@ async def test_admin_sees_host(client: httpx.AsyncClient, admin_headers: dict[st
     await wait_gone(client, admin_headers, server["id"])
 
 
-async def test_no_valid_host(client: httpx.AsyncClient, admin_headers: dict[str, str],
-                             image_id: str) -> None:
-    r = await client.post(f"{API}/flavors", headers=admin_headers, json={"flavor": {
-        "name": "huge-test", "ram": 50_000, "vcpus": 1, "disk": 1}})
+async def test_no_valid_host(
+    client: httpx.AsyncClient, admin_headers: dict[str, str], image_id: str
+) -> None:
+    r = await client.post(
+        f"{API}/flavors",
+        headers=admin_headers,
+        json={"flavor": {"name": "huge-test", "ram": 50_000, "vcpus": 1, "disk": 1}},
+    )
     assert r.status_code == 200, r.text
     flavor = r.json()["flavor"]["id"]
     created = await boot(client, admin_headers, image_id, flavor=flavor, name="huge")
@@ -62,8 +68,9 @@ async def test_version_negotiation(client: httpx.AsyncClient, demo_headers: dict
     r = await client.get(f"{API}/flavors", headers=mv(demo_headers, "2.99"))
     assert r.status_code == 406
     assert "computeFault" in r.json() or "notAcceptable" in str(r.json())
-    r = await client.get(f"{API}/flavors", headers={**demo_headers,
-                                                   "X-OpenStack-Nova-API-Version": "2.50"})
+    r = await client.get(
+        f"{API}/flavors", headers={**demo_headers, "X-OpenStack-Nova-API-Version": "2.50"}
+    )
     assert r.headers["X-OpenStack-Nova-API-Version"] == "2.50"
     assert r.headers["OpenStack-API-Version"] == "compute 2.50"
     r = await client.get(f"{API}/flavors", headers=mv(demo_headers, "latest"))

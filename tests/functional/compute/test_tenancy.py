@@ -11,18 +11,26 @@ from tests.functional.compute.conftest import API, action, boot, mv, wait_for, w
 
 @pytest.fixture(scope="module")
 async def other_headers(cloud, client: httpx.AsyncClient, admin_headers: dict[str, str]):
-    r = await client.post("/identity/v3/projects", headers=admin_headers,
-                          json={"project": {"name": "compute-other", "domain_id": "default"}})
+    r = await client.post(
+        "/identity/v3/projects",
+        headers=admin_headers,
+        json={"project": {"name": "compute-other", "domain_id": "default"}},
+    )
     assert r.status_code == 201, r.text
     await make_user(cloud, "compute-other-user", "pw-other-1", project="compute-other")
-    token = await issue(client, password_auth("compute-other-user", "pw-other-1",
-                                              project="compute-other"))
+    token = await issue(
+        client, password_auth("compute-other-user", "pw-other-1", project="compute-other")
+    )
     return {"X-Auth-Token": token}
 
 
-async def test_servers_isolated(client: httpx.AsyncClient, demo_headers: dict[str, str],
-                                other_headers: dict[str, str], admin_headers: dict[str, str],
-                                image_id: str) -> None:
+async def test_servers_isolated(
+    client: httpx.AsyncClient,
+    demo_headers: dict[str, str],
+    other_headers: dict[str, str],
+    admin_headers: dict[str, str],
+    image_id: str,
+) -> None:
     created = await boot(client, demo_headers, image_id, name="mine")
     sid = created["server"]["id"]
     await wait_for(client, demo_headers, sid, "ACTIVE")
@@ -48,26 +56,42 @@ async def test_servers_isolated(client: httpx.AsyncClient, demo_headers: dict[st
     await wait_gone(client, demo_headers, sid)
 
 
-async def test_keypairs_and_groups_isolated(client: httpx.AsyncClient,
-                                            demo_headers: dict[str, str],
-                                            other_headers: dict[str, str],
-                                            image_id: str) -> None:
-    r = await client.post(f"{API}/os-keypairs", headers=mv(demo_headers, "2.10"),
-                          json={"keypair": {"name": "demo-only"}})
+async def test_keypairs_and_groups_isolated(
+    client: httpx.AsyncClient,
+    demo_headers: dict[str, str],
+    other_headers: dict[str, str],
+    image_id: str,
+) -> None:
+    r = await client.post(
+        f"{API}/os-keypairs",
+        headers=mv(demo_headers, "2.10"),
+        json={"keypair": {"name": "demo-only"}},
+    )
     assert r.status_code == 201 and r.json()["keypair"]["private_key"]
     r = await client.get(f"{API}/os-keypairs/demo-only", headers=other_headers)
     assert r.status_code == 404
-    r = await client.post(f"{API}/os-keypairs", headers=mv(other_headers, "2.10"),
-                          json={"keypair": {"name": "x", "user_id": "someone"}})
+    r = await client.post(
+        f"{API}/os-keypairs",
+        headers=mv(other_headers, "2.10"),
+        json={"keypair": {"name": "x", "user_id": "someone"}},
+    )
     assert r.status_code == 403
-    r = await client.post(f"{API}/os-server-groups", headers=mv(demo_headers),
-                          json={"server_group": {"name": "g", "policy": "affinity"}})
+    r = await client.post(
+        f"{API}/os-server-groups",
+        headers=mv(demo_headers),
+        json={"server_group": {"name": "g", "policy": "affinity"}},
+    )
     gid = r.json()["server_group"]["id"]
     r = await client.get(f"{API}/os-server-groups/{gid}", headers=other_headers)
     assert r.status_code == 404
-    r = await client.post(f"{API}/servers", headers=mv(other_headers), json={
-        "server": {"name": "g", "imageRef": image_id, "flavorRef": "42", "networks": "none"},
-        "os:scheduler_hints": {"group": gid}})
+    r = await client.post(
+        f"{API}/servers",
+        headers=mv(other_headers),
+        json={
+            "server": {"name": "g", "imageRef": image_id, "flavorRef": "42", "networks": "none"},
+            "os:scheduler_hints": {"group": gid},
+        },
+    )
     assert r.status_code == 400
     await client.delete(f"{API}/os-server-groups/{gid}", headers=demo_headers)
     await client.delete(f"{API}/os-keypairs/demo-only", headers=demo_headers)
@@ -80,6 +104,9 @@ async def test_reader_cannot_write(cloud, client: httpx.AsyncClient, image_id: s
     r = await client.get(f"{API}/servers", headers=headers)
     assert r.status_code == 200
     await boot(client, headers, image_id, expect=403)
-    r = await client.post(f"{API}/flavors", headers=headers, json={"flavor": {
-        "name": "r", "ram": 1, "vcpus": 1, "disk": 1}})
+    r = await client.post(
+        f"{API}/flavors",
+        headers=headers,
+        json={"flavor": {"name": "r", "ram": 1, "vcpus": 1, "disk": 1}},
+    )
     assert r.status_code == 403 and "forbidden" in r.json()
