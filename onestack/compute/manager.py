@@ -111,13 +111,14 @@ class ComputeAgent:
             await server.start()
         self._tasks.append(asyncio.create_task(self._beat(), name="compute-heartbeat"))
 
-    async def stop(self) -> None:
+    async def stop(self, timeout: float = 5.0) -> None:
+        """Stop taking work; builds still running after ``timeout`` s are cancelled (as a
+        crash would leave them: the next start reconciles)."""
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks = []
-        for server in self.servers:
-            await server.stop(timeout=5)
+        await asyncio.gather(*(server.stop(timeout=timeout) for server in self.servers))
         await SharedCore.stop(self.platform)
 
     async def heartbeat(self) -> None:

@@ -3,6 +3,7 @@ builds to alternates, and puts an instance nothing can take into ERROR with its 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid as uuidlib
 from typing import Any
@@ -12,6 +13,7 @@ from onestack.common.platform import Platform
 from onestack.common.rpc import RPCServer
 from onestack.compute import instances, states
 from onestack.compute.core import SharedCore
+from onestack.compute.heartbeat import keep_beating
 from onestack.compute.placement import resources_of
 from onestack.compute.rpcapi import CONDUCTOR_TOPIC
 from onestack.compute.scheduler.manager import NoValidHost
@@ -30,8 +32,11 @@ class Conductor:
     async def start(self) -> None:
         await SharedCore.start(self.platform)
         await self.server.start()
+        self._beat = keep_beating(self.core, self.platform.host, "nova-conductor", CONDUCTOR_TOPIC)
 
     async def stop(self) -> None:
+        self._beat.cancel()
+        await asyncio.gather(self._beat, return_exceptions=True)
         await self.server.stop()
         await SharedCore.stop(self.platform)
 

@@ -23,6 +23,7 @@ from onestack.common.errors import APIError
 from onestack.common.platform import Platform
 from onestack.common.rpc import RPCServer
 from onestack.compute.core import SharedCore
+from onestack.compute.heartbeat import keep_beating
 from onestack.compute.models import Instance, ServerGroup
 from onestack.compute.rpcapi import SCHEDULER_TOPIC
 from onestack.compute.scheduler import filters, weighers
@@ -70,8 +71,11 @@ class Scheduler:
     async def start(self) -> None:
         await SharedCore.start(self.platform)
         await self.server.start()
+        self._beat = keep_beating(self.core, self.platform.host, "nova-scheduler", SCHEDULER_TOPIC)
 
     async def stop(self) -> None:
+        self._beat.cancel()
+        await asyncio.gather(self._beat, return_exceptions=True)
         await self.server.stop()
         await SharedCore.stop(self.platform)
 

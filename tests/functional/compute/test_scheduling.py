@@ -22,7 +22,7 @@ async def hosts(cloud, client: httpx.AsyncClient, admin_headers: dict[str, str])
     await agent.start()
     default = cloud.platform.host
     services = (await client.get(f"{API}/os-services", headers=mv(admin_headers))).json()
-    ids = {s["host"]: s["id"] for s in services["services"]}
+    ids = {s["host"]: s["id"] for s in services["services"] if s["binary"] == "nova-compute"}
     await client.put(
         f"{API}/os-services/{ids[default]}",
         headers=mv(admin_headers),

@@ -1,0 +1,113 @@
+"""A compute agent stopped mid-build (its work cancelled, as a kill leaves it) finishes the
+build when it starts again; allocations without an instance are removed; a silent agent's
+service shows down."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import uuid
+
+import httpx
+from sqlalchemy import update
+
+from onestack.compute.core import SharedCore
+from onestack.compute.manager import ComputeAgent, stable_uuid
+from onestack.compute.models import ComputeService
+from onestack.compute.virt.fake import FakeDriver
+from tests.functional.compute.conftest import API, boot, mv, show, wait_for, wait_gone
+
+HOST = "reconcile-host"
+
+
+async def test_killed_mid_build_then_restarted(
+    cloud, client: httpx.AsyncClient, admin_headers: dict[str, str], image_id: str
+) -> None:
+    slow = FakeDriver(HOST, delay=30.0)
+    agent = ComputeAgent(cloud.platform, drivers={HOST: slow})
+    await agent.start()
+    created = await boot(client, admin_headers, image_id, availability_zone=f"nova:{HOST}")
+    sid = created["server"]["id"]
+    for _ in range(500):
+        if (await show(client, admin_headers, sid))["OS-EXT-STS:task_state"] == "spawning":
+            break
+        await asyncio.sleep(0.01)
+    await agent.stop(timeout=0)  # the build is cut off in the middle of spawning
+    server = await show(client, admin_headers, sid)
+    assert server["status"] == "BUILD" and server["OS-EXT-STS:task_state"] == "spawning"
+    # an allocation no instance owns, left by a crash between a delete and its clean-up
+    placement = cloud.platform.clients.for_service("placement", user="nova")
+    orphan = str(uuid.uuid4())
+    headers = {"OpenStack-API-Version": "placement 1.36"}
+    r = await placement.put(
+        f"/allocations/{orphan}",
+        headers=headers,
+        json={
+            "allocations": {stable_uuid("node", HOST): {"resources": {"VCPU": 1}}},
+            "project_id": "p",
+            "user_id": "u",
+            "consumer_generation": None,
+        },
+    )
+    assert r.status_code == 204, r.text
+    again = ComputeAgent(cloud.platform, drivers={HOST: FakeDriver(HOST)})
+    await again.start()
+    try:
+        active = await wait_for(client, admin_headers, sid, "ACTIVE")
+        assert active["OS-EXT-SRV-ATTR:host"] == HOST
+        r = await placement.get(f"/allocations/{orphan}", headers=headers)
+        assert r.json()["allocations"] == {}
+        r = await placement.get(f"/allocations/{sid}", headers=headers)
+        assert list(r.json()["allocations"]) == [stable_uuid("node", HOST)]
+        await client.delete(f"{API}/servers/{sid}", headers=admin_headers)
+        await wait_gone(client, admin_headers, sid)
+    finally:
+        await _disable(client, admin_headers, HOST)
+        await again.stop()
+
+
+async def _disable(client: httpx.AsyncClient, headers: dict[str, str], host: str) -> None:
+    services = (await client.get(f"{API}/os-services?host={host}", headers=mv(headers))).json()
+    for svc in services["services"]:
+        await client.put(
+            f"{API}/os-services/{svc['id']}",
+            headers=mv(headers),
+            json={"status": "disabled", "disabled_reason": "test over"},
+        )
+
+
+async def test_service_down_and_forced_down(
+    cloud, client: httpx.AsyncClient, admin_headers: dict[str, str]
+) -> None:
+    host = "silent-host"
+    agent = ComputeAgent(cloud.platform, drivers={host: FakeDriver(host)})
+    await agent.start()
+    await agent.stop()
+    h = mv(admin_headers)
+    svc = (await client.get(f"{API}/os-services?host={host}", headers=h)).json()["services"][0]
+    assert svc["state"] == "up"
+    core = SharedCore.get(cloud.platform)
+    async with core.write() as session:  # as if it had been silent for service_down_time
+        await session.execute(
+            update(ComputeService)
+            .where(ComputeService.host == host)
+            .values(
+                last_seen_up=dt.datetime.now(dt.UTC).replace(tzinfo=None)
+                - dt.timedelta(seconds=core.conf.service_down_time + 1)
+            )
+        )
+    svc = (await client.get(f"{API}/os-services?host={host}", headers=h)).json()["services"][0]
+    assert svc["state"] == "down"
+    r = await client.put(
+        f"{API}/os-services/{svc['id']}",
+        headers=h,
+        json={"status": "disabled", "disabled_reason": "maintenance"},
+    )
+    assert r.json()["service"]["status"] == "disabled"
+    assert r.json()["service"]["disabled_reason"] == "maintenance"
+    r = await client.put(f"{API}/os-services/{svc['id']}", headers=h, json={"forced_down": True})
+    assert r.json()["service"]["forced_down"] is True
+    r = await client.delete(f"{API}/os-services/{svc['id']}", headers=h)
+    assert r.status_code == 204
+    r = await client.get(f"{API}/os-hypervisors?hypervisor_hostname_pattern={host}", headers=h)
+    assert r.status_code == 404
