@@ -111,10 +111,19 @@ def agent(
     transport: Transport = None,
     identity_url: Annotated[str | None, typer.Option(help="Identity endpoint")] = None,
     config: ConfigFile = None,
+    fake: Annotated[bool, typer.Option("--fake", help="compute: the fake virt driver")] = False,
+    hosts: Annotated[
+        int | None, typer.Option("--hosts", min=1, help="compute: fake hosts to simulate")
+    ] = None,
 ) -> None:
     """Run a worker (RPC server) alone; it takes work from the bus the APIs send to."""
     from onestack.common.agents import run_agent
 
+    compute: dict[str, object] = {}
+    if fake:
+        compute["virt_driver"] = "fake"
+    if hosts is not None:
+        compute["fake_hosts"] = hosts
     settings = _settings(
         config,
         data_dir=data_dir,
@@ -122,6 +131,7 @@ def agent(
         host_name=host_name,
         transport_url=_transport_url(transport),
         identity_url=identity_url,
+        compute=compute or None,
     )
     setup_logging(settings.log_level, settings.log_format)
     try:
