@@ -154,6 +154,7 @@ class HostEndpoint:
         self.host = host
         self.driver = driver
         self.node_uuid = stable_uuid("node", driver.nodename)
+        self._building: set[str] = set()
 
     # -- registration ---------------------------------------------------------------------
     async def register(self) -> None:
@@ -336,6 +337,24 @@ class HostEndpoint:
         attempt: int,
         retry: bool = True,
     ) -> None:
+        """Build once at a time per instance on this host: a build redelivered by the broker
+        after a crash and the reconcile of the same crash do not both run."""
+        if uuid in self._building:
+            return
+        self._building.add(uuid)
+        try:
+            await self._build_once(ctx, uuid, alternates, attempt, retry)
+        finally:
+            self._building.discard(uuid)
+
+    async def _build_once(
+        self,
+        ctx: RequestContext | None,
+        uuid: str,
+        alternates: list[dict[str, Any]],
+        attempt: int,
+        retry: bool,
+    ) -> None:
         async with self.core.write() as session:
             try:
                 instance = await instances.load(session, uuid)
@@ -385,8 +404,14 @@ class HostEndpoint:
                 await instances.record_event(
                     session, uuid, "compute_build_and_run_instance", self.host
                 )
-        if not done:  # deleted while spawning: the delete path owns the clean-up
-            await self.driver.destroy(uuid)
+        if not done:
+            async with self.core.read() as session:
+                try:
+                    still = await instances.load(session, uuid)
+                except Exception:
+                    still = None
+            if still is None or still.host != self.host:  # deleted or moved meanwhile
+                await self.driver.destroy(uuid)
             return
         await self.core.notify(
             ctx, "instance.create.end", {"instance_uuid": uuid, "host": self.host}
