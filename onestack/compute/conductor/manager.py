@@ -76,7 +76,7 @@ class Conductor:
         alternates: list[dict[str, Any]],
         attempt: int,
     ) -> None:
-        zone = await self._zone_of(chosen["host"])
+        zone = chosen.get("zone") or await self._zone_of(chosen["host"])
         async with self.core.write() as session:
             placed = await instances.set_state(
                 session,

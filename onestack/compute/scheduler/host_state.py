@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -49,48 +50,87 @@ def is_up(service: ComputeService, down_time: float, now: dt.datetime | None = N
     return (now - service.last_seen_up).total_seconds() <= down_time
 
 
-async def load_hosts(
-    session: AsyncSession, down_time: float, default_zone: str
-) -> dict[str, HostState]:
-    """Host states keyed by resource provider (compute node) uuid."""
-    nodes = (await session.execute(select(ComputeNode))).scalars().all()
-    services = {
-        s.host: s
-        for s in (
-            await session.execute(
-                select(ComputeService).where(ComputeService.binary == "nova-compute")
+class HostCache:
+    """Compute nodes change only when an agent registers: kept for ``ttl`` seconds (or until
+    Placement names a provider not known yet). Service health and aggregates are read on every
+    decision, in two narrow queries."""
+
+    def __init__(self, ttl: float = 30.0):
+        self.ttl = ttl
+        self._nodes: dict[str, tuple[str, str, str, dict[str, Any], list[str]]] = {}
+        self._loaded = -1e9
+
+    async def _refresh(self, session: AsyncSession) -> None:
+        rows = await session.execute(
+            select(
+                ComputeNode.uuid,
+                ComputeNode.host,
+                ComputeNode.hypervisor_hostname,
+                ComputeNode.hypervisor_type,
+                ComputeNode.cpu_info,
+                ComputeNode.traits,
             )
-        ).scalars()
-    }
-    aggregates = (await session.execute(select(Aggregate))).scalars().all()
-    by_host: dict[str, list[dict[str, Any]]] = {}
-    for agg in aggregates:
-        entry = {"name": agg.name, "uuid": agg.uuid, "metadata": dict(agg.metadata_ or {})}
-        for host in agg.hosts or []:
-            by_host.setdefault(host, []).append(entry)
-    now = utcnow()
-    states: dict[str, HostState] = {}
-    for node in nodes:
-        service = services.get(node.host)
-        aggs = by_host.get(node.host, [])
-        zone = next(
-            (
-                a["metadata"]["availability_zone"]
-                for a in aggs
-                if a["metadata"].get("availability_zone")
-            ),
-            default_zone,
         )
-        states[node.uuid] = HostState(
-            host=node.host,
-            nodename=node.hypervisor_hostname,
-            uuid=node.uuid,
-            enabled=bool(service and not service.disabled),
-            up=bool(service and is_up(service, down_time, now)),
-            availability_zone=zone,
-            aggregates=aggs,
-            hypervisor_type=node.hypervisor_type,
-            cpu_info=dict(node.cpu_info or {}),
-            traits=list(node.traits or []),
-        )
-    return states
+        self._nodes = {r[0]: (r[1], r[2], r[3], dict(r[4] or {}), list(r[5] or [])) for r in rows}
+        self._loaded = time.monotonic()
+
+    async def load(
+        self, session: AsyncSession, providers: list[str], down_time: float, default_zone: str
+    ) -> dict[str, HostState]:
+        """Host states of ``providers`` (resource provider uuids) that are compute nodes."""
+        if time.monotonic() - self._loaded > self.ttl or any(
+            p not in self._nodes for p in providers
+        ):
+            await self._refresh(session)
+        services = {
+            host: (disabled, forced, seen)
+            for host, disabled, forced, seen in await session.execute(
+                select(
+                    ComputeService.host,
+                    ComputeService.disabled,
+                    ComputeService.forced_down,
+                    ComputeService.last_seen_up,
+                ).where(ComputeService.binary == "nova-compute")
+            )
+        }
+        by_host: dict[str, list[dict[str, Any]]] = {}
+        for agg in (await session.execute(select(Aggregate))).scalars():
+            entry = {"name": agg.name, "uuid": agg.uuid, "metadata": dict(agg.metadata_ or {})}
+            for host in agg.hosts or []:
+                by_host.setdefault(host, []).append(entry)
+        now = utcnow()
+        states: dict[str, HostState] = {}
+        for uuid in providers:
+            node = self._nodes.get(uuid)
+            if node is None:
+                continue
+            host, nodename, hv_type, cpu_info, traits = node
+            service = services.get(host)
+            aggs = by_host.get(host, [])
+            zone = next(
+                (
+                    a["metadata"]["availability_zone"]
+                    for a in aggs
+                    if a["metadata"].get("availability_zone")
+                ),
+                default_zone,
+            )
+            up = bool(
+                service
+                and not service[1]
+                and service[2] is not None
+                and (now - service[2]).total_seconds() <= down_time
+            )
+            states[uuid] = HostState(
+                host=host,
+                nodename=nodename,
+                uuid=uuid,
+                enabled=bool(service and not service[0]),
+                up=up,
+                availability_zone=zone,
+                aggregates=aggs,
+                hypervisor_type=hv_type,
+                cpu_info=cpu_info,
+                traits=traits,
+            )
+        return states

@@ -27,7 +27,7 @@ from onestack.compute.heartbeat import keep_beating
 from onestack.compute.models import Instance, ServerGroup
 from onestack.compute.rpcapi import SCHEDULER_TOPIC
 from onestack.compute.scheduler import filters, weighers
-from onestack.compute.scheduler.host_state import HostState, load_hosts
+from onestack.compute.scheduler.host_state import HostCache, HostState
 
 LOG = logging.getLogger(__name__)
 
@@ -67,6 +67,7 @@ class Scheduler:
         #: seconds spent deciding, beyond Placement's answer (for the benchmark)
         self.decision_times: list[float] = []
         self._group_locks: dict[str, asyncio.Lock] = {}
+        self.hosts = HostCache()
 
     async def start(self) -> None:
         await SharedCore.start(self.platform)
@@ -83,6 +84,12 @@ class Scheduler:
         """Hosts of the server group's members and of the hinted instances."""
         found: dict[str, Any] = {"ignore_hosts": set(spec.get("ignore_hosts") or ())}
         hints = spec.get("hints") or {}
+        if (
+            not spec.get("group_uuid")
+            and not hints.get("same_host")
+            and not hints.get("different_host")
+        ):
+            return found
         async with self.core.read() as session:
             if spec.get("group_uuid"):
                 group = (
@@ -149,9 +156,11 @@ class Scheduler:
             required=required_traits(flavor, spec.get("image_properties") or {}),
         )
         started = time.perf_counter()
+        requests = answer.get("allocation_requests") or []
+        providers = sorted({rp for r in requests for rp in (r.get("allocations") or {})})
         async with self.core.read() as session:
-            states = await load_hosts(
-                session, self.conf.service_down_time, self.conf.default_availability_zone
+            states = await self.hosts.load(
+                session, providers, self.conf.service_down_time, self.conf.default_availability_zone
             )
         summaries = answer.get("provider_summaries") or {}
         candidates: list[HostState] = []
@@ -189,6 +198,7 @@ class Scheduler:
                 chosen = [host, *ordered[i + 1 : i + 1 + alternates]]
                 return [
                     {
+                        "zone": h.availability_zone,
                         "host": h.host,
                         "nodename": h.nodename,
                         "uuid": h.uuid,
