@@ -565,9 +565,10 @@ async def restore(
         core, ctx, uuid, "os-deferred-delete:restore", "restore", (S.SOFT_DELETED,), S.RESTORING
     )
     if instance.host:
+        await core.agents.run_action(ctx, instance.host, uuid, "restore")
+    else:
         async with core.write() as session:
-            await instances.set_state(session, uuid, vm_state=S.STOPPED)
-        await core.agents.run_action(ctx, instance.host, uuid, "start")
+            await instances.set_state(session, uuid, vm_state=S.SHELVED_OFFLOADED, task_state=None)
 
 
 @action("forceDelete")

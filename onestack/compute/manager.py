@@ -135,10 +135,18 @@ class ComputeAgent:
                 )
 
     async def _beat(self) -> None:
+        """Heartbeat every ``report_interval``; every sixth beat also syncs power states and
+        reclaims soft-deleted instances whose interval passed."""
+        beats = 0
         while True:
             await asyncio.sleep(self.core.conf.report_interval)
+            beats += 1
             try:
                 await self.heartbeat()
+                if beats % 6 == 0:
+                    for endpoint in self.endpoints.values():
+                        await endpoint.sync_power_states()
+                        await endpoint.reclaim_soft_deleted()
             except Exception:
                 LOG.exception("compute heartbeat failed; trying again")
 
@@ -286,6 +294,74 @@ class HostEndpoint:
             if uuid not in known:
                 await self.driver.destroy(uuid)
         await self.remove_orphan_allocations()
+
+    async def sync_power_states(self) -> int:
+        """Record what the hypervisor says: a guest that stopped or vanished by itself shows
+        SHUTOFF (Nova's power state sync); how many instances changed."""
+        async with self.core.read() as session:
+            rows = list(
+                (
+                    await session.execute(
+                        select(Instance).where(
+                            Instance.host == self.host,
+                            Instance.deleted.is_(False),
+                            Instance.task_state.is_(None),
+                            Instance.vm_state.in_(
+                                [
+                                    states.ACTIVE,
+                                    states.PAUSED,
+                                    states.SUSPENDED,
+                                    states.RESCUED,
+                                    states.STOPPED,
+                                ]
+                            ),
+                        )
+                    )
+                ).scalars()
+            )
+        changed = 0
+        for instance in rows:
+            try:
+                power = (await self.driver.get_info(instance.uuid)).power_state
+            except VirtError:
+                power = virt.NOSTATE
+            if power == instance.power_state:
+                continue
+            values: dict[str, Any] = {"power_state": power}
+            if (
+                power in (virt.SHUTDOWN, virt.NOSTATE, virt.CRASHED)
+                and instance.vm_state == states.ACTIVE
+            ):
+                values["vm_state"] = states.STOPPED
+            async with self.core.write() as session:
+                if await instances.set_state(session, instance.uuid, expected_task=None, **values):
+                    changed += 1
+        return changed
+
+    async def reclaim_soft_deleted(self) -> int:
+        """Delete for good the soft-deleted instances older than the reclaim interval."""
+        interval = self.core.conf.reclaim_instance_interval
+        if interval <= 0:
+            return 0
+        import datetime as dt
+
+        cutoff = utcnow() - dt.timedelta(seconds=interval)
+        async with self.core.read() as session:
+            uuids = list(
+                (
+                    await session.execute(
+                        select(Instance.uuid).where(
+                            Instance.host == self.host,
+                            Instance.deleted.is_(False),
+                            Instance.vm_state == states.SOFT_DELETED,
+                            Instance.updated_at < cutoff,
+                        )
+                    )
+                ).scalars()
+            )
+        for uuid in uuids:
+            await self.terminate_instance(None, uuid)
+        return len(uuids)
 
     async def remove_orphan_allocations(self) -> int:
         """Allocations on this host's provider whose consumer is no instance nor an
@@ -501,6 +577,14 @@ class HostEndpoint:
     async def _do_stop(self, i: Instance) -> dict[str, Any]:
         await self.driver.power_off(i.uuid)
         return {"vm_state": states.STOPPED, "power_state": virt.SHUTDOWN}
+
+    async def _do_soft_delete(self, i: Instance) -> dict[str, Any]:
+        await self.driver.power_off(i.uuid)
+        return {"vm_state": states.SOFT_DELETED, "power_state": virt.SHUTDOWN}
+
+    async def _do_restore(self, i: Instance) -> dict[str, Any]:
+        await self.driver.power_on(i.uuid)
+        return {"vm_state": states.ACTIVE, "power_state": virt.RUNNING}
 
     async def _do_start(self, i: Instance) -> dict[str, Any]:
         await self.driver.power_on(i.uuid)

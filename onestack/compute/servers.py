@@ -749,10 +749,11 @@ async def delete(core: ComputeCore, ctx: RequestContext, uuid: str, *, force: bo
             )
         await instances.start_action(session, uuid, "delete", ctx)
         host = instance.host
-        if soft:
+        if soft and host:
+            instance.task_state = states.SOFT_DELETING
+            instance.updated_at = utcnow()
+        elif soft:
             instance.vm_state = states.SOFT_DELETED
-            instance.task_state = None
-            instance.power_state = 4
             instance.updated_at = utcnow()
         else:
             instance.task_state = states.DELETING
@@ -760,7 +761,7 @@ async def delete(core: ComputeCore, ctx: RequestContext, uuid: str, *, force: bo
     await core.notify(ctx, "instance.delete.start", {"instance_uuid": uuid})
     if soft:
         if host:
-            await core.agents.run_action(ctx, host, uuid, "stop")
+            await core.agents.run_action(ctx, host, uuid, "soft_delete")
         return
     if host and instance.vm_state != states.SHELVED_OFFLOADED:
         await core.agents.terminate_instance(ctx, host, uuid)

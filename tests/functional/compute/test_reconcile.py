@@ -111,3 +111,43 @@ async def test_service_down_and_forced_down(
     assert r.status_code == 204
     r = await client.get(f"{API}/os-hypervisors?hypervisor_hostname_pattern={host}", headers=h)
     assert r.status_code == 404
+
+
+async def test_power_sync_and_soft_delete(cloud, client: httpx.AsyncClient,
+                                          admin_headers: dict[str, str], image_id: str) -> None:
+    host = "power-host"
+    driver = FakeDriver(host)
+    agent = ComputeAgent(cloud.platform, drivers={host: driver})
+    await agent.start()
+    core = SharedCore.get(cloud.platform)
+    try:
+        created = await boot(client, admin_headers, image_id, availability_zone=f"nova:{host}")
+        sid = created["server"]["id"]
+        await wait_for(client, admin_headers, sid, "ACTIVE")
+        await driver.power_off(sid)  # the guest shut itself down
+        assert await agent.endpoints[host].sync_power_states() == 1
+        got = await show(client, admin_headers, sid)
+        assert got["status"] == "SHUTOFF" and got["OS-EXT-STS:power_state"] == 4
+        core.conf.reclaim_instance_interval = 3600
+        r = await client.delete(f"{API}/servers/{sid}", headers=admin_headers)
+        assert r.status_code == 204
+        await wait_for(client, admin_headers, sid, "SOFT_DELETED")
+        r = await client.post(f"{API}/servers/{sid}/action", headers=mv(admin_headers),
+                              json={"restore": None})
+        assert r.status_code == 202
+        await wait_for(client, admin_headers, sid, "ACTIVE")
+        await client.delete(f"{API}/servers/{sid}", headers=admin_headers)
+        await wait_for(client, admin_headers, sid, "SOFT_DELETED")
+        assert await agent.endpoints[host].reclaim_soft_deleted() == 0  # not old enough
+        core.conf.reclaim_instance_interval = 1
+        async with core.write() as session:
+            from onestack.compute.models import Instance
+
+            await session.execute(update(Instance).where(Instance.uuid == sid).values(
+                updated_at=dt.datetime(2000, 1, 1)))
+        assert await agent.endpoints[host].reclaim_soft_deleted() == 1
+        await wait_gone(client, admin_headers, sid)
+    finally:
+        core.conf.reclaim_instance_interval = 0
+        await _disable(client, admin_headers, host)
+        await agent.stop()
