@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from onestack.common.db import utcnow
 from onestack.common.errors import NotFound
-from onestack.compute.models import Instance, InstanceAction
+from onestack.compute.models import Instance, InstanceAction, Migration
 
 
 async def load(session: AsyncSession, uuid: str, *, deleted: bool = False) -> Instance:
@@ -103,3 +103,19 @@ async def record_event(
     action.events = [*action.events, entry]
     if result == "Error":
         action.message = "Error"
+
+
+MIGRATION_TYPES = {
+    "resize": "resize",
+    "migrate": "migration",
+    "live-migration": "live-migration",
+    "evacuate": "evacuation",
+}
+
+
+async def set_migration(session: AsyncSession, uuid: str | None, **values: Any) -> None:
+    """Update a migration record (its status as the move goes on)."""
+    if uuid:
+        await session.execute(
+            update(Migration).where(Migration.uuid == uuid).values(updated_at=utcnow(), **values)
+        )

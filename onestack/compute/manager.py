@@ -676,6 +676,9 @@ class HostEndpoint:
             await self.core.placement.release(meta.pop("migration_uuid"))
         meta.pop("old_flavor", None)
         meta.pop("old_vm_state", None)
+        record = meta.pop("migration_record", None)
+        async with self.core.write() as session:
+            await instances.set_migration(session, record, status="confirmed")
         vm = states.STOPPED if i.power_state == virt.SHUTDOWN else states.ACTIVE
         return {"vm_state": vm, "system_metadata": meta}
 
@@ -702,15 +705,12 @@ class HostEndpoint:
                 consumer_generation=current.get("consumer_generation"),
             )
             await self.core.placement.release(migration)
-        target = self.agent.drivers.get(source, self.driver)
-        await target.finish_revert_migration(
-            guest_of(i, old_flavor), power_on=old_vm != states.STOPPED
-        )
-        node = target.nodename
-        return {
+        record = meta.pop("migration_record", None)
+        async with self.core.write() as session:
+            await instances.set_migration(session, record, status="reverted")
+        values: dict[str, Any] = {
             "vm_state": old_vm,
             "host": source,
-            "node": node,
             "flavor": old_flavor,
             "vcpus": old_flavor["vcpus"],
             "memory_mb": old_flavor["memory_mb"],
@@ -718,6 +718,24 @@ class HostEndpoint:
             "system_metadata": meta,
             "power_state": virt.SHUTDOWN if old_vm == states.STOPPED else virt.RUNNING,
         }
+        target = self.agent.drivers.get(source)
+        if target is None:  # the source host is another agent's: it brings the guest back
+            values["task_state"] = states.RESIZE_REVERTING
+            async with self.core.write() as session:
+                await instances.set_state(session, i.uuid, **values)
+            await self.core.agents.run_action(None, source, i.uuid, "finish_revert")
+            return {"task_state": states.RESIZE_REVERTING}
+        await target.finish_revert_migration(
+            guest_of(i, old_flavor), power_on=old_vm != states.STOPPED
+        )
+        values["node"] = target.nodename
+        return values
+
+    async def _do_finish_revert(self, i: Instance) -> dict[str, Any]:
+        """The source's half of a revert: the guest back with its old flavor."""
+        power_on = i.vm_state != states.STOPPED
+        await self.driver.finish_revert_migration(guest_of(i), power_on=power_on)
+        return {"node": self.driver.nodename}
 
     async def _do_cleanup_source(self, i: Instance) -> dict[str, Any]:
         await self.driver.destroy(i.uuid)
@@ -771,6 +789,7 @@ class HostEndpoint:
         except Exception as exc:
             LOG.warning("%s of %s failed on %s: %s", kind, instance_uuid, self.host, exc)
             async with self.core.write() as session:
+                await instances.set_migration(session, meta.get("migration_record"), status="error")
                 await instances.set_state(
                     session,
                     instance_uuid,
@@ -779,8 +798,18 @@ class HostEndpoint:
                     fault=instances.fault(str(exc), 500, exc),
                 )
             return
+        done = {
+            "resize": "finished",
+            "migrate": "finished",
+            "live-migration": "completed",
+            "evacuate": "done",
+        }
+        record = meta.get("migration_record") if kind != "unshelve" else None
+        if kind in ("live-migration", "evacuate"):
+            meta.pop("migration_record", None)
         async with self.core.write() as session:
             await instances.set_state(session, instance_uuid, **values)
+            await instances.set_migration(session, record, status=done.get(kind, "done"))
             await instances.record_event(
                 session, instance_uuid, f"compute_finish_{kind}", self.host
             )

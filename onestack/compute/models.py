@@ -217,5 +217,27 @@ class ServerGroup(Base):
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
+class Migration(Base):
+    """A move of an instance (resize, cold or live migration, evacuation); its uuid is also
+    the Placement consumer that holds the source's allocation while the move is open."""
+
+    __tablename__ = "compute_migration"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    uuid: Mapped[str] = mapped_column(String(36), unique=True)
+    instance_uuid: Mapped[str] = mapped_column(String(36), index=True)
+    project_id: Mapped[str | None] = mapped_column(String(255))
+    user_id: Mapped[str | None] = mapped_column(String(255))
+    migration_type: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(32))
+    source_compute: Mapped[str | None] = mapped_column(String(255))
+    source_node: Mapped[str | None] = mapped_column(String(255))
+    dest_compute: Mapped[str | None] = mapped_column(String(255))
+    dest_node: Mapped[str | None] = mapped_column(String(255))
+    old_flavor_id: Mapped[str | None] = mapped_column(String(255))
+    new_flavor_id: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[dt.datetime | None] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
 LEASES = lease_table(Base.metadata, "compute")
 QUOTA_TABLES = quota_tables(Base.metadata, "compute")

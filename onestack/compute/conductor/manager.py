@@ -14,6 +14,7 @@ from onestack.common.rpc import RPCServer
 from onestack.compute import instances, states
 from onestack.compute.core import SharedCore
 from onestack.compute.heartbeat import keep_beating
+from onestack.compute.models import Migration
 from onestack.compute.placement import resources_of
 from onestack.compute.rpcapi import CONDUCTOR_TOPIC
 from onestack.compute.scheduler.manager import NoValidHost
@@ -184,6 +185,23 @@ class Conductor:
             spec["availability_zone"] = instance.requested_zone
         migration = str(uuidlib.uuid4())
         old: dict[str, Any] = {}
+        record = kind in instances.MIGRATION_TYPES
+        if record:
+            async with self.core.write() as session:
+                session.add(
+                    Migration(
+                        uuid=migration,
+                        instance_uuid=instance_uuid,
+                        project_id=instance.project_id,
+                        user_id=instance.user_id,
+                        migration_type=instances.MIGRATION_TYPES[kind],
+                        status="accepted" if kind == "evacuate" else "pre-migrating",
+                        source_compute=source,
+                        source_node=instance.node,
+                        old_flavor_id=(instance.flavor or {}).get("flavorid"),
+                        new_flavor_id=flavor.get("flavorid"),
+                    )
+                )
         if kind in ("resize", "migrate", "live-migration"):
             current = await self.core.placement.allocations(instance_uuid)
             old = current.get("allocations") or {}
@@ -208,6 +226,10 @@ class Conductor:
                 )
                 await self.core.placement.release(migration)
             message = exc.message if isinstance(exc, NoValidHost) else str(exc)
+            async with self.core.write() as session:
+                await instances.set_migration(
+                    session, migration if record else None, status="error"
+                )
             await self._move_failed(ctx, instance, kind, message)
             return
         dest = selections[0]
@@ -215,8 +237,17 @@ class Conductor:
             meta = dict(instance.system_metadata or {})
             if old:
                 meta["migration_uuid"] = migration
+            if record:
+                meta["migration_record"] = migration
             meta["move_source"] = source or ""
             await instances.set_state(session, instance_uuid, system_metadata=meta)
+            await instances.set_migration(
+                session,
+                migration if record else None,
+                status="running" if kind == "live-migration" else "migrating",
+                dest_compute=dest["host"],
+                dest_node=dest["nodename"],
+            )
         await self.core.agents.finish_move(ctx, dest["host"], instance_uuid, kind, source)
 
     async def _move_failed(

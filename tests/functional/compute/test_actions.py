@@ -180,3 +180,29 @@ async def test_bad_actions(
         json={"interfaceAttachment": {}},
     )
     assert r.status_code == 409
+
+
+async def test_migrations_are_recorded(client: httpx.AsyncClient, demo_headers: dict[str, str],
+                                       admin_headers: dict[str, str], server: str) -> None:
+    await action(client, demo_headers, server, {"resize": {"flavorRef": "84"}})
+    await wait_for(client, demo_headers, server, "VERIFY_RESIZE")
+    r = await client.get(f"{API}/os-migrations?instance_uuid={server}",
+                         headers=mv(admin_headers))
+    [mig] = r.json()["migrations"]
+    assert mig["status"] == "finished" and mig["migration_type"] == "resize"
+    assert mig["old_instance_type_id"] == "42" and mig["new_instance_type_id"] == "84"
+    await action(client, demo_headers, server, {"revertResize": None})
+    await wait_for(client, demo_headers, server, "ACTIVE")
+    r = await client.get(f"{API}/os-migrations?instance_uuid={server}",
+                         headers=mv(admin_headers, "2.22"))
+    [mig] = r.json()["migrations"]
+    assert mig["status"] == "reverted" and "migration_type" not in mig
+    await action(client, admin_headers, server, {"migrate": None})  # one host: no valid host
+    await wait_for(client, demo_headers, server, "ACTIVE")
+    r = await client.get(f"{API}/os-migrations?instance_uuid={server}&migration_type=migration",
+                         headers=mv(admin_headers))
+    assert [m["status"] for m in r.json()["migrations"]] == ["error"]
+    r = await client.get(f"{API}/os-migrations", headers=demo_headers)
+    assert r.status_code == 403
+    r = await client.get(f"{API}/servers/{server}/migrations", headers=mv(admin_headers))
+    assert r.json() == {"migrations": []}

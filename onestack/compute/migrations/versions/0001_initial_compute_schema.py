@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-01 08:47:14.958747
+Create Date: 2026-12-01 09:27:49.697602
 """
 
 from collections.abc import Sequence
@@ -159,6 +159,31 @@ def upgrade() -> None:
         batch_op.create_index("ix_compute_leases_holder", ["holder"], unique=False)
 
     op.create_table(
+        "compute_migration",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("uuid", sa.String(length=36), nullable=False),
+        sa.Column("instance_uuid", sa.String(length=36), nullable=False),
+        sa.Column("project_id", sa.String(length=255), nullable=True),
+        sa.Column("user_id", sa.String(length=255), nullable=True),
+        sa.Column("migration_type", sa.String(length=32), nullable=False),
+        sa.Column("status", sa.String(length=32), nullable=False),
+        sa.Column("source_compute", sa.String(length=255), nullable=True),
+        sa.Column("source_node", sa.String(length=255), nullable=True),
+        sa.Column("dest_compute", sa.String(length=255), nullable=True),
+        sa.Column("dest_node", sa.String(length=255), nullable=True),
+        sa.Column("old_flavor_id", sa.String(length=255), nullable=True),
+        sa.Column("new_flavor_id", sa.String(length=255), nullable=True),
+        sa.Column("created_at", onestack.common.db.UTCDateTime(), nullable=False),
+        sa.Column("updated_at", onestack.common.db.UTCDateTime(), nullable=True),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_compute_migration")),
+        sa.UniqueConstraint("uuid", name=op.f("uq_compute_migration_uuid")),
+    )
+    with op.batch_alter_table("compute_migration", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_compute_migration_instance_uuid"), ["instance_uuid"], unique=False
+        )
+
+    op.create_table(
         "compute_node",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
         sa.Column("uuid", sa.String(length=36), nullable=False),
@@ -264,6 +289,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_compute_node_host"))
 
     op.drop_table("compute_node")
+    with op.batch_alter_table("compute_migration", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_compute_migration_instance_uuid"))
+
+    op.drop_table("compute_migration")
     with op.batch_alter_table("compute_leases", schema=None) as batch_op:
         batch_op.drop_index("ix_compute_leases_holder")
         batch_op.drop_index("ix_compute_leases_expires_at")
