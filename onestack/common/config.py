@@ -126,6 +126,9 @@ class ComputeSettings(BaseModel):
     enable_instance_password: bool = True
     reclaim_instance_interval: int = Field(0, ge=0, description="soft delete when > 0 (s)")
     max_limit: int = Field(1000, ge=1)
+    quota_driver: str = Field(
+        "db", pattern="^(db|unified)$", description="unified: Keystone's limits where set"
+    )
     default_quotas: dict[str, int] = Field(
         default_factory=lambda: {
             "instances": 10,

@@ -5,12 +5,12 @@ the project's quota lock (so concurrent boots never pass a limit together)."""
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from onestack.common.quota import ConfiguredLimits, QuotaEnforcer
+from onestack.common.quota import ConfiguredLimits, QuotaEnforcer, UnifiedLimits
 from onestack.compute.models import QUOTA_TABLES, Instance, KeyPair, ServerGroup
 
 if TYPE_CHECKING:
@@ -31,10 +31,51 @@ RESOURCES = (
 )
 
 
+#: Nova's unified-limit resource names (service type ``compute``).
+UNIFIED = {
+    "instances": "servers",
+    "cores": "class:VCPU",
+    "ram": "class:MEMORY_MB",
+    "key_pairs": "server_key_pairs",
+    "metadata_items": "server_metadata_items",
+    "server_groups": "server_groups",
+    "server_group_members": "server_group_members",
+}
+_NOT_SET = -2
+
+
+class UnifiedOrConfigured:
+    """Keystone's unified limits where the operator set them (``quota_driver = "unified"``),
+    else the configured defaults and per-project values of ``os-quota-sets``."""
+
+    def __init__(self, unified: UnifiedLimits, configured: ConfiguredLimits):
+        self.unified = unified
+        self.configured = configured
+        self.defaults = configured.defaults
+        self.tables = configured.tables
+
+    async def limits(
+        self, project_id: str, resources: Collection[str], *, session: AsyncSession | None = None
+    ) -> dict[str, int]:
+        names = {r: UNIFIED[r] for r in resources if r in UNIFIED}
+        found = await self.unified.limits(project_id, list(names.values()))
+        own = await self.configured.limits(project_id, resources, session=session)
+        return {
+            r: found[names[r]] if r in names and found[names[r]] != _NOT_SET else own[r]
+            for r in resources
+        }
+
+    def __getattr__(self, name: str) -> object:  # overrides, set_overrides, delete_overrides
+        return getattr(self.configured, name)
+
+
 class ComputeQuotas:
     def __init__(self, core: ComputeCore):
         self.core = core
-        self.limits = ConfiguredLimits(core.conf.default_quotas, QUOTA_TABLES, core.db)
+        configured = ConfiguredLimits(core.conf.default_quotas, QUOTA_TABLES, core.db)
+        self.limits: ConfiguredLimits | UnifiedOrConfigured = configured
+        if core.conf.quota_driver == "unified":
+            self.limits = UnifiedOrConfigured(_unified(core), configured)
         self.enforcer = QuotaEnforcer(self.limits, QUOTA_TABLES.locks, code=403)
 
     async def usage(
@@ -91,3 +132,24 @@ class ComputeQuotas:
 
     async def limit_of(self, session: AsyncSession, project_id: str, resource: str) -> int:
         return (await self.limits.limits(project_id, [resource], session=session))[resource]
+
+
+def _unified(core: ComputeCore) -> UnifiedLimits:
+    clients = core.platform.clients
+    identity = clients.for_service("identity", user="nova")
+
+    async def fetch(path: str, params: Mapping[str, str]) -> Mapping[str, Any]:
+        if path == "/v3/services":  # the service token's catalog names the services
+            token = await clients.token("nova")
+            wanted = params.get("type")
+            return {
+                "services": [
+                    {"id": e["id"], "type": e["type"]}
+                    for e in token.catalog
+                    if "id" in e and (wanted is None or e.get("type") == wanted)
+                ]
+            }
+        body: Mapping[str, Any] = await identity.get_json(path, params=dict(params))
+        return body
+
+    return UnifiedLimits(fetch, "compute", region_id=core.settings.region, missing=_NOT_SET)

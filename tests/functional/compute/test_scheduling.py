@@ -251,3 +251,34 @@ async def test_quota_limits_boots(
         await _cleanup(client, demo_headers, servers)
     finally:
         await client.delete(f"{API}/os-quota-sets/{demo_project}", headers=admin_headers)
+
+
+async def test_unified_limits(hosts, cloud, client: httpx.AsyncClient,
+                              admin_headers: dict[str, str], demo_headers: dict[str, str],
+                              image_id: str) -> None:
+    """With ``quota_driver = "unified"`` Keystone's ``servers`` limit wins over the default."""
+    from onestack.compute.core import SharedCore
+    from onestack.compute.quotas import UnifiedOrConfigured, _unified
+
+    core = SharedCore.get(cloud.platform)
+    r = await client.get("/identity/v3/services?type=compute", headers=admin_headers)
+    service_id = r.json()["services"][0]["id"]
+    r = await client.post("/identity/v3/registered_limits", headers=admin_headers, json={
+        "registered_limits": [{"service_id": service_id, "resource_name": "servers",
+                               "default_limit": 1}]})
+    assert r.status_code == 201, r.text
+    limit_id = r.json()["registered_limits"][0]["id"]
+    before = (core.quotas.limits, core.quotas.enforcer.source)
+    unified = UnifiedOrConfigured(_unified(core), core.quotas.limits)  # type: ignore[arg-type]
+    core.quotas.limits = unified
+    core.quotas.enforcer.source = unified
+    try:
+        first = await boot(client, demo_headers, image_id, name="u1")
+        await boot(client, demo_headers, image_id, name="u2", expect=403)
+        r = await client.get(f"{API}/limits", headers=demo_headers)
+        assert r.json()["limits"]["absolute"]["maxTotalInstances"] == 1
+        await wait_for(client, demo_headers, first["server"]["id"], "ACTIVE")
+        await _cleanup(client, demo_headers, [first["server"]])
+    finally:
+        core.quotas.limits, core.quotas.enforcer.source = before
+        await client.delete(f"/identity/v3/registered_limits/{limit_id}", headers=admin_headers)
