@@ -283,6 +283,13 @@ async def create(
                 "are not allowed ('host' was unexpected)"
             )
         core.enforce(ctx, "servers:create:requested_destination")
+        for key in ("host", "hypervisor_hostname"):
+            if key in body and (
+                not isinstance(body[key], str) or not body[key] or len(body[key]) > 255
+            ):
+                raise BadRequest(f"Invalid input for field/attribute {key}.")
+        force_host = body.get("host") or force_host
+        force_node = body.get("hypervisor_hostname") or force_node
     image: dict[str, Any] = {}
     if image_ref:
         image = await core.image(ctx, image_ref)
@@ -311,12 +318,14 @@ async def create(
             key_data = pair.public_key
         if zone_req and zone_req not in await _zones(session, core):
             raise BadRequest("The requested availability zone is not available")
-        if force_host:
-            exists = (
-                await session.execute(select(ComputeNode.id).where(ComputeNode.host == force_host))
-            ).first()
-            if exists is None:
-                raise BadRequest(f"Compute host {force_host} could not be found.")
+        if force_host or force_node:
+            stmt = select(ComputeNode.id)
+            if force_host:
+                stmt = stmt.where(ComputeNode.host == force_host)
+            if force_node:
+                stmt = stmt.where(ComputeNode.hypervisor_hostname == force_node)
+            if (await session.execute(stmt)).first() is None:
+                raise BadRequest(f"Compute host {force_host or force_node} could not be found.")
         group = None
         if hints.get("group"):
             group = (

@@ -107,7 +107,12 @@ async def test_hints_and_forced_host(
         )
     )[0]
     assert other["OS-EXT-SRV-ATTR:host"] != "sched-b"
-    await _cleanup(client, admin_headers, [first, same, other])
+    requested = await boot(client, admin_headers, image_id, host="sched-a", version="2.74")
+    requested = await wait_for(client, admin_headers, requested["server"]["id"], "ACTIVE")
+    assert requested["OS-EXT-SRV-ATTR:host"] == "sched-a"
+    await boot(client, admin_headers, image_id, host="sched-a", version="2.73", expect=400)
+    await boot(client, admin_headers, image_id, host="nowhere", version="2.74", expect=400)
+    await _cleanup(client, admin_headers, [first, same, other, requested])
 
 
 async def test_zones_and_aggregate_extra_specs(
