@@ -29,9 +29,9 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from onestack.common.config import load_settings  # noqa: E402
-from onestack.common.notifications import NotificationListener  # noqa: E402
-from onestack.server import Cloud  # noqa: E402
+from onestack.common.config import load_settings
+from onestack.common.notifications import NotificationListener
+from onestack.server import Cloud
 
 
 def rss_mb() -> float:
@@ -111,11 +111,12 @@ async def boot_run(cloud: Cloud, client: httpx.AsyncClient, headers: dict[str, s
 
     async def on_event(note: Any) -> None:
         if note.event_type == "instance.create.end":
-            uuid = note.payload.get("instance_uuid")
+            uuid = note.payload["nova_object.data"]["uuid"]
             finished_at[uuid] = time.perf_counter()
             done.setdefault(uuid, asyncio.Event()).set()
 
-    listener = NotificationListener(cloud.platform.transport, on_event, pool="bench")
+    listener = NotificationListener(cloud.platform.transport, on_event,
+                                    topics=("versioned_notifications",), pool="bench")
     await listener.start()
     latencies: list[float] = []
     queue = list(range(args.servers))

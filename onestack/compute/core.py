@@ -47,6 +47,7 @@ class ComputeCore:
         self._rpc: tuple[ConductorAPI, SchedulerAPI, ComputeAgentAPI] | None = None
         self._rpc_classes = (ConductorAPI, SchedulerAPI, ComputeAgentAPI)
         self._notifier: Any = None
+        self._versioned: Any = None
         self._background: set[asyncio.Task[Any]] = set()
         self._admin_memo: dict[tuple[str, ...], bool] = {}
         self._write_lock = asyncio.Lock() if self.db.is_sqlite else None
@@ -54,7 +55,14 @@ class ComputeCore:
     async def start(self, *, migrate: bool = True) -> None:
         if migrate:
             await self.db.upgrade()
+        from onestack.common.notifications import Notifier
+
         self._notifier = self.platform.notifier("compute")
+        self._versioned = Notifier(
+            self.platform.transport,
+            f"nova-compute:{self.platform.host}",
+            topics=("versioned_notifications",),
+        )
 
     async def stop(self) -> None:
         for task in list(self._background):
@@ -122,11 +130,21 @@ class ComputeCore:
     async def notify(
         self, ctx: RequestContext | None, event_type: str, payload: dict[str, Any]
     ) -> None:
-        """A versioned ``instance.*`` notification; a failing bus never fails the work."""
+        """An ``instance.*`` notification, as Nova sends both: the legacy one on
+        ``notifications`` and the versioned one (a ``nova_object`` envelope) on
+        ``versioned_notifications``; a failing bus never fails the work."""
         if self._notifier is None:
             return
+        data = {("uuid" if k == "instance_uuid" else k): v for k, v in payload.items()}
+        versioned = {
+            "nova_object.name": "InstanceActionPayload",
+            "nova_object.namespace": "nova",
+            "nova_object.version": "1.8",
+            "nova_object.data": data,
+        }
         try:
-            await self._notifier.info(ctx, event_type, payload)
+            await self._notifier.info(ctx, f"compute.{event_type}", payload)
+            await self._versioned.info(ctx, event_type, versioned)
         except Exception:
             LOG.warning("could not publish %s", event_type, exc_info=True)
 

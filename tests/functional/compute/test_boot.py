@@ -77,3 +77,36 @@ async def test_version_negotiation(client: httpx.AsyncClient, demo_headers: dict
     assert r.headers["OpenStack-API-Version"] == "compute 2.96"
     r = await client.get(f"{API}/flavors", headers=demo_headers)
     assert r.headers["OpenStack-API-Version"] == "compute 2.1"
+
+
+async def test_notifications(cloud, client: httpx.AsyncClient, demo_headers: dict[str, str],
+                             image_id: str) -> None:
+    import asyncio
+
+    from onestack.common.notifications import NotificationListener
+
+    seen: list[tuple[str, str, dict]] = []
+
+    async def handler(note) -> None:
+        seen.append((note.event_type, note.publisher_id, note.payload))
+
+    listener = NotificationListener(cloud.platform.transport, handler,
+                                    topics=("versioned_notifications", "notifications"),
+                                    pool="compute-test")
+    await listener.start()
+    try:
+        created = await boot(client, demo_headers, image_id, name="noted")
+        sid = created["server"]["id"]
+        await wait_for(client, demo_headers, sid, "ACTIVE")
+        for _ in range(100):
+            if any(e == "instance.create.end" for e, _, _ in seen):
+                break
+            await asyncio.sleep(0.02)
+    finally:
+        await listener.stop()
+    ends = [p for e, _, p in seen if e == "instance.create.end"]
+    assert ends and ends[0]["nova_object.data"]["uuid"] == sid
+    assert any(e == "compute.instance.create.end" and p["instance_uuid"] == sid
+               for e, _, p in seen)
+    await client.delete(f"{API}/servers/{sid}", headers=demo_headers)
+    await wait_gone(client, demo_headers, sid)
