@@ -773,9 +773,16 @@ async def delete(core: ComputeCore, ctx: RequestContext, uuid: str, *, force: bo
             await core.agents.run_action(ctx, host, uuid, "soft_delete")
         return
     if host and instance.vm_state != states.SHELVED_OFFLOADED:
-        await core.agents.terminate_instance(ctx, host, uuid)
-        return
+        async with core.read() as session:
+            down = (await host_states(session, core, {host})).get(host) == "DOWN"
+        if not down:
+            await core.agents.terminate_instance(ctx, host, uuid)
+            return
+        # Nova's local delete: the host's agent is down; its reconcile destroys the guest
     await core.placement.release(uuid)
+    migration = (instance.system_metadata or {}).get("migration_uuid")
+    if migration:
+        await core.placement.release(migration)
     await finish_delete(core, uuid)
 
 

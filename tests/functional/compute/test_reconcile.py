@@ -109,6 +109,8 @@ async def test_service_down_and_forced_down(
     assert r.json()["service"]["forced_down"] is True
     r = await client.delete(f"{API}/os-services/{svc['id']}", headers=h)
     assert r.status_code == 204
+    r = await client.get(f"{API}/os-services?host={host}", headers=h)
+    assert r.json()["services"] == []
     r = await client.get(f"{API}/os-hypervisors?hypervisor_hostname_pattern={host}", headers=h)
     assert r.status_code == 404
 
@@ -151,3 +153,25 @@ async def test_power_sync_and_soft_delete(cloud, client: httpx.AsyncClient,
         core.conf.reclaim_instance_interval = 0
         await _disable(client, admin_headers, host)
         await agent.stop()
+
+
+async def test_delete_on_a_down_host_is_local(cloud, client: httpx.AsyncClient,
+                                              admin_headers: dict[str, str],
+                                              image_id: str) -> None:
+    host = "gone-host"
+    agent = ComputeAgent(cloud.platform, drivers={host: FakeDriver(host)})
+    await agent.start()
+    created = await boot(client, admin_headers, image_id, availability_zone=f"nova:{host}")
+    sid = created["server"]["id"]
+    await wait_for(client, admin_headers, sid, "ACTIVE")
+    await agent.stop()
+    h = mv(admin_headers)
+    svc = (await client.get(f"{API}/os-services?host={host}", headers=h)).json()["services"][0]
+    await client.put(f"{API}/os-services/{svc['id']}", headers=h, json={"forced_down": True})
+    r = await client.delete(f"{API}/servers/{sid}", headers=admin_headers)
+    assert r.status_code == 204
+    await wait_gone(client, admin_headers, sid)
+    placement = cloud.platform.clients.for_service("placement", user="nova")
+    r = await placement.get(f"/allocations/{sid}")
+    assert r.json()["allocations"] == {}
+    await _disable(client, admin_headers, host)
