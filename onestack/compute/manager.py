@@ -145,6 +145,7 @@ class ComputeAgent:
                 await self.heartbeat()
                 if beats % 6 == 0:
                     for endpoint in self.endpoints.values():
+                        await endpoint.report_resources()
                         await endpoint.sync_power_states()
                         await endpoint.reclaim_soft_deleted()
             except Exception:
@@ -165,6 +166,10 @@ class HostEndpoint:
         self._building: set[str] = set()
 
     # -- registration ---------------------------------------------------------------------
+    async def report_resources(self) -> None:
+        """Tell Placement what the host offers now (a no-op when nothing changed)."""
+        await self._report(self.driver.host_resources())
+
     async def register(self) -> None:
         conf = self.core.conf
         await self.driver.init_host()
@@ -208,8 +213,12 @@ class HostEndpoint:
             node.cpu_allocation_ratio = conf.cpu_allocation_ratio
             node.ram_allocation_ratio = conf.ram_allocation_ratio
             node.disk_allocation_ratio = conf.disk_allocation_ratio
+        await self.core.placement.ensure_provider(self.node_uuid, res.hypervisor_hostname)
+        await self._report(res)
+
+    async def _report(self, res: Any) -> None:
+        conf = self.core.conf
         placement = self.core.placement
-        await placement.ensure_provider(self.node_uuid, res.hypervisor_hostname)
         await placement.set_inventory(
             self.node_uuid,
             {

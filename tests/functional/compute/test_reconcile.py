@@ -175,3 +175,24 @@ async def test_delete_on_a_down_host_is_local(cloud, client: httpx.AsyncClient,
     r = await placement.get(f"/allocations/{sid}")
     assert r.json()["allocations"] == {}
     await _disable(client, admin_headers, host)
+
+
+async def test_resources_reported_again(cloud, client: httpx.AsyncClient,
+                                        admin_headers: dict[str, str]) -> None:
+    host = "growing-host"
+    driver = FakeDriver(host, vcpus=4)
+    agent = ComputeAgent(cloud.platform, drivers={host: driver})
+    await agent.start()
+    placement = cloud.platform.clients.for_service("placement", user="nova")
+    path = f"/resource_providers/{stable_uuid('node', host)}/inventories"
+    try:
+        r = await placement.get(path)
+        assert r.json()["inventories"]["VCPU"]["total"] == 4
+        assert r.json()["inventories"]["VCPU"]["allocation_ratio"] == 16.0
+        driver.vcpus = 8  # a host that grew (the QEMU driver reads the real machine)
+        await agent.endpoints[host].report_resources()
+        r = await placement.get(path)
+        assert r.json()["inventories"]["VCPU"]["total"] == 8
+    finally:
+        await _disable(client, admin_headers, host)
+        await agent.stop()
