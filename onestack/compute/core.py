@@ -51,6 +51,8 @@ class ComputeCore:
         self._background: set[asyncio.Task[Any]] = set()
         self._admin_memo: dict[tuple[str, ...], bool] = {}
         self._write_lock = asyncio.Lock() if self.db.is_sqlite else None
+        #: bumped when this process changes services or aggregates (schedulers look again)
+        self.host_generation = 0
 
     async def start(self, *, migrate: bool = True) -> None:
         if migrate:

@@ -10,6 +10,11 @@ from onestack.compute import states
 from onestack.compute.models import Flavor, Instance, KeyPair
 
 
+def _plain(version: Version | tuple[int, int]) -> Any:
+    """The version as a plain tuple: views compare it many times per server."""
+    return version.as_tuple() if isinstance(version, Version) else tuple(version)
+
+
 def iso(value: Any) -> str | None:
     return value.strftime("%Y-%m-%dT%H:%M:%SZ") if value is not None else None
 
@@ -39,7 +44,9 @@ def server_brief(base: str, instance: Instance) -> dict[str, Any]:
     }
 
 
-def _flavor(base: str, instance: Instance, version: Version, show_specs: bool) -> dict[str, Any]:
+def _flavor(
+    base: str, instance: Instance, version: tuple[int, int], show_specs: bool
+) -> dict[str, Any]:
     flavor = instance.flavor or {}
     if version >= (2, 47):
         body: dict[str, Any] = {
@@ -60,13 +67,14 @@ def _flavor(base: str, instance: Instance, version: Version, show_specs: bool) -
 def server_detail(
     base: str,
     instance: Instance,
-    version: Version,
+    version: Any,
     *,
     admin: bool,
     show_specs: bool = True,
     host_status: str | None = None,
     groups: list[str] | None = None,
 ) -> dict[str, Any]:
+    version = _plain(version)
     status = states.status(instance.vm_state, instance.task_state)
     image: Any = ""
     if instance.image_ref:
@@ -152,8 +160,9 @@ def server_detail(
 
 
 def flavor_view(
-    base: str, flavor: Flavor, version: Version, *, brief: bool = False, show_specs: bool = False
+    base: str, flavor: Flavor, version: Any, *, brief: bool = False, show_specs: bool = False
 ) -> dict[str, Any]:
+    version = _plain(version)
     body: dict[str, Any] = {
         "id": flavor.flavorid,
         "name": flavor.name,
@@ -182,7 +191,8 @@ def flavor_view(
     return body
 
 
-def keypair_view(pair: KeyPair, version: Version, *, detail: bool) -> dict[str, Any]:
+def keypair_view(pair: KeyPair, version: Any, *, detail: bool) -> dict[str, Any]:
+    version = _plain(version)
     body: dict[str, Any] = {
         "name": pair.name,
         "public_key": pair.public_key,

@@ -353,6 +353,7 @@ async def update_service(
             else:
                 svc.disabled = True
                 svc.disabled_reason = body.get("disabled_reason")
+        core.host_generation += 1
         out = {
             "host": svc.host,
             "binary": svc.binary,
@@ -389,6 +390,7 @@ async def update_service(
             svc.disabled_reason = body.get("disabled_reason") if svc.disabled else None
         if "forced_down" in body:
             svc.forced_down = body["forced_down"]
+    core.host_generation += 1
     zones = await _service_zones(core)
     return json({"service": _service_view(svc, core, zones.get(svc.host, "nova"), version)})
 
@@ -426,6 +428,7 @@ async def delete_service(
             for node in nodes:
                 await session.delete(node)
         await session.delete(svc)
+    core.host_generation += 1
     if svc.binary == "nova-compute":
         for node in nodes:
             await core.placement.delete_provider(node.uuid)
@@ -701,6 +704,7 @@ async def create_aggregate(
         )
         session.add(agg)
         await session.flush()
+    core.host_generation += 1
     out = _agg_view(agg, version)
     out.pop("hosts")
     out.pop("metadata")
@@ -739,6 +743,7 @@ async def update_aggregate(
                     body["availability_zone"], "availability_zone"
                 )
             agg.metadata_ = meta
+    core.host_generation += 1
     return json({"aggregate": _agg_view(agg, version)})
 
 
@@ -751,6 +756,7 @@ async def delete_aggregate(request: Request, agg_id: str, ctx: RequestContext = 
         if agg.hosts:
             raise BadRequest(f"Cannot remove aggregate {agg_id}: it still has hosts.")
         await session.delete(agg)
+    core.host_generation += 1
     return Response(status_code=200)
 
 
@@ -800,6 +806,7 @@ async def aggregate_action(
                 if host not in hosts:
                     raise NotFound(f"Cannot remove host {host} in aggregate {agg_id}")
                 agg.hosts = [h for h in hosts if h != host]
+    core.host_generation += 1
     if name != "set_metadata":
         await _sync_aggregate(core, agg)
     return json({"aggregate": _agg_view(agg, version)})

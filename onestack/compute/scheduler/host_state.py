@@ -52,13 +52,38 @@ def is_up(service: ComputeService, down_time: float, now: dt.datetime | None = N
 
 class HostCache:
     """Compute nodes change only when an agent registers: kept for ``ttl`` seconds (or until
-    Placement names a provider not known yet). Service health and aggregates are read on every
-    decision, in two narrow queries."""
+    Placement names a provider not known yet). Service health and aggregates are kept for
+    ``state_ttl`` seconds at most, two narrow queries."""
 
-    def __init__(self, ttl: float = 30.0):
+    def __init__(self, ttl: float = 30.0, state_ttl: float = 1.0):
         self.ttl = ttl
+        self.state_ttl = state_ttl
         self._nodes: dict[str, tuple[str, str, str, dict[str, Any], list[str]]] = {}
         self._loaded = -1e9
+        self._services: dict[str, tuple[bool, bool, Any]] = {}
+        self._by_host: dict[str, list[dict[str, Any]]] = {}
+        self._state_at = -1e9
+        self._generation = -1
+
+    async def _refresh_states(self, session: AsyncSession) -> None:
+        self._services = {
+            host: (disabled, forced, seen)
+            for host, disabled, forced, seen in await session.execute(
+                select(
+                    ComputeService.host,
+                    ComputeService.disabled,
+                    ComputeService.forced_down,
+                    ComputeService.last_seen_up,
+                ).where(ComputeService.binary == "nova-compute")
+            )
+        }
+        by_host: dict[str, list[dict[str, Any]]] = {}
+        for agg in (await session.execute(select(Aggregate))).scalars():
+            entry = {"name": agg.name, "uuid": agg.uuid, "metadata": dict(agg.metadata_ or {})}
+            for host in agg.hosts or []:
+                by_host.setdefault(host, []).append(entry)
+        self._by_host = by_host
+        self._state_at = time.monotonic()
 
     async def _refresh(self, session: AsyncSession) -> None:
         rows = await session.execute(
@@ -75,29 +100,29 @@ class HostCache:
         self._loaded = time.monotonic()
 
     async def load(
-        self, session: AsyncSession, providers: list[str], down_time: float, default_zone: str
+        self,
+        session: AsyncSession,
+        providers: list[str],
+        down_time: float,
+        default_zone: str,
+        generation: int = 0,
     ) -> dict[str, HostState]:
-        """Host states of ``providers`` (resource provider uuids) that are compute nodes."""
+        """Host states of ``providers`` (resource provider uuids) that are compute nodes.
+        Service health and aggregates are re-read when ``generation`` moved (this process
+        changed them) or after ``state_ttl`` seconds (another process may have)."""
         if time.monotonic() - self._loaded > self.ttl or any(
             p not in self._nodes for p in providers
         ):
             await self._refresh(session)
-        services = {
-            host: (disabled, forced, seen)
-            for host, disabled, forced, seen in await session.execute(
-                select(
-                    ComputeService.host,
-                    ComputeService.disabled,
-                    ComputeService.forced_down,
-                    ComputeService.last_seen_up,
-                ).where(ComputeService.binary == "nova-compute")
-            )
-        }
-        by_host: dict[str, list[dict[str, Any]]] = {}
-        for agg in (await session.execute(select(Aggregate))).scalars():
-            entry = {"name": agg.name, "uuid": agg.uuid, "metadata": dict(agg.metadata_ or {})}
-            for host in agg.hosts or []:
-                by_host.setdefault(host, []).append(entry)
+        stale = generation != self._generation or time.monotonic() - self._state_at > (
+            self.state_ttl
+        )
+        if stale or any(
+            self._nodes[p][0] not in self._services for p in providers if p in self._nodes
+        ):
+            await self._refresh_states(session)
+            self._generation = generation
+        services, by_host = self._services, self._by_host
         now = utcnow()
         states: dict[str, HostState] = {}
         for uuid in providers:

@@ -160,7 +160,11 @@ class Scheduler:
         providers = sorted({rp for r in requests for rp in (r.get("allocations") or {})})
         async with self.core.read() as session:
             states = await self.hosts.load(
-                session, providers, self.conf.service_down_time, self.conf.default_availability_zone
+                session,
+                providers,
+                self.conf.service_down_time,
+                self.conf.default_availability_zone,
+                self.core.host_generation,
             )
         summaries = answer.get("provider_summaries") or {}
         candidates: list[HostState] = []
