@@ -227,12 +227,21 @@ def agent(
     transport: Transport = None,
     identity_url: IdentityUrl = None,
     config: ConfigFile = None,
+    fake: Annotated[bool, typer.Option("--fake", help="compute: the fake virt driver")] = False,
+    hosts: Annotated[
+        int | None, typer.Option("--hosts", min=1, help="compute: fake hosts to simulate")
+    ] = None,
 ) -> None:
     """Run a worker (RPC server) alone; it takes work from the bus the APIs send to."""
     from onestack.common.agents import run_agent
 
     if kind not in AGENTS:
         fail(f"unknown worker kind {kind!r} for agent: choose one of {', '.join(AGENTS)}")
+    compute: dict[str, object] = {}
+    if fake:
+        compute["virt_driver"] = "fake"
+    if hosts is not None:
+        compute["fake_hosts"] = hosts
     settings = _settings(
         config,
         data_dir=data_dir,
@@ -240,6 +249,7 @@ def agent(
         host_name=host_name,
         transport_url=_transport_url(transport),
         identity_url=identity_url,
+        compute=compute or None,
     )
     _writable_data_dir(settings)
     setup_logging(settings.log_level, settings.log_format, settings.access_log)

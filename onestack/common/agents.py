@@ -11,9 +11,13 @@ from typing import Protocol
 from onestack.common.config import Settings
 from onestack.common.platform import Platform
 
-#: Worker kinds: name -> "module:Class"; a kind runs in-process when its service is enabled.
-AGENTS: dict[str, str] = {
-    "image": "onestack.image.worker:ImageWorker",
+#: Worker kinds: name -> (its service, "module:Class"); a kind runs in-process when its
+#: service is enabled (several kinds may belong to one service).
+AGENTS: dict[str, tuple[str, str]] = {
+    "image": ("image", "onestack.image.worker:ImageWorker"),
+    "scheduler": ("compute", "onestack.compute.scheduler.manager:Scheduler"),
+    "conductor": ("compute", "onestack.compute.conductor.manager:Conductor"),
+    "compute": ("compute", "onestack.compute.manager:ComputeAgent"),
 }
 
 
@@ -29,11 +33,11 @@ class AgentFactory(Protocol):
 
 def agent_kinds(settings: Settings) -> list[str]:
     """The worker kinds of the enabled services."""
-    return [kind for kind in AGENTS if kind in settings.services]
+    return [kind for kind, (service, _) in AGENTS.items() if service in settings.services]
 
 
 def load_agent(kind: str) -> AgentFactory:
-    module, _, cls = AGENTS[kind].partition(":")
+    module, _, cls = AGENTS[kind][1].partition(":")
     factory: AgentFactory = getattr(importlib.import_module(module), cls)
     return factory
 

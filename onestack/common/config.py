@@ -128,6 +128,78 @@ class ImageSettings(BaseModel):
     policy_file: Path | None = None
 
 
+class ComputeSettings(BaseModel):
+    """The ``[compute]`` section (Nova's options under the names operators know)."""
+
+    database_url: str | None = None
+    policy_file: Path | None = None
+    virt_driver: str = Field("fake", description="fake (the QEMU driver comes next)")
+    fake_hosts: int = Field(1, ge=1, description="hosts the in-process fake agent simulates")
+    fake_vcpus: int = Field(16, ge=1)
+    fake_memory_mb: int = Field(32768, ge=1)
+    fake_local_gb: int = Field(1000, ge=1)
+    fake_delay: float = Field(0.0, ge=0, description="seconds each fake hypervisor call takes")
+    fake_fail_hosts: list[str] = Field(
+        default_factory=list, description="fake hosts on which every build fails (tests)"
+    )
+    cpu_allocation_ratio: float = Field(16.0, gt=0)
+    ram_allocation_ratio: float = Field(1.5, gt=0)
+    disk_allocation_ratio: float = Field(1.0, gt=0)
+    reserved_host_memory_mb: int = Field(512, ge=0)
+    reserved_host_disk_mb: int = Field(0, ge=0)
+    reserved_host_cpus: int = Field(0, ge=0)
+    max_attempts: int = Field(3, ge=1, description="builds tried per instance (reschedules+1)")
+    host_subset_size: int = Field(1, ge=1)
+    max_placement_results: int = Field(1000, ge=1)
+    enabled_filters: list[str] = Field(
+        default_factory=lambda: [
+            "ComputeFilter",
+            "AvailabilityZoneFilter",
+            "ComputeCapabilitiesFilter",
+            "ImagePropertiesFilter",
+            "ServerGroupAntiAffinityFilter",
+            "ServerGroupAffinityFilter",
+            "SameHostFilter",
+            "DifferentHostFilter",
+            "AggregateInstanceExtraSpecsFilter",
+        ]
+    )
+    weight_multipliers: dict[str, float] = Field(
+        default_factory=lambda: {
+            "ram": 1.0,
+            "cpu": 1.0,
+            "disk": 1.0,
+            "io_ops": -1.0,
+            "soft_affinity": 1.0,
+            "soft_anti_affinity": 1.0,
+        }
+    )
+    service_down_time: float = Field(60.0, gt=0)
+    report_interval: float = Field(10.0, gt=0)
+    default_availability_zone: str = "nova"
+    internal_service_availability_zone: str = "internal"
+    enable_instance_password: bool = True
+    reclaim_instance_interval: int = Field(0, ge=0, description="soft delete when > 0 (s)")
+    max_limit: int = Field(1000, ge=1)
+    quota_driver: str = Field(
+        "db", pattern="^(db|unified)$", description="unified: Keystone's limits where set"
+    )
+    default_quotas: dict[str, int] = Field(
+        default_factory=lambda: {
+            "instances": 10,
+            "cores": 20,
+            "ram": 51200,
+            "key_pairs": 100,
+            "server_groups": 10,
+            "server_group_members": 10,
+            "metadata_items": 128,
+            "injected_files": 5,
+            "injected_file_content_bytes": 10240,
+            "injected_file_path_bytes": 255,
+        }
+    )
+
+
 class IdentitySettings(BaseModel):
     """The ``[identity]`` section (Keystone's options under the names operators know)."""
 
@@ -209,7 +281,7 @@ class Settings(BaseSettings):
         None, description="base URL clients use; default http://HOST:PORT"
     )
     region: str = "RegionOne"
-    services: list[str] = ["identity", "image", "placement"]
+    services: list[str] = ["identity", "image", "placement", "compute"]
     remote_services: dict[str, str] = Field(
         default_factory=dict,
         description="services served by other processes: name -> their base URL, for the catalog",
@@ -251,6 +323,7 @@ class Settings(BaseSettings):
     identity: IdentitySettings = Field(default_factory=IdentitySettings)
     image: ImageSettings = Field(default_factory=ImageSettings)
     placement: PlacementSettings = Field(default_factory=PlacementSettings)
+    compute: ComputeSettings = Field(default_factory=ComputeSettings)
 
     _toml_file: Path | None = None
 

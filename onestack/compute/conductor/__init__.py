@@ -1,0 +1,1 @@
+"""The conductor: drives builds and moves between the scheduler and the compute agents."""

@@ -1,0 +1,863 @@
+"""The compute agent (topic ``compute``, one server per host): builds and changes instances
+through its virt driver, registers its hosts (service record, compute node, resource provider
+with inventory and traits), heartbeats, and reconciles on start.
+
+One process may run many hosts (``onestack agent compute --fake --hosts 1000``): each has its
+own driver, service record, provider and RPC server ``compute.<host>``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import uuid as uuidlib
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from sqlalchemy import select, update
+
+from onestack.common.context import RequestContext
+from onestack.common.db import utcnow
+from onestack.common.platform import Platform
+from onestack.common.rpc import RPCServer
+from onestack.compute import instances, states
+from onestack.compute.core import ComputeCore, SharedCore
+from onestack.compute.models import ComputeNode, ComputeService, Instance, ServerGroup
+from onestack.compute.rpcapi import COMPUTE_TOPIC
+from onestack.compute.virt import driver as virt
+from onestack.compute.virt.driver import GuestSpec, VirtDriver, VirtError
+from onestack.compute.virt.fake import FakeDriver
+
+LOG = logging.getLogger(__name__)
+_NS = uuidlib.UUID("5a3c1c5e-5f0b-4c55-9a55-6f6e65737461")
+
+
+def stable_uuid(kind: str, name: str) -> str:
+    """The same uuid for the same host on every start (service record, node, provider)."""
+    return str(uuidlib.uuid5(_NS, f"{kind}:{name}"))
+
+
+def host_names(platform: Platform, count: int | None = None) -> list[str]:
+    conf = platform.settings.compute
+    count = count or conf.fake_hosts
+    if count == 1:
+        return [platform.host]
+    return [f"{platform.host}-{i:04d}" for i in range(1, count + 1)]
+
+
+def guest_of(instance: Instance, flavor: dict[str, Any] | None = None) -> GuestSpec:
+    flavor = flavor or instance.flavor
+    return GuestSpec(
+        uuid=instance.uuid,
+        name=instance.hostname or instance.name,
+        vcpus=int(flavor.get("vcpus", 0)),
+        memory_mb=int(flavor.get("memory_mb", 0)),
+        root_gb=int(flavor.get("root_gb", 0)),
+        image_ref=instance.image_ref,
+        image_properties=dict((instance.request_spec or {}).get("image_properties") or {}),
+        key_data=instance.key_data,
+        user_data=instance.user_data,
+        admin_password=instance.admin_password,
+        metadata=dict(instance.metadata_ or {}),
+        config_drive=bool(instance.config_drive),
+    )
+
+
+class ComputeAgent:
+    """Every compute host of this process."""
+
+    def __init__(
+        self,
+        platform: Platform,
+        hosts: list[str] | None = None,
+        drivers: dict[str, VirtDriver] | None = None,
+    ):
+        self.platform = platform
+        self.core: ComputeCore = SharedCore.get(platform)
+        conf = self.core.conf
+        names = hosts or host_names(platform)
+        self.drivers: dict[str, VirtDriver] = drivers or {
+            name: FakeDriver(
+                name,
+                vcpus=conf.fake_vcpus,
+                memory_mb=conf.fake_memory_mb,
+                local_gb=conf.fake_local_gb,
+                delay=conf.fake_delay,
+                fail_spawn=name in conf.fake_fail_hosts,
+            )
+            for name in names
+        }
+        self.endpoints = {name: HostEndpoint(self, name, d) for name, d in self.drivers.items()}
+        self.servers = [
+            RPCServer(platform.transport, COMPUTE_TOPIC, name, [ep])
+            for name, ep in self.endpoints.items()
+        ]
+        self._tasks: list[asyncio.Task[Any]] = []
+
+    async def start(self) -> None:
+        await SharedCore.start(self.platform)
+        limit = asyncio.Semaphore(20)
+
+        async def register(ep: HostEndpoint) -> None:
+            async with limit:
+                await ep.register()
+
+        await asyncio.gather(*(register(ep) for ep in self.endpoints.values()))
+        await self.heartbeat()
+        for ep in self.endpoints.values():
+            await ep.reconcile()
+        for server in self.servers:
+            await server.start()
+        self._tasks.append(asyncio.create_task(self._beat(), name="compute-heartbeat"))
+
+    async def stop(self, timeout: float = 5.0) -> None:
+        """Stop taking work; builds still running after ``timeout`` s are cancelled (as a
+        crash would leave them: the next start reconciles)."""
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks = []
+        await asyncio.gather(*(server.stop(timeout=timeout) for server in self.servers))
+        await SharedCore.stop(self.platform)
+
+    async def heartbeat(self) -> None:
+        names = list(self.drivers)
+        async with self.core.write() as session:
+            for i in range(0, len(names), 500):
+                await session.execute(
+                    update(ComputeService)
+                    .where(
+                        ComputeService.host.in_(names[i : i + 500]),
+                        ComputeService.binary == "nova-compute",
+                    )
+                    .values(last_seen_up=utcnow())
+                )
+
+    async def _beat(self) -> None:
+        """Heartbeat every ``report_interval``; every sixth beat also syncs power states and
+        reclaims soft-deleted instances whose interval passed."""
+        beats = 0
+        while True:
+            await asyncio.sleep(self.core.conf.report_interval)
+            beats += 1
+            try:
+                await self.heartbeat()
+                if beats % 6 == 0:
+                    for endpoint in self.endpoints.values():
+                        await endpoint.report_resources()
+                        await endpoint.sync_power_states()
+                        await endpoint.reclaim_soft_deleted()
+            except Exception:
+                LOG.exception("compute heartbeat failed; trying again")
+
+
+class HostEndpoint:
+    """The RPC methods of one compute host."""
+
+    RPC_API_VERSION = "1.0"
+
+    def __init__(self, agent: ComputeAgent, host: str, driver: VirtDriver):
+        self.agent = agent
+        self.core = agent.core
+        self.host = host
+        self.driver = driver
+        self.node_uuid = stable_uuid("node", driver.nodename)
+        self._building: set[str] = set()
+
+    # -- registration ---------------------------------------------------------------------
+    async def report_resources(self) -> None:
+        """Tell Placement what the host offers now (a no-op when nothing changed)."""
+        await self._report(self.driver.host_resources())
+
+    async def register(self) -> None:
+        conf = self.core.conf
+        await self.driver.init_host()
+        res = self.driver.host_resources()
+        async with self.core.write() as session:
+            service = (
+                await session.execute(
+                    select(ComputeService).where(
+                        ComputeService.host == self.host, ComputeService.binary == "nova-compute"
+                    )
+                )
+            ).scalar()
+            if service is None:
+                session.add(
+                    ComputeService(
+                        uuid=stable_uuid("service", self.host),
+                        host=self.host,
+                        binary="nova-compute",
+                        topic=COMPUTE_TOPIC,
+                        last_seen_up=utcnow(),
+                    )
+                )
+            node = (
+                await session.execute(
+                    select(ComputeNode).where(
+                        ComputeNode.hypervisor_hostname == res.hypervisor_hostname
+                    )
+                )
+            ).scalar()
+            if node is None:
+                node = ComputeNode(
+                    uuid=self.node_uuid, host=self.host, hypervisor_hostname=res.hypervisor_hostname
+                )
+                session.add(node)
+            self.node_uuid = node.uuid
+            node.host = self.host
+            node.vcpus, node.memory_mb, node.local_gb = res.vcpus, res.memory_mb, res.local_gb
+            node.hypervisor_type = res.hypervisor_type
+            node.hypervisor_version = res.hypervisor_version
+            node.cpu_info, node.traits = dict(res.cpu_info), list(res.traits)
+            node.cpu_allocation_ratio = conf.cpu_allocation_ratio
+            node.ram_allocation_ratio = conf.ram_allocation_ratio
+            node.disk_allocation_ratio = conf.disk_allocation_ratio
+        await self.core.placement.ensure_provider(self.node_uuid, res.hypervisor_hostname)
+        await self._report(res)
+
+    async def _report(self, res: Any) -> None:
+        conf = self.core.conf
+        placement = self.core.placement
+        await placement.set_inventory(
+            self.node_uuid,
+            {
+                "VCPU": {
+                    "total": res.vcpus,
+                    "reserved": min(conf.reserved_host_cpus, res.vcpus),
+                    "min_unit": 1,
+                    "max_unit": res.vcpus,
+                    "step_size": 1,
+                    "allocation_ratio": conf.cpu_allocation_ratio,
+                },
+                "MEMORY_MB": {
+                    "total": res.memory_mb,
+                    "reserved": min(conf.reserved_host_memory_mb, res.memory_mb),
+                    "min_unit": 1,
+                    "max_unit": res.memory_mb,
+                    "step_size": 1,
+                    "allocation_ratio": conf.ram_allocation_ratio,
+                },
+                "DISK_GB": {
+                    "total": res.local_gb,
+                    "reserved": min(math.ceil(conf.reserved_host_disk_mb / 1024), res.local_gb),
+                    "min_unit": 1,
+                    "max_unit": res.local_gb,
+                    "step_size": 1,
+                    "allocation_ratio": conf.disk_allocation_ratio,
+                },
+            },
+        )
+        await placement.set_traits(self.node_uuid, sorted(res.traits))
+
+    # -- reconcile ------------------------------------------------------------------------
+    async def reconcile(self) -> None:
+        """Bring this host's instances and allocations back to a consistent state after a
+        crash: adopt guests the database records, finish or roll back interrupted work,
+        re-run interrupted builds, destroy guests nothing records, drop orphan allocations."""
+        async with self.core.read() as session:
+            rows = list(
+                (
+                    await session.execute(
+                        select(Instance).where(
+                            Instance.host == self.host, Instance.deleted.is_(False)
+                        )
+                    )
+                ).scalars()
+            )
+        known = {i.uuid for i in rows}
+        adopt = getattr(self.driver, "adopt", None)
+        for instance in rows:
+            if instance.vm_state == states.BUILDING:
+                LOG.warning(
+                    "instance %s was left in BUILD on %s; building it again",
+                    instance.uuid,
+                    self.host,
+                )
+                self.core.spawn(
+                    self._build(None, instance.uuid, [], 1, retry=False), f"rebuild-{instance.uuid}"
+                )
+                continue
+            if instance.task_state == states.DELETING:
+                self.core.spawn(
+                    self.terminate_instance(None, instance.uuid), f"terminate-{instance.uuid}"
+                )
+                continue
+            if adopt is not None and instance.vm_state not in (
+                states.SHELVED_OFFLOADED,
+                states.ERROR,
+            ):
+                adopt(guest_of(instance), instance.power_state or virt.RUNNING)
+            if instance.task_state is not None:
+                async with self.core.write() as session:
+                    await instances.set_state(session, instance.uuid, task_state=None)
+                    await instances.record_event(
+                        session,
+                        instance.uuid,
+                        "compute_reconcile",
+                        self.host,
+                        "Error",
+                        f"task {instance.task_state} interrupted by a restart of the agent",
+                    )
+        for uuid in await self.driver.list_instances():
+            if uuid not in known:
+                await self.driver.destroy(uuid)
+        await self.remove_orphan_allocations()
+
+    async def sync_power_states(self) -> int:
+        """Record what the hypervisor says: a guest that stopped or vanished by itself shows
+        SHUTOFF (Nova's power state sync); how many instances changed."""
+        async with self.core.read() as session:
+            rows = list(
+                (
+                    await session.execute(
+                        select(Instance).where(
+                            Instance.host == self.host,
+                            Instance.deleted.is_(False),
+                            Instance.task_state.is_(None),
+                            Instance.vm_state.in_(
+                                [
+                                    states.ACTIVE,
+                                    states.PAUSED,
+                                    states.SUSPENDED,
+                                    states.RESCUED,
+                                    states.STOPPED,
+                                ]
+                            ),
+                        )
+                    )
+                ).scalars()
+            )
+        changed = 0
+        for instance in rows:
+            try:
+                power = (await self.driver.get_info(instance.uuid)).power_state
+            except VirtError:
+                power = virt.NOSTATE
+            if power == instance.power_state:
+                continue
+            values: dict[str, Any] = {"power_state": power}
+            if (
+                power in (virt.SHUTDOWN, virt.NOSTATE, virt.CRASHED)
+                and instance.vm_state == states.ACTIVE
+            ):
+                values["vm_state"] = states.STOPPED
+            async with self.core.write() as session:
+                if await instances.set_state(session, instance.uuid, expected_task=None, **values):
+                    changed += 1
+        return changed
+
+    async def reclaim_soft_deleted(self) -> int:
+        """Delete for good the soft-deleted instances older than the reclaim interval."""
+        interval = self.core.conf.reclaim_instance_interval
+        if interval <= 0:
+            return 0
+        import datetime as dt
+
+        cutoff = utcnow() - dt.timedelta(seconds=interval)
+        async with self.core.read() as session:
+            uuids = list(
+                (
+                    await session.execute(
+                        select(Instance.uuid).where(
+                            Instance.host == self.host,
+                            Instance.deleted.is_(False),
+                            Instance.vm_state == states.SOFT_DELETED,
+                            Instance.updated_at < cutoff,
+                        )
+                    )
+                ).scalars()
+            )
+        for uuid in uuids:
+            await self.terminate_instance(None, uuid)
+        return len(uuids)
+
+    async def remove_orphan_allocations(self) -> int:
+        """Allocations on this host's provider whose consumer is no instance nor an
+        instance's migration: left by a crash between a delete and its clean-up."""
+        consumers = await self.core.placement.provider_allocations(self.node_uuid)
+        if not consumers:
+            return 0
+        async with self.core.read() as session:
+            alive = set(
+                (
+                    await session.execute(
+                        select(Instance.uuid).where(
+                            Instance.uuid.in_(list(consumers)), Instance.deleted.is_(False)
+                        )
+                    )
+                ).scalars()
+            )
+            moving = (
+                await session.execute(
+                    select(Instance.system_metadata).where(
+                        Instance.deleted.is_(False), Instance.host.is_not(None)
+                    )
+                )
+            ).scalars()
+            migrations = {m.get("migration_uuid") for m in moving if m}
+        removed = 0
+        for consumer in consumers:
+            if consumer not in alive and consumer not in migrations:
+                LOG.warning("removing orphan allocation of %s on %s", consumer, self.host)
+                await self.core.placement.release(consumer)
+                removed += 1
+        return removed
+
+    # -- builds ---------------------------------------------------------------------------
+    async def build_and_run_instance(
+        self,
+        ctx: RequestContext | None,
+        instance_uuid: str,
+        alternates: list[dict[str, Any]],
+        attempt: int,
+    ) -> None:
+        await self._build(ctx, instance_uuid, alternates, attempt)
+
+    async def _build(
+        self,
+        ctx: RequestContext | None,
+        uuid: str,
+        alternates: list[dict[str, Any]],
+        attempt: int,
+        retry: bool = True,
+    ) -> None:
+        """Build once at a time per instance on this host: a build redelivered by the broker
+        after a crash and the reconcile of the same crash do not both run."""
+        if uuid in self._building:
+            return
+        self._building.add(uuid)
+        try:
+            await self._build_once(ctx, uuid, alternates, attempt, retry)
+        finally:
+            self._building.discard(uuid)
+
+    async def _build_once(
+        self,
+        ctx: RequestContext | None,
+        uuid: str,
+        alternates: list[dict[str, Any]],
+        attempt: int,
+        retry: bool,
+    ) -> None:
+        async with self.core.write() as session:
+            try:
+                instance = await instances.load(session, uuid)
+            except Exception:
+                return
+            if instance.host != self.host or instance.vm_state != states.BUILDING:
+                return
+            instance.task_state = states.SPAWNING
+        await self.core.notify(ctx, "instance.create.start", {"instance_uuid": uuid})
+        try:
+            await self._check_group_policy(instance)
+            await self.driver.spawn(guest_of(instance))
+        except Exception as exc:
+            LOG.warning("build of %s failed on %s: %s", uuid, self.host, exc)
+            await self.core.placement.release(uuid)
+            async with self.core.write() as session:
+                await instances.record_event(
+                    session, uuid, "compute_build_and_run_instance", self.host, "Error", str(exc)
+                )
+                still = await instances.set_state(
+                    session, uuid, host=None, node=None, task_state=states.SCHEDULING
+                )
+            if still and retry:
+                await self.core.conductor.reschedule(ctx, uuid, alternates, attempt, str(exc))
+            elif still:
+                async with self.core.write() as session:
+                    await instances.set_state(
+                        session,
+                        uuid,
+                        vm_state=states.ERROR,
+                        task_state=None,
+                        fault=instances.fault(f"Build of instance {uuid} failed: {exc}"),
+                    )
+            return
+        async with self.core.write() as session:
+            done = await instances.set_state(
+                session,
+                uuid,
+                expected_task=states.SPAWNING,
+                vm_state=states.ACTIVE,
+                task_state=None,
+                power_state=virt.RUNNING,
+                launched_at=utcnow(),
+                progress=100,
+            )
+            if done:
+                await instances.record_event(
+                    session, uuid, "compute_build_and_run_instance", self.host
+                )
+        if not done:
+            async with self.core.read() as session:
+                try:
+                    still = await instances.load(session, uuid)
+                except Exception:
+                    still = None
+            if still is None or still.host != self.host:  # deleted or moved meanwhile
+                await self.driver.destroy(uuid)
+            return
+        await self.core.notify(
+            ctx, "instance.create.end", {"instance_uuid": uuid, "host": self.host}
+        )
+
+    async def _check_group_policy(self, instance: Instance) -> None:
+        """Nova's late check: another scheduler may have placed a group member here (or
+        elsewhere) meanwhile; a violation fails this build, which is then rescheduled."""
+        spec = instance.request_spec or {}
+        policy = spec.get("group_policy")
+        if policy not in ("affinity", "anti-affinity"):
+            return
+        async with self.core.read() as session:
+            group = (
+                await session.execute(
+                    select(ServerGroup).where(ServerGroup.uuid == spec.get("group_uuid"))
+                )
+            ).scalar()
+            members = [m for m in (group.members if group else []) if m != instance.uuid]
+            hosts = (
+                list(
+                    (
+                        await session.execute(
+                            select(Instance.host).where(
+                                Instance.uuid.in_(members),
+                                Instance.deleted.is_(False),
+                                Instance.host.is_not(None),
+                            )
+                        )
+                    ).scalars()
+                )
+                if members
+                else []
+            )
+        if policy == "anti-affinity":
+            limit = int((spec.get("group_rules") or {}).get("max_server_per_host", 1))
+            if hosts.count(self.host) >= limit:
+                raise VirtError("Anti-affinity instance group policy was violated.")
+        elif hosts and self.host not in hosts:
+            raise VirtError("Affinity instance group policy was violated.")
+
+    async def terminate_instance(self, ctx: RequestContext | None, instance_uuid: str) -> None:
+        await self.driver.destroy(instance_uuid)
+        async with self.core.read() as session:
+            try:
+                instance = await instances.load(session, instance_uuid)
+            except Exception:
+                instance = None
+        migration = (instance.system_metadata or {}).get("migration_uuid") if instance else None
+        await self.core.placement.release(instance_uuid)
+        if migration:
+            await self.core.placement.release(migration)
+        await finish_delete(self.core, instance_uuid)
+        await self.core.notify(ctx, "instance.delete.end", {"instance_uuid": instance_uuid})
+
+    # -- actions --------------------------------------------------------------------------
+    async def run_action(
+        self, ctx: RequestContext | None, instance_uuid: str, action: str, args: dict[str, Any]
+    ) -> None:
+        handler: Callable[..., Awaitable[dict[str, Any]]] | None = getattr(
+            self, f"_do_{action}", None
+        )
+        if handler is None:
+            LOG.error("unknown compute action %s", action)
+            return
+        async with self.core.read() as session:
+            try:
+                instance = await instances.load(session, instance_uuid)
+            except Exception:
+                return
+        await self.core.notify(ctx, f"instance.{action}.start", {"instance_uuid": instance_uuid})
+        try:
+            values = await handler(instance, **args)
+        except Exception as exc:
+            LOG.warning("%s of %s failed on %s: %s", action, instance_uuid, self.host, exc)
+            async with self.core.write() as session:
+                await instances.set_state(session, instance_uuid, task_state=None)
+                await instances.record_event(
+                    session, instance_uuid, f"compute_{action}", self.host, "Error", str(exc)
+                )
+            return
+        async with self.core.write() as session:
+            await instances.set_state(session, instance_uuid, **{"task_state": None, **values})
+            await instances.record_event(session, instance_uuid, f"compute_{action}", self.host)
+        await self.core.notify(ctx, f"instance.{action}.end", {"instance_uuid": instance_uuid})
+
+    async def _do_stop(self, i: Instance) -> dict[str, Any]:
+        await self.driver.power_off(i.uuid)
+        return {"vm_state": states.STOPPED, "power_state": virt.SHUTDOWN}
+
+    async def _do_soft_delete(self, i: Instance) -> dict[str, Any]:
+        await self.driver.power_off(i.uuid)
+        return {"vm_state": states.SOFT_DELETED, "power_state": virt.SHUTDOWN}
+
+    async def _do_restore(self, i: Instance) -> dict[str, Any]:
+        await self.driver.power_on(i.uuid)
+        return {"vm_state": states.ACTIVE, "power_state": virt.RUNNING}
+
+    async def _do_start(self, i: Instance) -> dict[str, Any]:
+        await self.driver.power_on(i.uuid)
+        return {"vm_state": states.ACTIVE, "power_state": virt.RUNNING}
+
+    async def _do_reboot(self, i: Instance, hard: bool = False) -> dict[str, Any]:
+        await self.driver.reboot(i.uuid, hard)
+        return {"vm_state": states.ACTIVE, "power_state": virt.RUNNING}
+
+    async def _do_pause(self, i: Instance) -> dict[str, Any]:
+        await self.driver.pause(i.uuid)
+        return {"vm_state": states.PAUSED, "power_state": virt.PAUSED}
+
+    async def _do_unpause(self, i: Instance) -> dict[str, Any]:
+        await self.driver.unpause(i.uuid)
+        return {"vm_state": states.ACTIVE, "power_state": virt.RUNNING}
+
+    async def _do_suspend(self, i: Instance) -> dict[str, Any]:
+        await self.driver.suspend(i.uuid)
+        return {"vm_state": states.SUSPENDED, "power_state": virt.SUSPENDED}
+
+    async def _do_resume(self, i: Instance) -> dict[str, Any]:
+        await self.driver.resume(i.uuid)
+        return {"vm_state": states.ACTIVE, "power_state": virt.RUNNING}
+
+    async def _do_rescue(self, i: Instance, image_ref: str | None = None) -> dict[str, Any]:
+        await self.driver.rescue(i.uuid, image_ref)
+        return {"vm_state": states.RESCUED, "power_state": virt.RUNNING}
+
+    async def _do_unrescue(self, i: Instance) -> dict[str, Any]:
+        await self.driver.unrescue(i.uuid)
+        return {"vm_state": states.ACTIVE, "power_state": virt.RUNNING}
+
+    async def _do_change_password(self, i: Instance, password: str) -> dict[str, Any]:
+        await self.driver.set_admin_password(i.uuid, password)
+        return {}
+
+    async def _do_rebuild(
+        self, i: Instance, image_ref: str, image_properties: dict[str, Any]
+    ) -> dict[str, Any]:
+        was_stopped = i.vm_state == states.STOPPED
+        await self.driver.destroy(i.uuid)
+        spec = guest_of(i)
+        await self.driver.spawn(
+            GuestSpec(
+                **{**_fields(spec), "image_ref": image_ref, "image_properties": image_properties}
+            )
+        )
+        if was_stopped:
+            await self.driver.power_off(i.uuid)
+            return {"vm_state": states.STOPPED, "power_state": virt.SHUTDOWN}
+        return {"vm_state": states.ACTIVE, "power_state": virt.RUNNING, "launched_at": utcnow()}
+
+    async def _do_snapshot(self, i: Instance, image_id: str) -> dict[str, Any]:
+        data = await self.driver.snapshot(i.uuid)
+        resp = await self.core.image_request(
+            None,
+            "PUT",
+            f"/v2/images/{image_id}/file",
+            content=data,
+            headers={"Content-Type": "application/octet-stream"},
+        )
+        if resp.status_code != 204:
+            raise VirtError(f"uploading the snapshot answered {resp.status_code}")
+        return {}
+
+    async def _do_shelve(self, i: Instance, image_id: str | None = None) -> dict[str, Any]:
+        if image_id:
+            await self._do_snapshot(i, image_id)
+        await self.driver.power_off(i.uuid)
+        return await self._do_shelve_offload(i)
+
+    async def _do_shelve_offload(self, i: Instance) -> dict[str, Any]:
+        await self.driver.destroy(i.uuid)
+        await self.core.placement.release(i.uuid)
+        return {
+            "vm_state": states.SHELVED_OFFLOADED,
+            "power_state": virt.SHUTDOWN,
+            "host": None,
+            "node": None,
+        }
+
+    async def _do_confirm_resize(self, i: Instance) -> dict[str, Any]:
+        meta = dict(i.system_metadata or {})
+        source = meta.pop("move_source", None)
+        if source and source != i.host and source in self.agent.drivers:
+            await self.agent.drivers[source].destroy(i.uuid)
+        if meta.get("migration_uuid"):
+            await self.core.placement.release(meta.pop("migration_uuid"))
+        meta.pop("old_flavor", None)
+        meta.pop("old_vm_state", None)
+        record = meta.pop("migration_record", None)
+        async with self.core.write() as session:
+            await instances.set_migration(session, record, status="confirmed")
+        vm = states.STOPPED if i.power_state == virt.SHUTDOWN else states.ACTIVE
+        return {"vm_state": vm, "system_metadata": meta}
+
+    async def _do_revert_resize(self, i: Instance) -> dict[str, Any]:
+        meta = dict(i.system_metadata or {})
+        source = meta.pop("move_source", None) or i.host
+        migration = meta.pop("migration_uuid", None)
+        old_flavor = meta.pop("old_flavor", None) or i.flavor
+        old_vm = meta.pop("old_vm_state", states.ACTIVE)
+        if source != i.host:
+            await self.driver.destroy(i.uuid)
+        if migration:
+            held = await self.core.placement.allocations(migration)
+            allocs = {
+                rp: {"resources": a["resources"]}
+                for rp, a in (held.get("allocations") or {}).items()
+            }
+            current = await self.core.placement.allocations(i.uuid)
+            await self.core.placement.claim(
+                i.uuid,
+                allocs,
+                project_id=i.project_id,
+                user_id=i.user_id,
+                consumer_generation=current.get("consumer_generation"),
+            )
+            await self.core.placement.release(migration)
+        record = meta.pop("migration_record", None)
+        async with self.core.write() as session:
+            await instances.set_migration(session, record, status="reverted")
+        values: dict[str, Any] = {
+            "vm_state": old_vm,
+            "host": source,
+            "flavor": old_flavor,
+            "vcpus": old_flavor["vcpus"],
+            "memory_mb": old_flavor["memory_mb"],
+            "root_gb": old_flavor["root_gb"],
+            "system_metadata": meta,
+            "power_state": virt.SHUTDOWN if old_vm == states.STOPPED else virt.RUNNING,
+        }
+        target = self.agent.drivers.get(source)
+        if target is None:  # the source host is another agent's: it brings the guest back
+            values["task_state"] = states.RESIZE_REVERTING
+            async with self.core.write() as session:
+                await instances.set_state(session, i.uuid, **values)
+            await self.core.agents.run_action(None, source, i.uuid, "finish_revert")
+            return {"task_state": states.RESIZE_REVERTING}
+        await target.finish_revert_migration(
+            guest_of(i, old_flavor), power_on=old_vm != states.STOPPED
+        )
+        values["node"] = target.nodename
+        return values
+
+    async def _do_finish_revert(self, i: Instance) -> dict[str, Any]:
+        """The source's half of a revert: the guest back with its old flavor."""
+        power_on = i.vm_state != states.STOPPED
+        await self.driver.finish_revert_migration(guest_of(i), power_on=power_on)
+        return {"node": self.driver.nodename}
+
+    async def _do_cleanup_source(self, i: Instance) -> dict[str, Any]:
+        await self.driver.destroy(i.uuid)
+        return {}
+
+    # -- moves (this host is the destination) ----------------------------------------------
+    async def finish_move(
+        self, ctx: RequestContext | None, instance_uuid: str, kind: str, source: str | None
+    ) -> None:
+        async with self.core.read() as session:
+            i = await instances.load(session, instance_uuid)
+        meta = dict(i.system_metadata or {})
+        values: dict[str, Any] = {
+            "task_state": None,
+            "host": self.host,
+            "node": self.driver.nodename,
+        }
+        try:
+            if kind in ("resize", "migrate"):
+                new_flavor = i.new_flavor or i.flavor
+                power_on = i.vm_state != states.STOPPED
+                if source and source != self.host and source in self.agent.drivers:
+                    await self.agent.drivers[source].power_off(i.uuid)
+                await self.driver.finish_migration(guest_of(i, new_flavor), power_on)
+                meta["old_flavor"] = i.flavor
+                meta["old_vm_state"] = i.vm_state
+                values.update(
+                    vm_state=states.RESIZED,
+                    flavor=new_flavor,
+                    new_flavor=None,
+                    vcpus=new_flavor["vcpus"],
+                    memory_mb=new_flavor["memory_mb"],
+                    root_gb=new_flavor["root_gb"],
+                    system_metadata=meta,
+                    power_state=virt.RUNNING if power_on else virt.SHUTDOWN,
+                )
+            elif kind == "live-migration":
+                await self.driver.finish_migration(guest_of(i), True)
+                if meta.get("migration_uuid"):
+                    await self.core.placement.release(meta.pop("migration_uuid"))
+                meta.pop("move_source", None)
+                values.update(system_metadata=meta)
+                if source and source != self.host:
+                    await self.core.agents.run_action(ctx, source, i.uuid, "cleanup_source")
+            else:  # evacuate, unshelve: a new guest here
+                await self.driver.spawn(guest_of(i))
+                meta.pop("move_source", None)
+                values.update(
+                    vm_state=states.ACTIVE, power_state=virt.RUNNING, system_metadata=meta
+                )
+        except Exception as exc:
+            LOG.warning("%s of %s failed on %s: %s", kind, instance_uuid, self.host, exc)
+            async with self.core.write() as session:
+                await instances.set_migration(session, meta.get("migration_record"), status="error")
+                await instances.set_state(
+                    session,
+                    instance_uuid,
+                    task_state=None,
+                    vm_state=states.ERROR,
+                    fault=instances.fault(str(exc), 500, exc),
+                )
+            return
+        done = {
+            "resize": "finished",
+            "migrate": "finished",
+            "live-migration": "completed",
+            "evacuate": "done",
+        }
+        record = meta.get("migration_record") if kind != "unshelve" else None
+        if kind in ("live-migration", "evacuate"):
+            meta.pop("migration_record", None)
+        async with self.core.write() as session:
+            await instances.set_state(session, instance_uuid, **values)
+            await instances.set_migration(session, record, status=done.get(kind, "done"))
+            await instances.record_event(
+                session, instance_uuid, f"compute_finish_{kind}", self.host
+            )
+
+    async def console_output(
+        self, ctx: RequestContext | None, instance_uuid: str, length: int | None
+    ) -> str:
+        text = await self.driver.get_console_output(instance_uuid)
+        if length is not None:
+            lines = text.splitlines()
+            text = "\n".join(lines[-length:]) + ("\n" if lines and length else "") if length else ""
+        return text
+
+    async def inject_nmi(self, ctx: RequestContext | None, instance_uuid: str) -> None:
+        await self.driver.inject_nmi(instance_uuid)
+
+
+def _fields(spec: GuestSpec) -> dict[str, Any]:
+    return {name: getattr(spec, name) for name in GuestSpec.__slots__}  # type: ignore[attr-defined]
+
+
+async def finish_delete(core: ComputeCore, uuid: str) -> None:
+    """Mark the instance deleted and drop it from its server group."""
+    async with core.write() as session:
+        now = utcnow()
+        await session.execute(
+            update(Instance)
+            .where(Instance.uuid == uuid)
+            .values(
+                deleted=True,
+                deleted_at=now,
+                terminated_at=now,
+                vm_state=states.DELETED,
+                task_state=None,
+                power_state=virt.NOSTATE,
+                updated_at=now,
+            )
+        )
+        groups = (await session.execute(select(ServerGroup))).scalars()
+        for group in groups:
+            if uuid in (group.members or []):
+                group.members = [m for m in group.members if m != uuid]

@@ -1,0 +1,126 @@
+"""Typed RPC clients: API -> conductor -> scheduler -> compute agent (Nova's topics)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from onestack.common.context import RequestContext
+from onestack.common.rpc import RPCClient, Transport
+
+CONDUCTOR_TOPIC = "conductor"
+SCHEDULER_TOPIC = "scheduler"
+COMPUTE_TOPIC = "compute"
+
+
+class ConductorAPI:
+    """1.0: build_instances, reschedule, move_instance, unshelve_instance."""
+
+    def __init__(self, transport: Transport):
+        self.client = RPCClient(transport, CONDUCTOR_TOPIC, version="1.0")
+
+    async def build_instances(self, ctx: RequestContext | None, instance_uuids: list[str]) -> None:
+        await self.client.cast(ctx, "build_instances", instance_uuids=instance_uuids)
+
+    async def reschedule(
+        self,
+        ctx: RequestContext | None,
+        instance_uuid: str,
+        alternates: list[dict[str, Any]],
+        attempt: int,
+        reason: str,
+    ) -> None:
+        await self.client.cast(
+            ctx,
+            "reschedule",
+            instance_uuid=instance_uuid,
+            alternates=alternates,
+            attempt=attempt,
+            reason=reason,
+        )
+
+    async def move_instance(
+        self, ctx: RequestContext | None, instance_uuid: str, kind: str, host: str | None = None
+    ) -> None:
+        """Resize, cold or live migrate, evacuate or unshelve: schedule, then hand over."""
+        await self.client.cast(
+            ctx, "move_instance", instance_uuid=instance_uuid, kind=kind, host=host
+        )
+
+
+class SchedulerAPI:
+    """1.0: select_destinations."""
+
+    def __init__(self, transport: Transport):
+        self.client = RPCClient(transport, SCHEDULER_TOPIC, version="1.0", timeout=120)
+
+    async def select_destinations(
+        self, ctx: RequestContext | None, spec: dict[str, Any], consumer: str, alternates: int
+    ) -> list[dict[str, Any]]:
+        result: list[dict[str, Any]] = await self.client.call(
+            ctx, "select_destinations", spec=spec, consumer=consumer, alternates=alternates
+        )
+        return result
+
+
+class ComputeAgentAPI:
+    """1.0: build_and_run_instance, run_action, terminate_instance, console_output,
+    finish_move, snapshot_instance."""
+
+    def __init__(self, transport: Transport):
+        self.client = RPCClient(transport, COMPUTE_TOPIC, version="1.0")
+
+    def _on(self, host: str, timeout: float | None = None) -> RPCClient:
+        if timeout is None:
+            return self.client.prepare(server=host)
+        return self.client.prepare(server=host, timeout=timeout)
+
+    async def build_and_run_instance(
+        self,
+        ctx: RequestContext | None,
+        host: str,
+        instance_uuid: str,
+        alternates: list[dict[str, Any]],
+        attempt: int,
+    ) -> None:
+        await self._on(host).cast(
+            ctx,
+            "build_and_run_instance",
+            instance_uuid=instance_uuid,
+            alternates=alternates,
+            attempt=attempt,
+        )
+
+    async def run_action(
+        self, ctx: RequestContext | None, host: str, instance_uuid: str, action: str, **kwargs: Any
+    ) -> None:
+        await self._on(host).cast(
+            ctx, "run_action", instance_uuid=instance_uuid, action=action, args=kwargs
+        )
+
+    async def terminate_instance(
+        self, ctx: RequestContext | None, host: str, instance_uuid: str
+    ) -> None:
+        await self._on(host).cast(ctx, "terminate_instance", instance_uuid=instance_uuid)
+
+    async def console_output(
+        self, ctx: RequestContext | None, host: str, instance_uuid: str, length: int | None
+    ) -> str:
+        result: str = await self._on(host, 30).call(
+            ctx, "console_output", instance_uuid=instance_uuid, length=length
+        )
+        return result
+
+    async def finish_move(
+        self,
+        ctx: RequestContext | None,
+        host: str,
+        instance_uuid: str,
+        kind: str,
+        source: str | None,
+    ) -> None:
+        await self._on(host).cast(
+            ctx, "finish_move", instance_uuid=instance_uuid, kind=kind, source=source
+        )
+
+    async def inject_nmi(self, ctx: RequestContext | None, host: str, instance_uuid: str) -> None:
+        await self._on(host, 30).call(ctx, "inject_nmi", instance_uuid=instance_uuid)

@@ -1,0 +1,1 @@
+"""The scheduler: Placement candidates, then filters and weighers, then a claim."""

@@ -1,0 +1,161 @@
+"""What the scheduler knows about each compute node when it decides."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from onestack.common.db import utcnow
+from onestack.compute.models import Aggregate, ComputeNode, ComputeService
+
+
+@dataclass(slots=True)
+class HostState:
+    host: str
+    nodename: str
+    uuid: str
+    enabled: bool
+    up: bool
+    availability_zone: str
+    aggregates: list[dict[str, Any]] = field(default_factory=list)
+    hypervisor_type: str = "fake"
+    cpu_info: dict[str, Any] = field(default_factory=dict)
+    traits: list[str] = field(default_factory=list)
+    # free capacity from Placement's provider summaries
+    free_ram_mb: float = 0.0
+    free_disk_gb: float = 0.0
+    free_vcpus: float = 0.0
+    #: instances on the host with a task under way (Nova's io_ops)
+    num_io_ops: int = 0
+    #: the allocation request Placement offered for this host
+    allocation: dict[str, Any] = field(default_factory=dict)
+
+    def aggregate_metadata(self) -> dict[str, set[str]]:
+        merged: dict[str, set[str]] = {}
+        for agg in self.aggregates:
+            for key, value in (agg.get("metadata") or {}).items():
+                merged.setdefault(key, set()).add(str(value))
+        return merged
+
+
+def is_up(service: ComputeService, down_time: float, now: dt.datetime | None = None) -> bool:
+    if service.forced_down or service.last_seen_up is None:
+        return False
+    now = now or utcnow()
+    return (now - service.last_seen_up).total_seconds() <= down_time
+
+
+class HostCache:
+    """Compute nodes change only when an agent registers: kept for ``ttl`` seconds (or until
+    Placement names a provider not known yet). Service health and aggregates are kept for
+    ``state_ttl`` seconds at most, two narrow queries."""
+
+    def __init__(self, ttl: float = 30.0, state_ttl: float = 1.0):
+        self.ttl = ttl
+        self.state_ttl = state_ttl
+        self._nodes: dict[str, tuple[str, str, str, dict[str, Any], list[str]]] = {}
+        self._loaded = -1e9
+        self._services: dict[str, tuple[bool, bool, Any]] = {}
+        self._by_host: dict[str, list[dict[str, Any]]] = {}
+        self._state_at = -1e9
+        self._generation = -1
+
+    async def _refresh_states(self, session: AsyncSession) -> None:
+        self._services = {
+            host: (disabled, forced, seen)
+            for host, disabled, forced, seen in await session.execute(
+                select(
+                    ComputeService.host,
+                    ComputeService.disabled,
+                    ComputeService.forced_down,
+                    ComputeService.last_seen_up,
+                ).where(ComputeService.binary == "nova-compute")
+            )
+        }
+        by_host: dict[str, list[dict[str, Any]]] = {}
+        for agg in (await session.execute(select(Aggregate))).scalars():
+            entry = {"name": agg.name, "uuid": agg.uuid, "metadata": dict(agg.metadata_ or {})}
+            for host in agg.hosts or []:
+                by_host.setdefault(host, []).append(entry)
+        self._by_host = by_host
+        self._state_at = time.monotonic()
+
+    async def _refresh(self, session: AsyncSession) -> None:
+        rows = await session.execute(
+            select(
+                ComputeNode.uuid,
+                ComputeNode.host,
+                ComputeNode.hypervisor_hostname,
+                ComputeNode.hypervisor_type,
+                ComputeNode.cpu_info,
+                ComputeNode.traits,
+            )
+        )
+        self._nodes = {r[0]: (r[1], r[2], r[3], dict(r[4] or {}), list(r[5] or [])) for r in rows}
+        self._loaded = time.monotonic()
+
+    async def load(
+        self,
+        session: AsyncSession,
+        providers: list[str],
+        down_time: float,
+        default_zone: str,
+        generation: int = 0,
+    ) -> dict[str, HostState]:
+        """Host states of ``providers`` (resource provider uuids) that are compute nodes.
+        Service health and aggregates are re-read when ``generation`` moved (this process
+        changed them) or after ``state_ttl`` seconds (another process may have)."""
+        if time.monotonic() - self._loaded > self.ttl or any(
+            p not in self._nodes for p in providers
+        ):
+            await self._refresh(session)
+        stale = generation != self._generation or time.monotonic() - self._state_at > (
+            self.state_ttl
+        )
+        if stale or any(
+            self._nodes[p][0] not in self._services for p in providers if p in self._nodes
+        ):
+            await self._refresh_states(session)
+            self._generation = generation
+        services, by_host = self._services, self._by_host
+        now = utcnow()
+        states: dict[str, HostState] = {}
+        for uuid in providers:
+            node = self._nodes.get(uuid)
+            if node is None:
+                continue
+            host, nodename, hv_type, cpu_info, traits = node
+            service = services.get(host)
+            aggs = by_host.get(host, [])
+            zone = next(
+                (
+                    a["metadata"]["availability_zone"]
+                    for a in aggs
+                    if a["metadata"].get("availability_zone")
+                ),
+                default_zone,
+            )
+            up = bool(
+                service
+                and not service[1]
+                and service[2] is not None
+                and (now - service[2]).total_seconds() <= down_time
+            )
+            states[uuid] = HostState(
+                host=host,
+                nodename=nodename,
+                uuid=uuid,
+                enabled=bool(service and not service[0]),
+                up=up,
+                availability_zone=zone,
+                aggregates=aggs,
+                hypervisor_type=hv_type,
+                cpu_info=cpu_info,
+                traits=traits,
+            )
+        return states

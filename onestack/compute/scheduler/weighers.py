@@ -1,0 +1,57 @@
+"""Host weighers (Nova's): each scores hosts, scores are normalised to [0, 1] and summed with
+their multipliers; the best host comes first."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from onestack.compute.scheduler.host_state import HostState
+
+Weigher = Callable[[HostState, dict[str, Any], dict[str, Any]], float]
+
+
+def _soft_affinity(host: HostState, spec: dict[str, Any], ctx: dict[str, Any]) -> float:
+    if spec.get("group_policy") != "soft-affinity":
+        return 0.0
+    return float((ctx.get("group_hosts") or {}).get(host.host, 0))
+
+
+def _soft_anti_affinity(host: HostState, spec: dict[str, Any], ctx: dict[str, Any]) -> float:
+    if spec.get("group_policy") != "soft-anti-affinity":
+        return 0.0
+    return -float((ctx.get("group_hosts") or {}).get(host.host, 0))
+
+
+WEIGHERS: dict[str, Weigher] = {
+    "ram": lambda h, s, c: h.free_ram_mb,
+    "cpu": lambda h, s, c: h.free_vcpus,
+    "disk": lambda h, s, c: h.free_disk_gb,
+    "io_ops": lambda h, s, c: float(h.num_io_ops),
+    "soft_affinity": _soft_affinity,
+    "soft_anti_affinity": _soft_anti_affinity,
+}
+
+
+def weigh(
+    hosts: list[HostState],
+    spec: dict[str, Any],
+    ctx: dict[str, Any],
+    multipliers: Mapping[str, float],
+) -> list[HostState]:
+    """The hosts best first (stable for equal weights)."""
+    if len(hosts) <= 1:
+        return list(hosts)
+    totals = [0.0] * len(hosts)
+    for name, weigher in WEIGHERS.items():
+        multiplier = multipliers.get(name, 0.0)
+        if not multiplier:
+            continue
+        raw = [weigher(h, spec, ctx) for h in hosts]
+        low, high = min(raw), max(raw)
+        if high == low:
+            continue
+        for i, value in enumerate(raw):
+            totals[i] += multiplier * (value - low) / (high - low)
+    order = sorted(range(len(hosts)), key=lambda i: -totals[i])
+    return [hosts[i] for i in order]

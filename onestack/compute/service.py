@@ -1,0 +1,59 @@
+"""The runnable Compute service: its app (``/compute``), core and first-start defaults."""
+
+from __future__ import annotations
+
+from onestack.common import microversions
+from onestack.common.api import create_app
+from onestack.common.errors import nova_format
+from onestack.common.platform import Platform
+from onestack.common.service import ServiceSpec
+from onestack.compute.api import flavors, keypairs, servers, versions
+from onestack.compute.core import SharedCore
+from onestack.image.service import _PlatformValidator
+
+SPEC = ServiceSpec("compute", "/compute", "compute", "nova", endpoint_suffix="/v2.1")
+ROUTERS = (versions, servers, flavors, keypairs)
+MICROVERSIONS = microversions.MicroversionSpec(
+    "compute",
+    versions.MIN_VERSION,
+    versions.MAX_VERSION,
+    legacy_header="X-OpenStack-Nova-API-Version",
+    exempt=lambda path: path in ("/", ""),
+)
+
+
+def _routers() -> list[object]:
+    from onestack.compute.api import extras
+
+    return [m.router for m in (*ROUTERS, extras)]
+
+
+class ComputeService:
+    spec = SPEC
+
+    def __init__(self, platform: Platform):
+        self.platform = platform
+        self.settings = platform.settings
+        self.core = SharedCore.get(platform)
+        self.app = create_app(
+            title="onestack compute",
+            routers=_routers(),  # type: ignore[arg-type]
+            error_format=nova_format,
+            token_validator=_PlatformValidator(platform),
+            policy=self.core.policy,
+            max_body=self.settings.max_request_body,
+            state={"compute": self.core},
+            service="compute",
+            middleware=[microversions.middleware(MICROVERSIONS, nova_format)],
+        )
+
+    async def start(self) -> None:
+        """Migrate, then create DevStack's flavors on the first start."""
+        from onestack.compute import flavors as flavor_area
+
+        core = await SharedCore.start(self.platform)
+        async with core.write() as session:
+            await flavor_area.bootstrap(session)
+
+    async def stop(self) -> None:
+        await SharedCore.stop(self.platform)

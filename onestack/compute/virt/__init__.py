@@ -1,0 +1,1 @@
+"""Virt drivers: the only code that touches a hypervisor. ``fake`` simulates hosts."""

@@ -1,0 +1,160 @@
+"""The virt driver interface every hypervisor driver implements (QEMU/KVM, fake).
+
+The compute agent calls these with plain descriptions of the instance (:class:`GuestSpec`)
+and never touches the hypervisor itself. Every call is idempotent: spawning a guest that
+exists, destroying one that is gone or powering off one that is off succeeds, so the agent's
+reconcile loop can retry any of them safely.
+"""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass, field
+from typing import Any
+
+# Nova's power states (nova.compute.power_state)
+NOSTATE = 0
+RUNNING = 1
+PAUSED = 3
+SHUTDOWN = 4
+CRASHED = 6
+SUSPENDED = 7
+
+
+class VirtError(Exception):
+    """The hypervisor could not do what was asked; the agent records a fault."""
+
+
+@dataclass(frozen=True, slots=True)
+class GuestSpec:
+    """What a driver needs to build or change one guest."""
+
+    uuid: str
+    name: str
+    vcpus: int
+    memory_mb: int
+    root_gb: int
+    image_ref: str = ""
+    image_properties: dict[str, Any] = field(default_factory=dict)
+    key_data: str | None = None
+    user_data: str | None = None
+    admin_password: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+    config_drive: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class GuestInfo:
+    power_state: int
+    vcpus: int
+    memory_mb: int
+    cpu_time_ns: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class HostResources:
+    """What a host offers, reported to Placement as inventory."""
+
+    vcpus: int
+    memory_mb: int
+    local_gb: int
+    hypervisor_type: str
+    hypervisor_version: int
+    hypervisor_hostname: str
+    cpu_info: dict[str, Any] = field(default_factory=dict)
+    traits: tuple[str, ...] = ()
+
+
+class VirtDriver(abc.ABC):
+    """One hypervisor host (``nodename``). A process may hold many (the fake driver)."""
+
+    def __init__(self, nodename: str):
+        self.nodename = nodename
+
+    async def init_host(self) -> None:  # noqa: B027 - optional hook
+        """Prepare the host (connect to the hypervisor, create directories)."""
+
+    @abc.abstractmethod
+    def host_resources(self) -> HostResources: ...
+
+    @abc.abstractmethod
+    async def list_instances(self) -> list[str]:
+        """The uuids of the guests that exist on this host."""
+
+    @abc.abstractmethod
+    async def get_info(self, uuid: str) -> GuestInfo:
+        """The guest's state; :class:`VirtError` if it does not exist."""
+
+    @abc.abstractmethod
+    async def spawn(self, guest: GuestSpec) -> None: ...
+
+    @abc.abstractmethod
+    async def destroy(self, uuid: str) -> None: ...
+
+    @abc.abstractmethod
+    async def reboot(self, uuid: str, hard: bool) -> None: ...
+
+    @abc.abstractmethod
+    async def power_off(self, uuid: str) -> None: ...
+
+    @abc.abstractmethod
+    async def power_on(self, uuid: str) -> None: ...
+
+    @abc.abstractmethod
+    async def pause(self, uuid: str) -> None: ...
+
+    @abc.abstractmethod
+    async def unpause(self, uuid: str) -> None: ...
+
+    @abc.abstractmethod
+    async def suspend(self, uuid: str) -> None: ...
+
+    @abc.abstractmethod
+    async def resume(self, uuid: str) -> None: ...
+
+    @abc.abstractmethod
+    async def rescue(self, uuid: str, rescue_image_ref: str | None) -> None: ...
+
+    @abc.abstractmethod
+    async def unrescue(self, uuid: str) -> None: ...
+
+    @abc.abstractmethod
+    async def snapshot(self, uuid: str) -> bytes:
+        """The root disk's content (the agent uploads it to the Image service)."""
+
+    @abc.abstractmethod
+    async def migrate_disk_and_power_off(self, uuid: str, dest_host: str, guest: GuestSpec) -> None:
+        """First half of a resize or cold migration: stop the guest, move its disk."""
+
+    @abc.abstractmethod
+    async def finish_migration(self, guest: GuestSpec, power_on: bool) -> None:
+        """Second half, on the destination: define the guest with the new size."""
+
+    @abc.abstractmethod
+    async def finish_revert_migration(self, guest: GuestSpec, power_on: bool) -> None: ...
+
+    @abc.abstractmethod
+    async def get_console_output(self, uuid: str) -> str: ...
+
+    @abc.abstractmethod
+    async def set_admin_password(self, uuid: str, password: str) -> None: ...
+
+    @abc.abstractmethod
+    async def attach_interface(self, uuid: str, port: dict[str, Any]) -> None: ...
+
+    @abc.abstractmethod
+    async def detach_interface(self, uuid: str, port_id: str) -> None: ...
+
+    @abc.abstractmethod
+    async def attach_volume(
+        self, uuid: str, connection_info: dict[str, Any], device: str
+    ) -> None: ...
+
+    @abc.abstractmethod
+    async def detach_volume(
+        self, uuid: str, connection_info: dict[str, Any], device: str
+    ) -> None: ...
+
+    async def inject_nmi(self, uuid: str) -> None:
+        """Trigger a crash dump (an NMI); drivers that cannot answer VirtError."""
+        raise VirtError("This hypervisor cannot inject an NMI.")
