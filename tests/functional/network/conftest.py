@@ -81,19 +81,11 @@ async def demo(client: httpx.AsyncClient, demo_headers: dict[str, str]) -> Net:
 
 
 @pytest.fixture(scope="session")
-async def other(cloud: Cloud, client: httpx.AsyncClient) -> Net:
-    """A member of another project (``service``'s sibling ``alt``): made once per session."""
-    from sqlalchemy import select
-
-    from onestack.common.db import new_id
-    from onestack.identity.models import Project
-
-    mgr = cloud.identity.manager
-    async with mgr.write() as s:
-        found = (await s.execute(select(Project).where(Project.name == "alt"))).scalar()
-        if found is None:
-            s.add(Project(id=new_id(), name="alt", domain_id="default", enabled=True,
-                          is_domain=False, parent_id="default", extra={}, description=""))
+async def other(cloud: Cloud, client: httpx.AsyncClient, admin_headers: dict[str, str]) -> Net:
+    """A member of another project, ``alt``."""
+    r = await client.post("/identity/v3/projects", headers=admin_headers,
+                          json={"project": {"name": "alt", "domain_id": "default"}})
+    assert r.status_code in (201, 409), r.text
     await make_user(cloud, "alt-user", "alt-pass-1", project="alt")
     token = await issue(client, password_auth("alt-user", "alt-pass-1", project="alt"))
     return Net(client, {"X-Auth-Token": token})
