@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import distinct, func, select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from onestack.common.context import RequestContext
@@ -114,7 +114,7 @@ async def list_all(mgr: Any, ctx: RequestContext) -> list[dict[str, Any]]:
     mgr.enforce(ctx, "update_quota", {})
     async with mgr.read() as session:
         projects = list(
-            (await session.execute(select(distinct(QUOTAS.overrides.c.project_id)))).scalars()
+            (await session.execute(select(QUOTAS.overrides.c.project_id).distinct())).scalars()
         )
         out = []
         for project in projects:
