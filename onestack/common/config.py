@@ -123,7 +123,7 @@ class NetworkSettings(BaseModel):
     default_availability_zones: list[str] = Field(default_factory=lambda: ["nova"])
     max_fixed_ips_per_port: int = Field(5, ge=1)
     max_routes: int = Field(30, ge=0)
-    pagination_max_limit: int = Field(1000, ge=1)
+    pagination_max_limit: int = Field(-1, ge=-1, description="-1: lists are not capped")
     quotas: dict[str, int] = Field(
         default_factory=lambda: {
             "network": 100,

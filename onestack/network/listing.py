@@ -65,7 +65,9 @@ def parse(res: Resource, request: Request, max_limit: int) -> ListQuery:
             ) from None
         if limit < 0:
             raise BadRequest(f"Limit must be an integer 0 or greater and not '{limit}'")
-        limit = min(limit, max_limit) if limit else None
+        limit = (min(limit, max_limit) if max_limit > 0 else limit) if limit else None
+    elif max_limit > 0:
+        limit = max_limit
     reverse = boolean(params.get("page_reverse", "false")) if params.get("page_reverse") else False
     return ListQuery(filters, fields, sort, limit, params.get("marker") or None, reverse)
 

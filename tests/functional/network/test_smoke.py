@@ -33,3 +33,28 @@ async def test_default_topology(admin: Net, demo: Net) -> None:
     assert routers[0]["external_gateway_info"]["network_id"] == nets[0]["id"]
     ports = (await demo.get(f"/ports?device_id={routers[0]['id']}"))["ports"]
     assert [p["device_owner"] for p in ports] == ["network:router_interface"]
+
+
+async def test_bootstrap_resumes_without_duplicates(cloud, admin: Net) -> None:
+    """A start after one that died mid-way (its claim stale) finishes, making nothing twice."""
+    from sqlalchemy import update
+
+    from onestack.network import bootstrap
+    from onestack.network.models import Meta
+    from onestack.network.service import NetworkService
+
+    mgr = next(s for s in cloud.services if isinstance(s, NetworkService)).manager
+    async with mgr.write() as session:
+        await session.execute(update(Meta).where(Meta.key == bootstrap.KEY).values(
+            value="in-progress:2000-01-01T00:00:00"))
+    await bootstrap.first_start(mgr)
+    for path, key in (("/networks?name=public", "networks"),
+                      ("/networks?name=private", "networks"),
+                      ("/routers?name=router1", "routers"),
+                      ("/subnetpools?name=shared-default-subnetpool-v4", "subnetpools")):
+        assert len((await admin.get(path))[key]) == 1, path
+    async with mgr.read() as session:
+        from sqlalchemy import select
+
+        assert (await session.execute(select(Meta.value).where(
+            Meta.key == bootstrap.KEY))).scalar() == "done"
