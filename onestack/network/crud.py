@@ -21,7 +21,7 @@ _IF_MATCH = re.compile(r"^revision_number=(\d+)$")
 
 
 def iso(value: dt.datetime | None) -> str | None:
-    return value.strftime("%Y-%m-%dT%H:%M:%SZ") if value else None
+    return value.isoformat(timespec="seconds") + "Z" if value else None
 
 
 def standard(row: Any, tags: Iterable[str] | None = None) -> dict[str, Any]:

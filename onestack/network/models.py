@@ -14,13 +14,15 @@ import datetime as dt
 import uuid
 from typing import Any
 
+import orjson
 from sqlalchemy import (
-    JSON,
     Boolean,
     ForeignKey,
     Index,
     Integer,
     String,
+    Text,
+    TypeDecorator,
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -29,12 +31,26 @@ from onestack.common.db import UTCDateTime, new_metadata, utcnow
 from onestack.common.quota import quota_tables
 
 
+class OrJSON(TypeDecorator[Any]):
+    """JSON in a text column, (de)serialised by orjson: a list of 10,000 ports reads 40,000
+    such values, and the standard library's decoder would be half of the request's time."""
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Any) -> str | None:
+        return None if value is None else orjson.dumps(value).decode()
+
+    def process_result_value(self, value: str | bytes | None, dialect: Any) -> Any:
+        return None if value is None else orjson.loads(value)
+
+
 class Base(DeclarativeBase):
     metadata = new_metadata()
     type_annotation_map = {
         dt.datetime: UTCDateTime,
-        dict[str, Any]: JSON,
-        list[Any]: JSON,
+        dict[str, Any]: OrJSON,
+        list[Any]: OrJSON,
     }
 
 

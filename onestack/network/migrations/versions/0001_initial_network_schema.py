@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-01 09:07:52.600679
+Create Date: 2026-12-01 09:29:19.091859
 """
 
 from collections.abc import Sequence
@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 import onestack.common.db
+import onestack.network.models
 
 revision: str = "0001"
 down_revision: str | None = None
@@ -23,7 +24,7 @@ def upgrade() -> None:
     op.create_table(
         "network_address_groups",
         sa.Column("id", sa.String(length=36), nullable=False),
-        sa.Column("addresses", sa.JSON(), nullable=False),
+        sa.Column("addresses", onestack.network.models.OrJSON(), nullable=False),
         sa.Column("project_id", sa.String(length=255), nullable=False),
         sa.Column("name", sa.String(length=255), nullable=False),
         sa.Column("description", sa.String(length=255), nullable=False),
@@ -64,7 +65,7 @@ def upgrade() -> None:
         sa.Column("host", sa.String(length=255), nullable=False),
         sa.Column("admin_state_up", sa.Boolean(), nullable=False),
         sa.Column("availability_zone", sa.String(length=255), nullable=True),
-        sa.Column("configurations", sa.JSON(), nullable=False),
+        sa.Column("configurations", onestack.network.models.OrJSON(), nullable=False),
         sa.Column("resources_synced", sa.Boolean(), nullable=True),
         sa.Column("description", sa.String(length=255), nullable=True),
         sa.Column("created_at", onestack.common.db.UTCDateTime(), nullable=False),
@@ -98,7 +99,7 @@ def upgrade() -> None:
         sa.Column("mtu", sa.Integer(), nullable=False),
         sa.Column("port_security_enabled", sa.Boolean(), nullable=False),
         sa.Column("dns_domain", sa.String(length=255), nullable=False),
-        sa.Column("availability_zone_hints", sa.JSON(), nullable=False),
+        sa.Column("availability_zone_hints", onestack.network.models.OrJSON(), nullable=False),
         sa.Column("qos_policy_id", sa.String(length=36), nullable=True),
         sa.Column("project_id", sa.String(length=255), nullable=False),
         sa.Column("name", sa.String(length=255), nullable=False),
@@ -175,7 +176,7 @@ def upgrade() -> None:
         "network_subnetpools",
         sa.Column("id", sa.String(length=36), nullable=False),
         sa.Column("ip_version", sa.Integer(), nullable=False),
-        sa.Column("prefixes", sa.JSON(), nullable=False),
+        sa.Column("prefixes", onestack.network.models.OrJSON(), nullable=False),
         sa.Column("default_prefixlen", sa.Integer(), nullable=False),
         sa.Column("min_prefixlen", sa.Integer(), nullable=False),
         sa.Column("max_prefixlen", sa.Integer(), nullable=False),
@@ -230,12 +231,12 @@ def upgrade() -> None:
         sa.Column("device_owner", sa.String(length=255), nullable=False),
         sa.Column("binding_host_id", sa.String(length=255), nullable=False),
         sa.Column("binding_vif_type", sa.String(length=64), nullable=False),
-        sa.Column("binding_vif_details", sa.JSON(), nullable=False),
+        sa.Column("binding_vif_details", onestack.network.models.OrJSON(), nullable=False),
         sa.Column("binding_vnic_type", sa.String(length=64), nullable=False),
-        sa.Column("binding_profile", sa.JSON(), nullable=False),
+        sa.Column("binding_profile", onestack.network.models.OrJSON(), nullable=False),
         sa.Column("port_security_enabled", sa.Boolean(), nullable=False),
-        sa.Column("allowed_address_pairs", sa.JSON(), nullable=False),
-        sa.Column("extra_dhcp_opts", sa.JSON(), nullable=False),
+        sa.Column("allowed_address_pairs", onestack.network.models.OrJSON(), nullable=False),
+        sa.Column("extra_dhcp_opts", onestack.network.models.OrJSON(), nullable=False),
         sa.Column("dns_name", sa.String(length=255), nullable=False),
         sa.Column("propagate_uplink_status", sa.Boolean(), nullable=False),
         sa.Column("qos_policy_id", sa.String(length=36), nullable=True),
@@ -350,10 +351,10 @@ def upgrade() -> None:
         sa.Column("enable_dhcp", sa.Boolean(), nullable=False),
         sa.Column("ipv6_ra_mode", sa.String(length=32), nullable=True),
         sa.Column("ipv6_address_mode", sa.String(length=32), nullable=True),
-        sa.Column("allocation_pools", sa.JSON(), nullable=False),
-        sa.Column("dns_nameservers", sa.JSON(), nullable=False),
-        sa.Column("host_routes", sa.JSON(), nullable=False),
-        sa.Column("service_types", sa.JSON(), nullable=False),
+        sa.Column("allocation_pools", onestack.network.models.OrJSON(), nullable=False),
+        sa.Column("dns_nameservers", onestack.network.models.OrJSON(), nullable=False),
+        sa.Column("host_routes", onestack.network.models.OrJSON(), nullable=False),
+        sa.Column("service_types", onestack.network.models.OrJSON(), nullable=False),
         sa.Column("subnetpool_id", sa.String(length=36), nullable=True),
         sa.Column("segment_id", sa.String(length=36), nullable=True),
         sa.Column("dns_publish_fixed_ip", sa.Boolean(), nullable=False),
@@ -518,10 +519,10 @@ def upgrade() -> None:
         sa.Column("external_network_id", sa.String(length=36), nullable=True),
         sa.Column("gw_port_id", sa.String(length=36), nullable=True),
         sa.Column("enable_snat", sa.Boolean(), nullable=False),
-        sa.Column("routes", sa.JSON(), nullable=False),
+        sa.Column("routes", onestack.network.models.OrJSON(), nullable=False),
         sa.Column("distributed", sa.Boolean(), nullable=False),
         sa.Column("ha", sa.Boolean(), nullable=False),
-        sa.Column("availability_zone_hints", sa.JSON(), nullable=False),
+        sa.Column("availability_zone_hints", onestack.network.models.OrJSON(), nullable=False),
         sa.Column("project_id", sa.String(length=255), nullable=False),
         sa.Column("name", sa.String(length=255), nullable=False),
         sa.Column("description", sa.String(length=255), nullable=False),
