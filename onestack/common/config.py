@@ -267,6 +267,55 @@ class PlacementSettings(BaseModel):
     )
 
 
+class NetworkSettings(BaseModel):
+    """The ``[network]`` section (Neutron and ML2 options under the names operators know)."""
+
+    database_url: str | None = None
+    policy_file: Path | None = None
+    base_mac: str = Field("fa:16:3e:00:00:00", pattern=r"^([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}$")
+    global_physnet_mtu: int = Field(1500, ge=68)
+    #: ML2 types: tenant networks get the first of tenant_network_types
+    type_drivers: list[str] = Field(
+        default_factory=lambda: ["flat", "vlan", "vxlan", "geneve", "local"]
+    )
+    tenant_network_types: list[str] = Field(default_factory=lambda: ["vxlan"])
+    flat_networks: list[str] = Field(default_factory=lambda: ["public"], description="or *")
+    network_vlan_ranges: list[str] = Field(
+        default_factory=lambda: ["public"], description="PHYSNET or PHYSNET:MIN:MAX"
+    )
+    vni_ranges: list[str] = Field(default_factory=lambda: ["1:1000"])
+    geneve_vni_ranges: list[str] = Field(default_factory=lambda: ["1:1000"])
+    mechanism_drivers: list[str] = Field(default_factory=lambda: ["linuxbridge"])
+    #: bind ports on hosts without a live L2 agent (until a dataplane agent reports in)
+    bind_without_agent: bool = True
+    agent_down_time: int = Field(75, ge=1, description="seconds without a heartbeat")
+    dns_domain: str = "openstacklocal."
+    default_availability_zones: list[str] = Field(default_factory=lambda: ["nova"])
+    max_fixed_ips_per_port: int = Field(5, ge=1)
+    max_routes: int = Field(30, ge=0)
+    pagination_max_limit: int = Field(-1, ge=-1, description="-1: lists are not capped")
+    quotas: dict[str, int] = Field(
+        default_factory=lambda: {
+            "network": 100,
+            "subnet": 100,
+            "port": 500,
+            "router": 10,
+            "floatingip": 50,
+            "security_group": 10,
+            "security_group_rule": 100,
+            "rbac_policy": 10,
+            "subnetpool": -1,
+        }
+    )
+    #: the first start creates DevStack's topology (public, the default pool, demo's private)
+    create_default_topology: bool = True
+    public_cidr: str = "172.24.4.0/24"
+    public_cidr_v6: str = "2001:db8::/64"
+    subnetpool_prefix_v4: str = "10.0.0.0/16"
+    subnetpool_size_v4: int = 26
+    nova_notify: bool = True
+
+
 class Settings(BaseSettings):
     """Everything one onestack process needs to know."""
 
@@ -281,7 +330,7 @@ class Settings(BaseSettings):
         None, description="base URL clients use; default http://HOST:PORT"
     )
     region: str = "RegionOne"
-    services: list[str] = ["identity", "image", "placement", "compute"]
+    services: list[str] = ["identity", "image", "placement", "network", "compute"]
     remote_services: dict[str, str] = Field(
         default_factory=dict,
         description="services served by other processes: name -> their base URL, for the catalog",
@@ -324,6 +373,7 @@ class Settings(BaseSettings):
     image: ImageSettings = Field(default_factory=ImageSettings)
     placement: PlacementSettings = Field(default_factory=PlacementSettings)
     compute: ComputeSettings = Field(default_factory=ComputeSettings)
+    network: NetworkSettings = Field(default_factory=NetworkSettings)
 
     _toml_file: Path | None = None
 

@@ -46,6 +46,7 @@ SERVICES: dict[str, str] = {
     "identity": "onestack.identity.service:IdentityService",
     "image": "onestack.image.service:ImageService",
     "placement": "onestack.placement.service:PlacementService",
+    "network": "onestack.network.service:NetworkService",
     "compute": "onestack.compute.service:ComputeService",
 }
 
