@@ -97,6 +97,30 @@ class IdentitySettings(BaseModel):
     )
 
 
+class ObjectSettings(BaseModel):
+    """The ``[object]`` section (Swift's options under the names operators know)."""
+
+    replicas: int = Field(1, ge=1, le=16, description="replicas of the first-start rings")
+    part_power: int = Field(8, ge=1, le=20, description="partition power of those rings")
+    devices: Path | None = Field(
+        None, description="device directories; default DATA/object/devices"
+    )
+    operator_roles: list[str] = Field(default_factory=lambda: ["admin", "member"])
+    reader_roles: list[str] = Field(default_factory=lambda: ["reader"])
+    reseller_admin_roles: list[str] = Field(default_factory=lambda: ["ResellerAdmin"])
+    service_roles: list[str] = Field(default_factory=lambda: ["service"])
+    #: tempauth users: "account:user" -> "key [.admin] [.reseller_admin]"
+    tempauth_users: dict[str, str] = Field(default_factory=dict)
+    tempurl_digests: list[str] = Field(default_factory=lambda: ["sha1", "sha256", "sha512"])
+    max_file_size: int = Field(5 * 1024**3 + 2, ge=1)
+    run_daemons: bool = True
+    replicator_interval: float = Field(30.0, gt=0)
+    auditor_interval: float = Field(60.0, gt=0)
+    auditor_bytes_per_second: int = Field(10_000_000, ge=1)
+    updater_interval: float = Field(30.0, gt=0)
+    expirer_interval: float = Field(60.0, gt=0)
+
+
 class Settings(BaseSettings):
     """Everything one onestack process needs to know."""
 
@@ -111,7 +135,7 @@ class Settings(BaseSettings):
         None, description="base URL clients use; default http://HOST:PORT"
     )
     region: str = "RegionOne"
-    services: list[str] = ["identity", "image"]
+    services: list[str] = ["identity", "image", "object"]
     remote_services: dict[str, str] = Field(
         default_factory=dict,
         description="services served by other processes: name -> their base URL, for the catalog",
@@ -148,6 +172,7 @@ class Settings(BaseSettings):
     )
     identity: IdentitySettings = Field(default_factory=IdentitySettings)
     image: ImageSettings = Field(default_factory=ImageSettings)
+    object: ObjectSettings = Field(default_factory=ObjectSettings)
 
     _toml_file: Path | None = None
 

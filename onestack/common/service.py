@@ -45,6 +45,7 @@ class ServiceFactory(Protocol):
 SERVICES: dict[str, str] = {
     "identity": "onestack.identity.service:IdentityService",
     "image": "onestack.image.service:ImageService",
+    "object": "onestack.object.service:ObjectService",
 }
 
 
