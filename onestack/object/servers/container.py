@@ -186,7 +186,9 @@ class ContainerBroker:
                 ).fetchone()
                 if current is None:
                     conn.execute("INSERT INTO object VALUES (?, ?, ?, ?, ?, ?, ?)", row)
-                elif current["created_at"] < row[1]:
+                elif current["created_at"] < row[1] or (
+                    current["created_at"] == row[1] and not row[5]
+                ):
                     conn.execute(
                         "UPDATE object SET created_at = ?, size = ?, content_type = ?, etag = ?,"
                         " deleted = ?, extra = ? WHERE name = ?",
