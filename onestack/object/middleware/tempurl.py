@@ -127,13 +127,13 @@ class TempURLMiddleware:
     def _keys(self, account: str, container: str) -> list[str]:
         keys = []
         storage = self.service.storage
-        acc = storage.account_info(account)
+        acc = storage.cached_info(account)
         if acc is not None:
             keys += [
                 acc.metadata.get(k, "")
                 for k in ("x-account-meta-temp-url-key", "x-account-meta-temp-url-key-2")
             ]
-        info = storage.container_info(account, container)
+        info = storage.cached_info(account, container)
         if info is not None:
             keys += [
                 info.metadata.get(k, "")

@@ -89,7 +89,7 @@ class ObjectController(Controller):
     async def handle(self, req: Request, account: str, container: str, obj: str) -> Response:
         constraints.check_container_name(container)
         constraints.check_object_name(obj)
-        info = self.storage.container_info(account, container)
+        info = self.storage.cached_info(account, container)
         acls = container_acls(info.metadata) if info is not None else None
         authorize(req, account, acls, "object")
         method = req.method
@@ -326,6 +326,10 @@ class ObjectController(Controller):
         )
 
     def check_container_quota(self, info: ContainerInfo, adding: int) -> None:
+        if "x-container-meta-quota-bytes" in info.metadata or (
+            "x-container-meta-quota-count" in info.metadata
+        ):
+            info = self.storage.container_info(info.account, info.container) or info
         quota_bytes = info.metadata.get("x-container-meta-quota-bytes")
         quota_count = info.metadata.get("x-container-meta-quota-count")
         if quota_bytes not in (None, "") and info.bytes_used + adding > int(quota_bytes):
@@ -334,7 +338,9 @@ class ObjectController(Controller):
             raise HTTPError(413, "Upload exceeds quota.")
 
     def check_account_quota(self, account: str, adding: int) -> None:
-        acc = self.storage.account_info(account)
+        acc = self.storage.cached_info(account)
+        if acc is not None and "x-account-meta-quota-bytes" in acc.metadata:
+            acc = self.storage.account_info(account)
         if acc is None:
             return
         quota = acc.metadata.get("x-account-meta-quota-bytes")

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,6 +29,7 @@ from onestack.object.servers.disk import DeviceUnavailable, device_root, hash_di
 
 LOG = logging.getLogger(__name__)
 Node = dict[str, Any]
+INFO_TTL = 10.0
 
 
 def quorum(n: int) -> int:
@@ -42,6 +44,49 @@ class Storage:
         self.suffix = suffix
         #: what the daemons did, for /metrics and recon
         self.stats: dict[str, float] = {}
+        #: container and account info the proxy recently read (as Swift keeps it in
+        #: memcache): object requests do not ask the container servers every time
+        self._infos: dict[tuple[str, ...], tuple[float, Any]] = {}
+
+    def cached_info(self, account: str, container: str | None = None) -> Any:
+        """Recent account / container info (None: it does not exist); at most
+        ``INFO_TTL`` seconds old, or older while the servers that hold it are down."""
+        key = (account, container) if container is not None else (account,)
+        now = time.monotonic()
+        hit = self._infos.get(key)
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        try:
+            if container is None:
+                info: Any = self.account_info(account)
+            else:
+                info = self.container_info(account, container)
+        except OSError:
+            if hit is not None:
+                return hit[1]
+            raise
+        # every replica unreachable looks like "missing": keep the last answer a while
+        if (
+            info is None
+            and hit is not None
+            and hit[1] is not None
+            and not (self._any_available(key))
+        ):
+            return hit[1]
+        if len(self._infos) > 100_000:
+            self._infos.clear()
+        self._infos[key] = (now + INFO_TTL, info)
+        return info
+
+    def _any_available(self, key: tuple[str, ...]) -> bool:
+        kind = "container" if len(key) == 2 else "account"
+        brokers = (
+            self.container_brokers(*key) if kind == "container" else self.account_brokers(key[0])
+        )
+        return any(b.exists for b in brokers)
+
+    def forget_info(self, account: str, container: str | None = None) -> None:
+        self._infos.pop((account, container) if container is not None else (account,), None)
 
     def hash(self, account: str, container: str | None = None, obj: str | None = None) -> str:
         return hash_path(account, container, obj, self.prefix, self.suffix)
@@ -116,6 +161,7 @@ class Storage:
     def put_account(
         self, account: str, timestamp: str, metadata: dict[str, list[Any]] | None = None
     ) -> int:
+        self.forget_info(account)
         done = 0
         for broker in self.account_brokers(account, write=True):
             try:
@@ -127,6 +173,7 @@ class Storage:
         return done
 
     def post_account(self, account: str, metadata: dict[str, list[Any]]) -> int:
+        self.forget_info(account)
         done = 0
         for broker in self.account_brokers(account, write=True):
             if broker.exists:
@@ -135,6 +182,7 @@ class Storage:
         return done
 
     def delete_account(self, account: str, timestamp: str) -> int:
+        self.forget_info(account)
         done = 0
         for broker in self.account_brokers(account, write=True):
             if broker.exists:
@@ -199,6 +247,7 @@ class Storage:
         policy_index: int = 0,
     ) -> tuple[int, bool]:
         """(replicas written, created): created is False when it existed already."""
+        self.forget_info(account, container)
         done = 0
         created = False
         last: ContainerInfo | None = None
@@ -219,6 +268,7 @@ class Storage:
         return done, created
 
     def post_container(self, account: str, container: str, metadata: dict[str, list[Any]]) -> int:
+        self.forget_info(account, container)
         done = 0
         for broker in self.container_brokers(account, container, write=True):
             if broker.exists:
@@ -227,6 +277,7 @@ class Storage:
         return done
 
     def delete_container(self, account: str, container: str, timestamp: str) -> int:
+        self.forget_info(account, container)
         done = 0
         last: ContainerInfo | None = None
         for broker in self.container_brokers(account, container, write=True):
@@ -258,10 +309,10 @@ class Storage:
         part, primaries = ring.nodes(account, container)
         last: ContainerInfo | None = None
         for node in primaries:
-            broker = ContainerBroker(self._db_path("container", node, part, h))
             try:
                 if not self.available(node):
                     raise DeviceUnavailable(node["device"])
+                broker = ContainerBroker(self._db_path("container", node, part, h))
                 if not broker.exists:
                     raise FileNotFoundError(str(broker.path))
                 broker.merge_rows([row])
