@@ -107,9 +107,14 @@ class TempURLMiddleware:
         if prefix is not None:
             if not obj.startswith(prefix):
                 return False
-            path = f"prefix:/{version}/{account}/{container}/{prefix}"
+            path = f"/{version}/{account}/{container}/{prefix}"
         else:
             path = f"/{version}/{account}/{container}/{obj}"
+        # signed as Swift signs it (/v1/...), or with the mount prefix the client sees
+        root = req.scope.get("root_path", "")
+        paths = [path, root + path] if root else [path]
+        if prefix is not None:
+            paths = ["prefix:" + p for p in paths]
         given = _given(sig)
         if given is None:
             return False
@@ -122,6 +127,7 @@ class TempURLMiddleware:
             hmac.compare_digest(signature(key, method, expires_text, path, algo), digest)
             for key in keys
             for method in methods
+            for path in paths
         )
 
     def _keys(self, account: str, container: str) -> list[str]:
