@@ -24,6 +24,7 @@ from onestack.identity.api import (
     policies_api,
     projects,
     roles,
+    s3tokens,
     trusts,
     users,
     versions,
@@ -50,6 +51,7 @@ ROUTERS = (
     policies_api,
     endpoint_filter,
     limits,
+    s3tokens,
 )
 
 

@@ -14,6 +14,7 @@ from onestack.common.platform import Platform
 from onestack.common.service import ServiceSpec
 from onestack.object.layout import Layout
 from onestack.object.middleware.auth import AuthMiddleware
+from onestack.object.middleware.s3auth import S3AuthMiddleware
 from onestack.object.middleware.tempurl import TempURLMiddleware
 from onestack.object.proxy.app import Dispatcher, ProxyApp
 from onestack.object.proxy.storage import Storage
@@ -38,7 +39,8 @@ class ObjectService:
         dispatcher = Dispatcher(self)
         auth = AuthMiddleware(dispatcher, self)
         tempurl = TempURLMiddleware(auth, self)
-        self.app = ProxyApp(self, tempurl)
+        s3 = S3AuthMiddleware(tempurl, self)
+        self.app = ProxyApp(self, s3)
 
     def _load(self) -> None:
         self.layout.ensure_rings(self.conf.replicas, self.conf.part_power)

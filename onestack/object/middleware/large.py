@@ -139,8 +139,14 @@ async def slo_put(
     container: str,
     obj: str,
     info: ContainerInfo,
+    raw: bytes | None = None,
+    extra: dict[str, str] | None = None,
+    min_segment: int = MIN_SEGMENT_SIZE,
 ) -> Response:
-    raw = await req.body(MAX_MANIFEST_SIZE)
+    """Check every segment of a manifest and write it; ``raw``, ``extra`` metadata and a
+    larger ``min_segment`` serve the S3 API's multipart completion."""
+    if raw is None:
+        raw = await req.body(MAX_MANIFEST_SIZE)
     try:
         items = orjson.loads(raw)
     except orjson.JSONDecodeError:
@@ -182,8 +188,9 @@ async def slo_put(
         if want_size not in (None, "") and int(want_size) != size:
             errors.append((item["path"], "Size Mismatch"))
             continue
-        if size < MIN_SEGMENT_SIZE and index < len(items) - 1:
-            errors.append((item["path"], "Too small; each segment must be at least 1 byte."))
+        if size < min_segment and index < len(items) - 1:
+            reason = f"Too small; each segment must be at least {min_segment} bytes."
+            errors.append((item["path"], reason))
             continue
         entry: dict[str, Any] = {
             "name": f"/{seg_container}/{seg_obj}",
@@ -228,6 +235,7 @@ async def slo_put(
             "X-Object-Sysmeta-Slo-Size": str(total),
         }
     )
+    metadata.update(extra or {})
     data = orjson.dumps(manifest)
     await ctrl.before_overwrite(req, account, container, obj, info)
 

@@ -41,6 +41,10 @@ class Dispatcher:
         await response(scope, receive, send)
 
     async def route(self, req: Request) -> Response:
+        if "s3" in req.environ:
+            from onestack.object.middleware.s3api import S3Controller
+
+            return await S3Controller(self).handle(req)
         parts = req.path.split(b"/", 4)
         if len(parts) < 3 or parts[1] not in VERSIONS or not parts[2]:
             raise HTTPError(404)

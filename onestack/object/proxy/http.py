@@ -119,6 +119,26 @@ class Request:
         self.version = ""
         self._body_used = False
 
+    def derive(
+        self,
+        method: str,
+        path: bytes | None = None,
+        headers: dict[str, str] | None = None,
+        params: dict[str, str] | None = None,
+    ) -> Request:
+        """A sub-request sharing this one's environ and body (as Swift's make_subrequest)."""
+        sub = object.__new__(Request)
+        sub.scope = self.scope
+        sub.receive = self.receive
+        sub.method = method
+        sub.headers = dict(self.headers if headers is None else headers)
+        sub.path = self.path if path is None else path
+        sub.params = dict(self.params if params is None else params)
+        sub.environ = self.environ
+        sub.version = self.version
+        sub._body_used = self._body_used
+        return sub
+
     def header(self, name: str, default: str | None = None) -> str | None:
         return self.headers.get(name, default)
 
