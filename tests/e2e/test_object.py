@@ -253,3 +253,75 @@ def test_sigkill_during_a_large_upload_leaves_no_partial_object(
         assert leftovers == []
     finally:
         stop_cloud(running)
+
+
+def test_boto3_against_the_s3_api(cloud: RunningCloud) -> None:
+    import boto3
+    from botocore.config import Config
+    from botocore.exceptions import ClientError
+
+    conn = connect(cloud, "onestack-demo")
+    cred = conn.identity.post(f"/users/{conn.current_user_id}/credentials/OS-EC2",
+                              json={"tenant_id": conn.current_project_id}).json()["credential"]
+
+    def client(signature: str, secret: str = cred["secret"]):  # type: ignore[no-untyped-def]
+        return boto3.client("s3", endpoint_url=f"{cloud.url}/object-store",
+                            aws_access_key_id=cred["access"], aws_secret_access_key=secret,
+                            region_name="RegionOne",
+                            config=Config(signature_version=signature,
+                                          s3={"addressing_style": "path"}))
+
+    for signature in ("s3v4", "s3"):
+        s3 = client(signature)
+        bucket = f"bucket-{signature}"
+        s3.create_bucket(Bucket=bucket)
+        assert bucket in [b["Name"] for b in s3.list_buckets()["Buckets"]]
+        s3.put_object(Bucket=bucket, Key="dir/a b.txt", Body=b"hello s3", Metadata={"k": "v"})
+        got = s3.get_object(Bucket=bucket, Key="dir/a b.txt")
+        assert got["Body"].read() == b"hello s3" and got["Metadata"] == {"k": "v"}
+        assert got["ETag"] == f'"{hashlib.md5(b"hello s3").hexdigest()}"'
+        part = s3.get_object(Bucket=bucket, Key="dir/a b.txt", Range="bytes=1-3")
+        assert part["Body"].read() == b"ell"
+        assert [c["Key"] for c in s3.list_objects_v2(Bucket=bucket)["Contents"]] == \
+            ["dir/a b.txt"]
+        listed = s3.list_objects(Bucket=bucket, Delimiter="/")
+        assert listed["CommonPrefixes"] == [{"Prefix": "dir/"}]
+        s3.copy_object(Bucket=bucket, Key="copy",
+                       CopySource={"Bucket": bucket, "Key": "dir/a b.txt"})
+        assert s3.head_object(Bucket=bucket, Key="copy")["ContentLength"] == 8
+        with pytest.raises(ClientError) as err:
+            s3.get_object(Bucket=bucket, Key="missing")
+        assert err.value.response["Error"]["Code"] == "NoSuchKey"
+        with pytest.raises(ClientError) as err:
+            s3.delete_bucket(Bucket=bucket)
+        assert err.value.response["Error"]["Code"] == "BucketNotEmpty"
+        for key in ("copy", "dir/a b.txt"):
+            s3.delete_object(Bucket=bucket, Key=key)
+        s3.delete_bucket(Bucket=bucket)
+    # multipart upload, byte-compared; a presigned GET
+    s3 = client("s3v4")
+    s3.create_bucket(Bucket="multi")
+    upload = s3.create_multipart_upload(Bucket="multi", Key="big")
+    chunks = [os.urandom(5 * 1024 * 1024), os.urandom(1000)]
+    parts = []
+    for number, chunk in enumerate(chunks, 1):
+        r = s3.upload_part(Bucket="multi", Key="big", UploadId=upload["UploadId"],
+                           PartNumber=number, Body=chunk)
+        parts.append({"PartNumber": number, "ETag": r["ETag"]})
+    listed_parts = s3.list_parts(Bucket="multi", Key="big", UploadId=upload["UploadId"])
+    assert [p["PartNumber"] for p in listed_parts["Parts"]] == [1, 2]
+    done = s3.complete_multipart_upload(Bucket="multi", Key="big", UploadId=upload["UploadId"],
+                                        MultipartUpload={"Parts": parts})
+    assert done["ETag"].endswith('-2"')
+    assert s3.get_object(Bucket="multi", Key="big")["Body"].read() == b"".join(chunks)
+    url = s3.generate_presigned_url("get_object", Params={"Bucket": "multi", "Key": "big"},
+                                    ExpiresIn=60)
+    assert httpx.get(url, timeout=30).content == b"".join(chunks)
+    aborted = s3.create_multipart_upload(Bucket="multi", Key="gone")
+    s3.abort_multipart_upload(Bucket="multi", Key="gone", UploadId=aborted["UploadId"])
+    with pytest.raises(ClientError) as err:
+        s3.list_parts(Bucket="multi", Key="gone", UploadId=aborted["UploadId"])
+    assert err.value.response["Error"]["Code"] == "NoSuchUpload"
+    with pytest.raises(ClientError) as err:
+        client("s3v4", secret="wrong").list_buckets()
+    assert err.value.response["Error"]["Code"] == "SignatureDoesNotMatch"
