@@ -36,7 +36,7 @@ class ImageStoreSettings(BaseModel):
     """One image store (``[image.stores.NAME]``); store types may take more options."""
 
     model_config = ConfigDict(extra="allow")
-    type: str = Field("file", description="file, or object (the Object Storage service)")
+    type: str = Field("file", description="file, or swift (the Object Storage service)")
     description: str = ""
     path: Path | None = Field(None, description="file store directory; default DATA/images")
     weight: int = 0

@@ -61,6 +61,7 @@ class Ids:
     endpoint_group: str = ""
     registered_limit: str = ""
     limit: str = ""
+    ec2: tuple[str, str] = ("", "")  # (access, secret)
 
 
 @pytest.fixture(scope="module")
@@ -102,7 +103,9 @@ async def ids(cloud: Cloud, client: httpx.AsyncClient, admin_headers: H) -> Ids:
         {"service_id": service["id"], "resource_name": "r", "resource_limit": 2,
          "project_id": project},
     )
+    ec2 = await post(f"/users/{user}/credentials/OS-EC2", {"tenant_id": project})
     return Ids(
+        ec2=(ec2["access"], ec2["secret"]),
         registered_limit=registered_limit,
         limit=limit,
         domain=domain,
@@ -144,6 +147,19 @@ async def ids(cloud: Cloud, client: httpx.AsyncClient, admin_headers: H) -> Ids:
             )
         )["id"],
     )
+
+
+def signed_request(i: Ids) -> dict[str, Any]:
+    """An S3 SigV2 request signed with the fixture user's EC2 secret."""
+    import base64
+    import hashlib
+    import hmac
+
+    access, secret = i.ec2
+    sts = "GET\n\n\nTue, 01 Dec 2026 00:00:00 GMT\n/bucket/"
+    sig = base64.b64encode(hmac.new(secret.encode(), sts.encode(), hashlib.sha1).digest())
+    return {"credentials": {"access": access, "token": base64.b64encode(sts.encode()).decode(),
+                            "signature": sig.decode()}}
 
 
 # -- valid bodies: each hostile case changes one thing of one of these ---------------------------
@@ -190,6 +206,8 @@ VALID: dict[tuple[str, str], Body] = {
     },
     ("PATCH", "/v3/credentials/{credential_id}"): lambda i: {"credential": {"blob": "c"}},
     ("POST", "/v3/users/{user_id}/credentials/OS-EC2"): lambda i: {"tenant_id": i.project},
+    ("POST", "/v3/s3tokens"): lambda i: signed_request(i),
+    ("POST", "/v3/ec2tokens"): lambda i: signed_request(i),
     ("POST", "/v3/users/{user_id}/application_credentials"): lambda i: {
         "application_credential": {"name": unique("ac"), "unrestricted": False}
     },
