@@ -112,6 +112,8 @@ class ObjectSettings(BaseModel):
     #: tempauth users: "account:user" -> "key [.admin] [.reseller_admin]"
     tempauth_users: dict[str, str] = Field(default_factory=dict)
     tempurl_digests: list[str] = Field(default_factory=lambda: ["sha1", "sha256", "sha512"])
+    cors_allow_origin: list[str] = Field(default_factory=list, description="for every container")
+    formpost_max_body: int = Field(64 * 1024**2, ge=1024, description="largest FormPost body")
     max_file_size: int = Field(5 * 1024**3 + 2, ge=1)
     run_daemons: bool = True
     replicator_interval: float = Field(30.0, gt=0)

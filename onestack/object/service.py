@@ -14,6 +14,8 @@ from onestack.common.platform import Platform
 from onestack.common.service import ServiceSpec
 from onestack.object.layout import Layout
 from onestack.object.middleware.auth import AuthMiddleware
+from onestack.object.middleware.cors import CORSMiddleware
+from onestack.object.middleware.formpost import FormPostMiddleware
 from onestack.object.middleware.s3auth import S3AuthMiddleware
 from onestack.object.middleware.tempurl import TempURLMiddleware
 from onestack.object.proxy.app import Dispatcher, ProxyApp
@@ -36,10 +38,14 @@ class ObjectService:
         self.storage: Storage = None  # type: ignore[assignment]  # set in _load
         self._tasks: set[asyncio.Task[Any]] = set()
         self._load()
-        dispatcher = Dispatcher(self)
-        auth = AuthMiddleware(dispatcher, self)
+        # the pipeline, outermost last (as Swift's proxy-server.conf reads, first to last):
+        # catch_errors s3api cors formpost tempurl auth [bulk slo dlo versioned symlink] proxy
+        self.dispatcher = Dispatcher(self)
+        auth = AuthMiddleware(self.dispatcher, self)
         tempurl = TempURLMiddleware(auth, self)
-        s3 = S3AuthMiddleware(tempurl, self)
+        formpost = FormPostMiddleware(tempurl, self)
+        cors = CORSMiddleware(formpost, self)
+        s3 = S3AuthMiddleware(cors, self)
         self.app = ProxyApp(self, s3)
 
     def _load(self) -> None:

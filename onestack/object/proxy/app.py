@@ -63,6 +63,12 @@ class Dispatcher:
             from onestack.object.middleware import bulk
 
             return await bulk.extract_archive(self, req, account, container, obj)
+        if container and req.method in ("GET", "HEAD"):
+            from onestack.object.middleware import staticweb
+
+            page = await staticweb.maybe_serve(self, req, account, container, obj)
+            if page is not None:
+                return page
         if obj:
             return await self.objects.handle(req, account, container, obj)
         if container:

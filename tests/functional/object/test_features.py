@@ -203,3 +203,94 @@ async def test_extract_formats(demo: Account, fmt: str) -> None:
         tar.addfile(info, io.BytesIO(b"z"))
     r = await demo.request("PUT", f"/{name}?extract-archive={fmt}", content=buf.getvalue())
     assert r.status_code == 200 and b"Number Files Created: 1" in r.content
+
+
+async def test_cors(demo: Account) -> None:
+    name = await demo.container(**{
+        "X-Container-Meta-Access-Control-Allow-Origin": "http://app.example",
+        "X-Container-Meta-Access-Control-Expose-Headers": "X-Custom"})
+    await demo.request("PUT", f"/{name}/o", content=b"x", headers={"X-Object-Meta-A": "1"})
+    r = await demo.request("OPTIONS", f"/{name}/o", token=False, headers={
+        "Origin": "http://app.example", "Access-Control-Request-Method": "GET",
+        "Access-Control-Request-Headers": "x-auth-token"})
+    assert r.status_code == 200
+    assert r.headers["access-control-allow-origin"] == "http://app.example"
+    assert "GET" in r.headers["access-control-allow-methods"]
+    assert r.headers["access-control-allow-headers"] == "x-auth-token"
+    r = await demo.request("OPTIONS", f"/{name}/o", token=False, headers={
+        "Origin": "http://evil.example", "Access-Control-Request-Method": "GET"})
+    assert r.status_code == 401
+    r = await demo.request("GET", f"/{name}/o", headers={"Origin": "http://app.example"})
+    assert r.headers["access-control-allow-origin"] == "http://app.example"
+    assert "x-custom" in r.headers["access-control-expose-headers"].lower()
+    assert "x-object-meta-a" in r.headers["access-control-expose-headers"]
+    r = await demo.request("GET", f"/{name}/o", headers={"Origin": "http://evil.example"})
+    assert "access-control-allow-origin" not in r.headers
+
+
+async def test_formpost(demo: Account) -> None:
+    import hashlib as hl
+    import hmac
+
+    name = await demo.container(**{"X-Container-Meta-Temp-URL-Key": "formkey"})
+    path = f"/v1/AUTH_{demo.project_id}/{name}/up/"
+    expires = int(time.time()) + 60
+    redirect = "http://app.example/done"
+    message = f"{path}\n{redirect}\n1000\n2\n{expires}"
+    signature = hmac.new(b"formkey", message.encode(), hl.sha1).hexdigest()
+    fields = {"redirect": redirect, "max_file_size": "1000", "max_file_count": "2",
+              "expires": str(expires), "signature": signature}
+
+    def form(sig: str, files: list[tuple[str, bytes]]) -> tuple[bytes, str]:
+        boundary = "formboundary42"
+        out = []
+        for key, value in {**fields, "signature": sig}.items():
+            out.append(f'--{boundary}\r\nContent-Disposition: form-data; name="{key}"\r\n\r\n'
+                       f"{value}\r\n".encode())
+        for i, (fname, data) in enumerate(files):
+            out.append(f'--{boundary}\r\nContent-Disposition: form-data; name="file{i}"; '
+                       f'filename="{fname}"\r\nContent-Type: text/plain\r\n\r\n'.encode()
+                       + data + b"\r\n")
+        out.append(f"--{boundary}--\r\n".encode())
+        return b"".join(out), f"multipart/form-data; boundary={boundary}"
+
+    body, ctype = form(signature, [("a.txt", b"first file"), ("b.txt", b"second")])
+    r = await demo.client.post(f"/object-store{path}", content=body,
+                               headers={"Content-Type": ctype})
+    assert r.status_code == 303 and r.headers["location"].startswith(redirect + "?status=201")
+    assert (await demo.request("GET", f"/{name}/up/a.txt")).content == b"first file"
+    assert (await demo.request("GET", f"/{name}/up/b.txt")).content == b"second"
+    body, ctype = form("0" * 40, [("c.txt", b"x")])
+    r = await demo.client.post(f"/object-store{path}", content=body,
+                               headers={"Content-Type": ctype})
+    assert r.status_code == 401
+    body, ctype = form(signature, [("big.txt", b"x" * 2000)])
+    r = await demo.client.post(f"/object-store{path}", content=body,
+                               headers={"Content-Type": ctype})
+    assert "status=400" in r.headers["location"]
+    assert (await demo.request("GET", f"/{name}/up/big.txt")).status_code == 404
+
+
+async def test_staticweb(demo: Account) -> None:
+    name = await demo.container(**{
+        "X-Container-Read": ".r:*,.rlistings", "X-Container-Meta-Web-Index": "index.html",
+        "X-Container-Meta-Web-Error": "error.html"})
+    await demo.request("PUT", f"/{name}/index.html", content=b"<h1>home</h1>")
+    await demo.request("PUT", f"/{name}/404error.html", content=b"<h1>lost</h1>")
+    await demo.request("PUT", f"/{name}/docs/index.html", content=b"<h1>docs</h1>")
+    r = await demo.request("GET", f"/{name}", token=False)
+    assert r.status_code == 301 and r.headers["location"].endswith(f"/{name}/")
+    r = await demo.request("GET", f"/{name}/", token=False)
+    assert r.content == b"<h1>home</h1>"
+    assert (await demo.request("GET", f"/{name}/docs/", token=False)).content == \
+        b"<h1>docs</h1>"
+    r = await demo.request("GET", f"/{name}/docs", token=False)
+    assert r.status_code == 301
+    r = await demo.request("GET", f"/{name}/nope", token=False)
+    assert r.status_code == 404 and r.content == b"<h1>lost</h1>"
+    await demo.request("POST", f"/{name}", headers={
+        "X-Remove-Container-Meta-Web-Index": "x", "X-Container-Meta-Web-Listings": "true"})
+    r = await demo.request("GET", f"/{name}/", token=False)
+    assert r.status_code == 200 and b"docs/" in r.content and b"index.html" in r.content
+    r = await demo.request("GET", f"/{name}/", headers={"Accept": "application/json"})
+    assert r.status_code == 200 and "json" in r.headers["content-type"]  # owner: the API
