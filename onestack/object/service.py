@@ -10,6 +10,7 @@ from typing import Any
 
 from starlette.types import Scope
 
+from onestack.common.metrics import MetricsMiddleware
 from onestack.common.platform import Platform
 from onestack.common.service import ServiceSpec
 from onestack.object.layout import Layout
@@ -46,7 +47,7 @@ class ObjectService:
         formpost = FormPostMiddleware(tempurl, self)
         cors = CORSMiddleware(formpost, self)
         s3 = S3AuthMiddleware(cors, self)
-        self.app = ProxyApp(self, s3)
+        self.app = MetricsMiddleware(ProxyApp(self, s3), service="object")
 
     def _load(self) -> None:
         self.layout.ensure_rings(self.conf.replicas, self.conf.part_power)

@@ -23,6 +23,26 @@ LOG = logging.getLogger(__name__)
 VERSIONS = (b"v1", b"v1.0")
 
 
+class RouteName:
+    """What the metrics label a request with (a template, never the raw path)."""
+
+    def __init__(self, path: str):
+        self.path = path
+
+
+ROUTES = {
+    n: RouteName(p)
+    for n, p in (
+        (0, "/v1/{account}"),
+        (1, "/v1/{account}/{container}"),
+        (2, "/v1/{account}/{container}/{object}"),
+        (3, "/info"),
+        (4, "/auth/v1.0"),
+        (5, "s3"),
+    )
+}
+
+
 class Dispatcher:
     """The innermost app: path -> controller."""
 
@@ -42,6 +62,7 @@ class Dispatcher:
 
     async def route(self, req: Request) -> Response:
         if "s3" in req.environ:
+            req.scope["route"] = ROUTES[5]
             from onestack.object.middleware.s3api import S3Controller
 
             return await S3Controller(self).handle(req)
@@ -55,6 +76,7 @@ class Dispatcher:
             if obj:
                 raise HTTPError(404)
             container = ""
+        req.scope["route"] = ROUTES[2 if obj else 1 if container else 0]
         if "bulk-delete" in req.params and req.method in ("POST", "DELETE"):
             from onestack.object.middleware import bulk
 
@@ -106,6 +128,7 @@ class ProxyApp:
 
         try:
             if req.path in (b"/info", b"/info/"):
+                scope["route"] = ROUTES[3]
                 response = self.info(req)
                 await response(scope, receive, sending)
                 return
