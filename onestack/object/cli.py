@@ -168,7 +168,7 @@ def _daemon(name: str, data_dir: Path | None, once: bool) -> None:
     service = _service(data_dir)
     while True:
         report = run_one(service, name)
-        console.print(json.dumps(report, sort_keys=True))
+        typer.echo(json.dumps(report, sort_keys=True))
         if once:
             return
         time.sleep(getattr(service.conf, f"{name}_interval"))
@@ -211,4 +211,4 @@ def recon(data_dir: DataDir = None) -> None:
     if not data:
         console.print("no daemon has reported yet")
         return
-    console.print_json(json.dumps(data, sort_keys=True))
+    typer.echo(json.dumps(data, indent=1, sort_keys=True))

@@ -294,3 +294,14 @@ async def test_staticweb(demo: Account) -> None:
     assert r.status_code == 200 and b"docs/" in r.content and b"index.html" in r.content
     r = await demo.request("GET", f"/{name}/", headers={"Accept": "application/json"})
     assert r.status_code == 200 and "json" in r.headers["content-type"]  # owner: the API
+
+
+async def test_daemons_report_in_metrics(cloud: Cloud, demo: Account) -> None:
+    from onestack.object.daemons import run_one
+
+    name = await demo.container()
+    await demo.request("PUT", f"/{name}/o", content=b"x")
+    run_one(object_service(cloud), "auditor")
+    r = await demo.client.get("/metrics")
+    assert 'onestack_object_daemon_stat{daemon="auditor",stat="checked"}' in r.text
+    assert 'service="object"' in r.text and 'route="/v1/{account}/{container}/{object}"' in r.text
