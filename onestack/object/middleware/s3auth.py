@@ -121,7 +121,12 @@ def parse(req: Request) -> Signed:
     if "X-Amz-Credential" in req.params:
         credential = req.params["X-Amz-Credential"]
         amz_date = req.params.get("X-Amz-Date", "")
-        expires = int(req.params.get("X-Amz-Expires", "0") or 0)
+        expires_text = req.params.get("X-Amz-Expires", "0") or "0"
+        if not expires_text.isdigit():
+            raise S3AuthError(
+                "AuthorizationQueryParametersError", "X-Amz-Expires should be a number", 400
+            )
+        expires = int(expires_text)
         try:
             start = datetime.strptime(amz_date, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
         except ValueError:

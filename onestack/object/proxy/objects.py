@@ -256,7 +256,7 @@ class ObjectController(Controller):
         if at is not None:
             try:
                 when = int(float(at))
-            except ValueError:
+            except (ValueError, OverflowError):
                 raise HTTPError(400, "Non-integer X-Delete-At") from None
             if when <= time.time():
                 raise HTTPError(400, "X-Delete-At in past")
