@@ -305,3 +305,20 @@ async def test_daemons_report_in_metrics(cloud: Cloud, demo: Account) -> None:
     r = await demo.client.get("/metrics")
     assert 'onestack_object_daemon_stat{daemon="auditor",stat="checked"}' in r.text
     assert 'service="object"' in r.text and 'route="/v1/{account}/{container}/{object}"' in r.text
+
+
+async def test_auditor_lists_an_object_a_crash_left_unlisted(cloud: Cloud,
+                                                              demo: Account) -> None:
+    from onestack.object.daemons import run_one
+
+    name = await demo.container()
+    await demo.request("PUT", f"/{name}/kept", content=b"data")
+    storage = object_service(cloud).storage
+    broker = storage.container_broker(f"AUTH_{demo.project_id}", name)
+    assert broker is not None
+    conn = broker._conn()
+    with conn:  # as if the process died between the commit and the listing update
+        conn.execute("DELETE FROM object WHERE name = 'kept'")
+    assert (await demo.request("GET", f"/{name}")).status_code == 204
+    assert run_one(object_service(cloud), "auditor")["listings_fixed"] >= 1
+    assert (await demo.request("GET", f"/{name}")).text == "kept\n"
