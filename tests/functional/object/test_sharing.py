@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import time
 
+from onestack.server import Cloud
 from tests.functional.object.conftest import Account
 
 
@@ -119,3 +120,21 @@ async def test_tempurl(demo: Account) -> None:
         f"{url.replace('file.bin', 'up.bin')}?temp_url_sig={psig}&temp_url_expires={expires}"
         "&temp_url_prefix=file")
     assert r.status_code == 401
+
+
+async def test_service_accounts_need_a_service_token(cloud: Cloud, demo: Account) -> None:
+    from tests.conftest import issue, password_auth, password_of
+
+    service_token = await issue(demo.client, password_auth(
+        "glance", password_of(cloud, "service"), project="service"))
+    url = f"/object-store/v1/SERVICE_{demo.project_id}"
+    r = await demo.client.put(f"{url}/private", headers=demo.headers)
+    assert r.status_code == 403
+    both = {**demo.headers, "X-Service-Token": service_token}
+    assert (await demo.client.put(f"{url}/private", headers=both)).status_code == 201
+    r = await demo.client.put(f"{url}/private/o", headers=both, content=b"kept for a service")
+    assert r.status_code == 201
+    assert (await demo.client.get(f"{url}/private/o", headers=demo.headers)).status_code == 403
+    r = await demo.client.get(f"{url}/private/o", headers={
+        **demo.headers, "X-Service-Token": demo.token})  # a token without the service role
+    assert r.status_code == 403
