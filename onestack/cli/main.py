@@ -53,6 +53,10 @@ keys_app = typer.Typer(help="Fernet key repositories.", no_args_is_help=True)
 db_app = typer.Typer(help="Databases.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
 app.add_typer(db_app, name="db")
+from onestack.object.cli import object_app, ring_app  # noqa: E402  (typer apps only)
+
+app.add_typer(ring_app, name="ring")
+app.add_typer(object_app, name="object")
 console = Console(stderr=True)
 
 DataDir = Annotated[
@@ -171,10 +175,17 @@ def up(
         ),
     ] = None,
     config: ConfigFile = None,
+    object_replicas: Annotated[
+        int | None,
+        typer.Option(
+            help="Object Storage: replicas (devices, one per zone) of the rings made at first start"
+        ),
+    ] = None,
 ) -> None:
     """Run the cloud in the foreground (SIGINT/SIGTERM stop it cleanly)."""
     settings = _settings(
         config,
+        object={"replicas": object_replicas} if object_replicas else None,
         data_dir=data_dir,
         host=host,
         port=port,
@@ -411,6 +422,8 @@ def db_upgrade(
     async def run() -> None:
         for name in service_names(settings):
             service: Any = load_service(name)(platform)
+            if not hasattr(service, "manager"):
+                continue  # no SQL database (Object Storage keeps its own SQLite files)
             db = service.manager.db
             await db.upgrade()
             await db.dispose()

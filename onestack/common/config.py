@@ -84,7 +84,7 @@ class ImageStoreSettings(BaseModel):
     """One image store (``[image.stores.NAME]``); store types may take more options."""
 
     model_config = ConfigDict(extra="allow")
-    type: str = Field("file", description="file, or object (the Object Storage service)")
+    type: str = Field("file", description="file, or swift (the Object Storage service)")
     description: str = ""
     path: Path | None = Field(None, description="file store directory; default DATA/images")
     weight: int = 0
@@ -316,6 +316,32 @@ class NetworkSettings(BaseModel):
     nova_notify: bool = True
 
 
+class ObjectSettings(BaseModel):
+    """The ``[object]`` section (Swift's options under the names operators know)."""
+
+    replicas: int = Field(1, ge=1, le=16, description="replicas of the first-start rings")
+    part_power: int = Field(8, ge=1, le=20, description="partition power of those rings")
+    devices: Path | None = Field(
+        None, description="device directories; default DATA/object/devices"
+    )
+    operator_roles: list[str] = Field(default_factory=lambda: ["admin", "member"])
+    reader_roles: list[str] = Field(default_factory=lambda: ["reader"])
+    reseller_admin_roles: list[str] = Field(default_factory=lambda: ["ResellerAdmin"])
+    service_roles: list[str] = Field(default_factory=lambda: ["service"])
+    #: tempauth users: "account:user" -> "key [.admin] [.reseller_admin]"
+    tempauth_users: dict[str, str] = Field(default_factory=dict)
+    tempurl_digests: list[str] = Field(default_factory=lambda: ["sha1", "sha256", "sha512"])
+    cors_allow_origin: list[str] = Field(default_factory=list, description="for every container")
+    formpost_max_body: int = Field(64 * 1024**2, ge=1024, description="largest FormPost body")
+    max_file_size: int = Field(5 * 1024**3 + 2, ge=1)
+    run_daemons: bool = True
+    replicator_interval: float = Field(30.0, gt=0)
+    auditor_interval: float = Field(60.0, gt=0)
+    auditor_bytes_per_second: int = Field(10_000_000, ge=1)
+    updater_interval: float = Field(30.0, gt=0)
+    expirer_interval: float = Field(60.0, gt=0)
+
+
 class Settings(BaseSettings):
     """Everything one onestack process needs to know."""
 
@@ -330,7 +356,7 @@ class Settings(BaseSettings):
         None, description="base URL clients use; default http://HOST:PORT"
     )
     region: str = "RegionOne"
-    services: list[str] = ["identity", "image", "placement", "network", "compute"]
+    services: list[str] = ["identity", "image", "placement", "network", "compute", "object"]
     remote_services: dict[str, str] = Field(
         default_factory=dict,
         description="services served by other processes: name -> their base URL, for the catalog",
@@ -374,6 +400,7 @@ class Settings(BaseSettings):
     placement: PlacementSettings = Field(default_factory=PlacementSettings)
     compute: ComputeSettings = Field(default_factory=ComputeSettings)
     network: NetworkSettings = Field(default_factory=NetworkSettings)
+    object: ObjectSettings = Field(default_factory=ObjectSettings)
 
     _toml_file: Path | None = None
 

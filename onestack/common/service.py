@@ -48,6 +48,7 @@ SERVICES: dict[str, str] = {
     "placement": "onestack.placement.service:PlacementService",
     "network": "onestack.network.service:NetworkService",
     "compute": "onestack.compute.service:ComputeService",
+    "object": "onestack.object.service:ObjectService",
 }
 
 

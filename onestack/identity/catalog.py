@@ -15,8 +15,23 @@ from onestack.identity.models import Endpoint, Region, RegisteredLimit, Service
 INTERFACES = ("public", "internal", "admin")
 
 
+def format_url(url: str, project_id: str | None) -> str | None:
+    """An endpoint URL with ``$(project_id)s`` / ``%(tenant_id)s`` substituted, as Keystone
+    does; None when the URL needs a project the token has not (left out of the catalog)."""
+    if "(" not in url:
+        return url
+    try:
+        return (
+            url.replace("$(", "%(") % {"project_id": project_id, "tenant_id": project_id}
+            if project_id
+            else None
+        )
+    except (KeyError, ValueError, TypeError):
+        return None
+
+
 async def build_catalog(
-    session: AsyncSession, only: set[str] | None = None
+    session: AsyncSession, only: set[str] | None = None, project_id: str | None = None
 ) -> list[dict[str, Any]]:
     """The catalog a token carries: enabled services with their enabled endpoints.
 
@@ -29,13 +44,16 @@ async def build_catalog(
     endpoints = (await session.execute(stmt)).scalars()
     by_service: dict[str, list[dict[str, Any]]] = {}
     for ep in endpoints:
+        url = format_url(ep.url, project_id)
+        if url is None:
+            continue
         by_service.setdefault(ep.service_id, []).append(
             {
                 "id": ep.id,
                 "interface": ep.interface,
                 "region": ep.region_id,
                 "region_id": ep.region_id,
-                "url": ep.url,
+                "url": url,
             }
         )
     return [

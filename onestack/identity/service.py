@@ -30,6 +30,7 @@ from onestack.identity.api import (
     projects,
     revoke_events,
     roles,
+    s3tokens,
     trusts,
     users,
     versions,
@@ -62,6 +63,7 @@ ROUTERS = (
     oauth1,
     federation,
     federated_auth,
+    s3tokens,
 )
 
 

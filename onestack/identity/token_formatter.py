@@ -18,7 +18,15 @@ import msgpack
 from onestack.common.fernet import InvalidToken, KeyRepository
 
 #: Keystone's default ``[auth] methods`` order, which fixes the bit of each method.
-METHODS = ("external", "password", "token", "oauth1", "mapped", "application_credential")
+METHODS = (
+    "external",
+    "password",
+    "token",
+    "oauth1",
+    "mapped",
+    "application_credential",
+    "ec2credential",
+)
 
 UNSCOPED, DOMAIN, PROJECT, TRUST, OAUTH, SYSTEM, APP_CRED = 0, 1, 2, 3, 5, 8, 9
 FED_UNSCOPED, FED_PROJECT, FED_DOMAIN = 4, 6, 7

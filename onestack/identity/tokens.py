@@ -192,7 +192,7 @@ class TokenProvider:
                 only = (
                     await endpoint_filter.endpoint_ids(session, project_id) if project_id else None
                 )
-                catalog = await build_catalog(session, only or None)
+                catalog = await build_catalog(session, only or None, project_id)
             if len(self._catalogs) > self.mgr.conf.token_cache_size:
                 self._catalogs.clear()
             self._catalogs[project_id] = catalog

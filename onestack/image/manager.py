@@ -53,6 +53,9 @@ class ImageManager:
                 check_rule=lambda ctx, rule: self.policy.check(ctx, rule, {}),
             )
         self.stores: dict[str, Store] = stores_from_settings(self.settings)
+        for store in self.stores.values():
+            if hasattr(store, "bind"):  # stores that reach other services (swift)
+                store.bind(platform)
         self.default_store = next(iter(self.stores))
         staging = self.conf.staging_dir or self.settings.data_dir / "image-staging"
         self.staging = FilesystemStore(STAGING_STORE, staging)

@@ -125,6 +125,16 @@ def _file_factory(store_id: str, options: Mapping[str, Any], data_dir: Path) -> 
 register_driver("file", _file_factory)
 
 
+def _swift_factory(store_id: str, options: Mapping[str, Any], data_dir: Path) -> Store:
+    from onestack.image.stores.swift import factory
+
+    return factory(store_id, options, data_dir)
+
+
+register_driver("swift", _swift_factory)
+register_driver("object", _swift_factory)
+
+
 def _as_dict(value: Any) -> dict[str, Any]:
     if value is None:
         return {}

@@ -69,6 +69,7 @@ class Ids:
     idp: str = ""
     mapping: str = ""
     service_provider: str = ""
+    ec2: tuple[str, str] = ("", "")  # (access, secret)
 
 
 @pytest.fixture(scope="module")
@@ -127,7 +128,9 @@ async def ids(cloud: Cloud, client: httpx.AsyncClient, admin_headers: H) -> Ids:
     ):
         made = await client.put(url, json=body, headers=admin_headers)
         assert made.status_code == 201, made.text
+    ec2 = await post(f"/users/{user}/credentials/OS-EC2", {"tenant_id": project})
     return Ids(
+        ec2=(ec2["access"], ec2["secret"]),
         idp=idp,
         mapping=mapping,
         service_provider=sp,
@@ -176,6 +179,19 @@ async def ids(cloud: Cloud, client: httpx.AsyncClient, admin_headers: H) -> Ids:
     )
 
 
+def signed_request(i: Ids) -> dict[str, Any]:
+    """An S3 SigV2 request signed with the fixture user's EC2 secret."""
+    import base64
+    import hashlib
+    import hmac
+
+    access, secret = i.ec2
+    sts = "GET\n\n\nTue, 01 Dec 2026 00:00:00 GMT\n/bucket/"
+    sig = base64.b64encode(hmac.new(secret.encode(), sts.encode(), hashlib.sha1).digest())
+    return {"credentials": {"access": access, "token": base64.b64encode(sts.encode()).decode(),
+                            "signature": sig.decode()}}
+
+
 # -- valid bodies: each hostile case changes one thing of one of these ---------------------------
 RULES = [{"local": [{"user": {"name": "{0}"}}], "remote": [{"type": "REMOTE_USER"}]}]
 SP = {"auth_url": "http://a.example/v3", "sp_url": "http://b.example/sp", "enabled": False}
@@ -222,6 +238,8 @@ VALID: dict[tuple[str, str], Body] = {
     },
     ("PATCH", "/v3/credentials/{credential_id}"): lambda i: {"credential": {"blob": "c"}},
     ("POST", "/v3/users/{user_id}/credentials/OS-EC2"): lambda i: {"tenant_id": i.project},
+    ("POST", "/v3/s3tokens"): lambda i: signed_request(i),
+    ("POST", "/v3/ec2tokens"): lambda i: signed_request(i),
     ("POST", "/v3/users/{user_id}/application_credentials"): lambda i: {
         "application_credential": {"name": unique("ac"), "unrestricted": False}
     },

@@ -1,0 +1,1 @@
+"""Object Storage (Swift v1)."""

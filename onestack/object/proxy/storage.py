@@ -1,0 +1,437 @@
+"""The cluster as the proxy sees it: the rings and the account, container and object servers
+of every device, with quorum writes, newest-timestamp reads and handoffs.
+
+In one process every device's server is a local call; a device that is not there (its
+directory gone: unmounted, wiped, failed) is skipped for a handoff, as a node that does not
+answer is in Swift.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from onestack.object import timestamps
+from onestack.object.ring import Ring, hash_path
+from onestack.object.servers import object as disk
+from onestack.object.servers.account import AccountBroker, AccountInfo
+from onestack.object.servers.container import ContainerBroker, ContainerInfo
+from onestack.object.servers.disk import DeviceUnavailable, device_root, hash_dir
+
+LOG = logging.getLogger(__name__)
+Node = dict[str, Any]
+INFO_TTL = 10.0
+
+
+def quorum(n: int) -> int:
+    return n // 2 + 1
+
+
+class Storage:
+    def __init__(self, devices: Path, rings: dict[str, Ring], prefix: bytes, suffix: bytes):
+        self.devices = devices
+        self.rings = rings
+        self.prefix = prefix
+        self.suffix = suffix
+        #: what the daemons did, for /metrics and recon
+        self.stats: dict[str, float] = {}
+        #: container and account info the proxy recently read (as Swift keeps it in
+        #: memcache): object requests do not ask the container servers every time
+        self._infos: dict[tuple[str, ...], tuple[float, Any]] = {}
+
+    def cached_info(self, account: str, container: str | None = None) -> Any:
+        """Recent account / container info (None: it does not exist); at most
+        ``INFO_TTL`` seconds old, or older while the servers that hold it are down."""
+        key = (account, container) if container is not None else (account,)
+        now = time.monotonic()
+        hit = self._infos.get(key)
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        try:
+            if container is None:
+                info: Any = self.account_info(account)
+            else:
+                info = self.container_info(account, container)
+        except OSError:
+            if hit is not None:
+                return hit[1]
+            raise
+        # every replica unreachable looks like "missing": keep the last answer a while
+        if (
+            info is None
+            and hit is not None
+            and hit[1] is not None
+            and not (self._any_available(key))
+        ):
+            return hit[1]
+        if len(self._infos) > 100_000:
+            self._infos.clear()
+        self._infos[key] = (now + INFO_TTL, info)
+        return info
+
+    def _any_available(self, key: tuple[str, ...]) -> bool:
+        kind = "container" if len(key) == 2 else "account"
+        brokers = (
+            self.container_brokers(*key) if kind == "container" else self.account_brokers(key[0])
+        )
+        return any(b.exists for b in brokers)
+
+    def forget_info(self, account: str, container: str | None = None) -> None:
+        self._infos.pop((account, container) if container is not None else (account,), None)
+
+    def hash(self, account: str, container: str | None = None, obj: str | None = None) -> str:
+        return hash_path(account, container, obj, self.prefix, self.suffix)
+
+    # -- nodes -----------------------------------------------------------------------------
+    def available(self, node: Node) -> bool:
+        return (self.devices / node["device"]).is_dir()
+
+    def write_nodes(self, kind: str, *path: str | None) -> tuple[int, list[Node], int]:
+        """(part, one node per replica: the primary, or a handoff for a primary that is down,
+        the number of primaries)."""
+        ring = self.rings[kind]
+        part, primaries = ring.nodes(*path)
+        handoffs = ring.handoffs(part)
+        chosen = []
+        for node in primaries:
+            if self.available(node):
+                chosen.append(node)
+                continue
+            for spare in handoffs:
+                if self.available(spare):
+                    chosen.append(spare)
+                    break
+        return part, chosen, len(primaries)
+
+    def read_nodes(self, kind: str, *path: str | None) -> tuple[int, Iterator[Node]]:
+        ring = self.rings[kind]
+        part, primaries = ring.nodes(*path)
+
+        def nodes() -> Iterator[Node]:
+            for node in primaries:
+                if self.available(node):
+                    yield node
+            for node in ring.handoffs(part):
+                if self.available(node):
+                    yield node
+
+        return part, nodes()
+
+    def _db_path(self, kind: str, node: Node, part: int, name_hash: str) -> Path:
+        folder = "accounts" if kind == "account" else "containers"
+        return hash_dir(self.devices, node, folder, part, name_hash) / f"{name_hash}.db"
+
+    # -- accounts --------------------------------------------------------------------------
+    def account_brokers(self, account: str, write: bool = False) -> list[AccountBroker]:
+        h = self.hash(account)
+        if write:
+            part, nodes, _ = self.write_nodes("account", account)
+        else:
+            part, it = self.read_nodes("account", account)
+            nodes = list(it)
+        return [AccountBroker(self._db_path("account", n, part, h)) for n in nodes]
+
+    def account_info(self, account: str) -> AccountInfo | None:
+        """The newest replica's view; None if no replica has the account."""
+        best: AccountInfo | None = None
+        for broker in self.account_brokers(account):
+            if broker.exists:
+                info = broker.info()
+                if best is None or info.put_timestamp > best.put_timestamp:
+                    best = info
+                if self.rings["account"].replica_count == 1:
+                    break
+        return best
+
+    def account_broker(self, account: str) -> AccountBroker | None:
+        for broker in self.account_brokers(account):
+            if broker.exists:
+                return broker
+        return None
+
+    def put_account(
+        self, account: str, timestamp: str, metadata: dict[str, list[Any]] | None = None
+    ) -> int:
+        self.forget_info(account)
+        done = 0
+        for broker in self.account_brokers(account, write=True):
+            try:
+                broker.initialize(account, timestamp)
+                broker.put(timestamp, metadata or {})
+                done += 1
+            except OSError:
+                LOG.warning("account PUT failed on %s", broker.path, exc_info=True)
+        return done
+
+    def post_account(self, account: str, metadata: dict[str, list[Any]]) -> int:
+        self.forget_info(account)
+        done = 0
+        for broker in self.account_brokers(account, write=True):
+            if broker.exists:
+                broker.update_metadata(metadata)
+                done += 1
+        return done
+
+    def delete_account(self, account: str, timestamp: str) -> int:
+        self.forget_info(account)
+        done = 0
+        for broker in self.account_brokers(account, write=True):
+            if broker.exists:
+                broker.delete(timestamp)
+                done += 1
+        return done
+
+    def report_container(self, account: str, info: ContainerInfo) -> None:
+        """Tell the account replicas a container's stats (what the container updater does)."""
+        for broker in self.account_brokers(account, write=True):
+            try:
+                if not broker.exists:
+                    broker.initialize(account, info.created_at)
+                broker.put_container(
+                    info.container,
+                    info.put_timestamp,
+                    info.delete_timestamp,
+                    info.object_count,
+                    info.bytes_used,
+                    info.storage_policy_index,
+                )
+            except OSError:
+                LOG.warning("account update failed on %s", broker.path, exc_info=True)
+
+    # -- containers ------------------------------------------------------------------------
+    def container_brokers(
+        self, account: str, container: str, write: bool = False
+    ) -> list[ContainerBroker]:
+        h = self.hash(account, container)
+        if write:
+            part, nodes, _ = self.write_nodes("container", account, container)
+        else:
+            part, it = self.read_nodes("container", account, container)
+            nodes = list(it)
+        return [ContainerBroker(self._db_path("container", n, part, h)) for n in nodes]
+
+    def container_broker(self, account: str, container: str) -> ContainerBroker | None:
+        """The replica to read a listing from (the newest put timestamp)."""
+        best: tuple[str, ContainerBroker] | None = None
+        for broker in self.container_brokers(account, container):
+            if broker.exists:
+                info = broker.info()
+                if best is None or info.put_timestamp > best[0]:
+                    best = (info.put_timestamp, broker)
+                if self.rings["container"].replica_count == 1:
+                    break
+        return best[1] if best else None
+
+    def container_info(self, account: str, container: str) -> ContainerInfo | None:
+        broker = self.container_broker(account, container)
+        if broker is None:
+            return None
+        info = broker.info()
+        return None if info.deleted else info
+
+    def put_container(
+        self,
+        account: str,
+        container: str,
+        timestamp: str,
+        metadata: dict[str, list[Any]],
+        policy_index: int = 0,
+    ) -> tuple[int, bool]:
+        """(replicas written, created): created is False when it existed already."""
+        self.forget_info(account, container)
+        done = 0
+        created = False
+        last: ContainerInfo | None = None
+        for broker in self.container_brokers(account, container, write=True):
+            try:
+                if not broker.exists:
+                    broker.initialize(account, container, timestamp, policy_index)
+                    created = True
+                    broker.update_metadata(metadata)
+                elif broker.put(timestamp, metadata):
+                    created = True
+                last = broker.info()
+                done += 1
+            except OSError:
+                LOG.warning("container PUT failed on %s", broker.path, exc_info=True)
+        if last is not None:
+            self.report_container(account, last)
+        return done, created
+
+    def post_container(self, account: str, container: str, metadata: dict[str, list[Any]]) -> int:
+        self.forget_info(account, container)
+        done = 0
+        for broker in self.container_brokers(account, container, write=True):
+            if broker.exists:
+                broker.update_metadata(metadata)
+                done += 1
+        return done
+
+    def delete_container(self, account: str, container: str, timestamp: str) -> int:
+        self.forget_info(account, container)
+        done = 0
+        last: ContainerInfo | None = None
+        for broker in self.container_brokers(account, container, write=True):
+            if broker.exists:
+                broker.delete(timestamp)
+                last = broker.info()
+                done += 1
+        if last is not None:
+            self.report_container(account, last)
+        return done
+
+    def update_container_listing(
+        self,
+        account: str,
+        container: str,
+        name: str,
+        timestamp: str,
+        size: int,
+        content_type: str,
+        etag: str,
+        deleted: bool,
+        object_node: Node | None = None,
+    ) -> None:
+        """Record an object version in the container replicas; a replica that cannot take it
+        now gets it later from the updater (an async pending on the object's device)."""
+        row = (name, timestamp, size, content_type, etag, int(deleted), "{}")
+        h = self.hash(account, container)
+        ring = self.rings["container"]
+        part, primaries = ring.nodes(account, container)
+        last: ContainerInfo | None = None
+        for node in primaries:
+            try:
+                if not self.available(node):
+                    raise DeviceUnavailable(node["device"])
+                broker = ContainerBroker(self._db_path("container", node, part, h))
+                if not broker.exists:
+                    raise FileNotFoundError(str(broker.path))
+                broker.merge_rows([row])
+                last = broker.info()
+            except (OSError, DeviceUnavailable):
+                self.save_async_pending(account, container, row, node, object_node)
+        if last is not None:
+            self.report_container(account, last)
+
+    def save_async_pending(
+        self,
+        account: str,
+        container: str,
+        row: tuple[Any, ...],
+        container_node: Node,
+        object_node: Node | None,
+    ) -> None:
+        holder = object_node
+        if holder is None or not self.available(holder):
+            holder = next(
+                (n for n in self.rings["object"].devs.values() if self.available(n)), None
+            )
+        if holder is None:
+            LOG.error("no device to keep a pending container update on")
+            return
+        folder = device_root(self.devices, holder) / "async_pending"
+        folder.mkdir(parents=True, exist_ok=True)
+        record = {
+            "account": account,
+            "container": container,
+            "row": list(row),
+            "device": container_node["device"],
+        }
+        tmp = folder / f".{uuid.uuid4().hex}.tmp"
+        tmp.write_bytes(orjson.dumps(record))
+        os.replace(tmp, folder / f"{row[1]}-{uuid.uuid4().hex}.json")
+
+    # -- objects ---------------------------------------------------------------------------
+    def object_writers(
+        self, account: str, container: str, obj: str
+    ) -> tuple[list[disk.DiskWriter], int]:
+        """One temporary file per replica; the quorum needed to commit."""
+        h = self.hash(account, container, obj)
+        part, nodes, primaries = self.write_nodes("object", account, container, obj)
+        writers = []
+        for node in nodes:
+            try:
+                writers.append(disk.DiskWriter(self.devices, node, part, h))
+            except OSError:
+                LOG.warning("cannot write on %s", node["device"], exc_info=True)
+        return writers, quorum(primaries) if primaries > 1 else 1
+
+    def object_dirs(self, account: str, container: str, obj: str) -> list[tuple[Node, Path]]:
+        h = self.hash(account, container, obj)
+        part, nodes = self.read_nodes("object", account, container, obj)
+        return [(n, disk.object_dir(self.devices, n, part, h)) for n in nodes]
+
+    def object_state(
+        self, account: str, container: str, obj: str
+    ) -> tuple[disk.ObjectState, Node | None]:
+        """The newest version among the replicas (a tombstone counts as a version)."""
+        best = disk.ObjectState()
+        best_node: Node | None = None
+        replicas = self.rings["object"].replica_count
+        seen = 0
+        for node, directory in self.object_dirs(account, container, obj):
+            try:
+                state = disk.read_state(directory)
+            except (OSError, ValueError):
+                LOG.warning("unreadable object in %s: quarantined", directory)
+                with contextlib.suppress(OSError):
+                    disk.quarantine(self.devices, node, directory)
+                continue
+            seen += 1
+            if state.timestamp is not None and (
+                best.timestamp is None or state.timestamp > best.timestamp
+            ):
+                best, best_node = state, node
+            if seen >= replicas and best.timestamp is not None:
+                break
+        return best, best_node
+
+    def write_marker(
+        self,
+        account: str,
+        container: str,
+        obj: str,
+        timestamp: str,
+        ext: str,
+        metadata: dict[str, Any],
+    ) -> int:
+        h = self.hash(account, container, obj)
+        part, nodes, _ = self.write_nodes("object", account, container, obj)
+        done = 0
+        for node in nodes:
+            try:
+                disk.write_marker(self.devices, node, part, h, timestamp, ext, metadata)
+                done += 1
+            except OSError:
+                LOG.warning("cannot write %s on %s", ext, node["device"], exc_info=True)
+        return done
+
+    async def commit(
+        self, writers: list[disk.DiskWriter], timestamp: str, metadata: dict[str, Any]
+    ) -> int:
+        """Commit every replica's file (in a thread: fsync is slow); how many made it."""
+
+        def run() -> int:
+            done = 0
+            for writer in writers:
+                try:
+                    writer.commit(timestamp, metadata)
+                    done += 1
+                except OSError:
+                    LOG.warning("commit failed on %s", writer.dev["device"], exc_info=True)
+            return done
+
+        return await asyncio.to_thread(run)
+
+
+def new_timestamp() -> str:
+    return timestamps.now()
