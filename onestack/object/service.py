@@ -10,7 +10,7 @@ from typing import Any
 
 from starlette.types import Scope
 
-from onestack.common.metrics import MetricsMiddleware
+from onestack.common.observe import ObserveMiddleware
 from onestack.common.platform import Platform
 from onestack.common.service import ServiceSpec
 from onestack.object.layout import Layout
@@ -47,7 +47,10 @@ class ObjectService:
         formpost = FormPostMiddleware(tempurl, self)
         cors = CORSMiddleware(formpost, self)
         s3 = S3AuthMiddleware(cors, self)
-        self.app = MetricsMiddleware(ProxyApp(self, s3), service="object")
+        # counted, timed and access-logged like every service (ProxyApp answers its own errors)
+        self.app = ObserveMiddleware(
+            ProxyApp(self, s3), service="object", formatter=lambda e: {"message": e.message}
+        )
 
     def _load(self) -> None:
         self.layout.ensure_rings(self.conf.replicas, self.conf.part_power)
