@@ -294,14 +294,14 @@ async def test_project_tags_validation_and_location(
     assert sorted(r.json()["tags"]) == sorted(["\N{PILE OF POO}", "café au lait"])
 
 
-# -- migration 0007: the access rules stored on credentials become rules of their own ----------
+# -- migration 0007: access rules of their own, ec2 credentials by the access key they hold ---
 def _alembic(conn: Connection, action: str, revision: str) -> None:
     cfg = alembic_config(MIGRATIONS, "identity")
     cfg.attributes["connection"] = conn
     getattr(command, action)(cfg, revision)
 
 
-async def test_migration_0007_keeps_the_access_rules_of_existing_credentials(
+async def test_migration_0007_keeps_access_rules_and_ec2_lookups(
     tmp_path: Path,
 ) -> None:
     db = Database(f"sqlite+aiosqlite:///{tmp_path / 'identity.sqlite'}", "identity", MIGRATIONS)
@@ -319,6 +319,10 @@ async def test_migration_0007_keeps_the_access_rules_of_existing_credentials(
                     ),
                     {"id": cred_id, "rules": json.dumps(held)},
                 )
+            await conn.execute(sa.text(
+                "INSERT INTO identity_credential (id, user_id, type, encrypted_blob, key_hash,"
+                " extra) VALUES ('h1', 'u1', 'ec2', 'x', 'k', '{}'),"
+                " ('t1', 'u1', 'totp', 'x', 'k', '{}')"))
         await db.upgrade()
         async with db.engine.begin() as conn:
             rows = await conn.execute(sa.text(
@@ -327,6 +331,9 @@ async def test_migration_0007_keeps_the_access_rules_of_existing_credentials(
                 ("r1", "u1", "compute", "/v2.1/servers", "GET"),
                 ("r2", "u1", "image", "/v2/images", "POST"),
             ]
+            rows = await conn.execute(sa.text(
+                "SELECT id, access_hash FROM identity_credential ORDER BY id"))
+            assert [tuple(r) for r in rows] == [("h1", "h1"), ("t1", None)]
             await conn.run_sync(_alembic, "downgrade", "0006")
             assert "identity_access_rule" not in await conn.run_sync(
                 lambda c: sa.inspect(c).get_table_names())
