@@ -3,8 +3,8 @@
 The blob is encrypted with the primary key of the credential key repository; ``key_hash``
 (sha1 of that key) records which key it was, so a rotation can find what to re-encrypt.
 An ``ec2`` credential's id is the sha256 of the access key it was created with (as in Keystone);
-an update may change the access key (the id stays), so a lookup by access key falls back to the
-user's ec2 credentials and always checks the key the blob holds now.
+an update may change the access key (the id stays), so ``access_hash`` (the sha256 of the access
+key the blob holds now) is what a lookup by access key searches.
 """
 
 from __future__ import annotations
@@ -94,11 +94,11 @@ async def create_credential(
     project_id: str | None = None,
     extra: dict[str, Any] | None = None,
 ) -> Credential:
-    cred_id = new_id()
+    cred_id, access_hash = new_id(), None
     if type == EC2:
         access = ec2_access(blob)
-        cred_id = ec2_id(access)
-        await _assert_access_free(session, keys, access, cred_id)
+        cred_id = access_hash = ec2_id(access)
+        await _assert_access_free(session, access, cred_id)
     if await session.get(Credential, cred_id) is not None:
         raise Conflict(
             f"Conflict occurred attempting to store credential - Duplicate ID, {cred_id}."
@@ -111,6 +111,7 @@ async def create_credential(
         type=type,
         encrypted_blob=encrypted,
         key_hash=key_hash,
+        access_hash=access_hash,
         extra=extra or {},
     )
     session.add(cred)
@@ -125,9 +126,11 @@ async def update_credential(
     blob = changes.pop("blob", None)
     for key, value in changes.items():
         setattr(cred, key, value)
+    cred.access_hash = None
     if cred.type == EC2:
         access = ec2_access(blob if blob is not None else decrypt(keys, cred))
-        await _assert_access_free(session, keys, access, cred.id)
+        await _assert_access_free(session, access, cred.id)
+        cred.access_hash = ec2_id(access)
     if blob is not None:
         cred.encrypted_blob, cred.key_hash = encrypt(keys, blob)
     await session.flush()
@@ -165,37 +168,27 @@ async def create_ec2_credential(
 
 
 async def _ec2_by_access(
-    session: AsyncSession, keys: KeyRepository, access: str, user_id: str | None
+    session: AsyncSession, access: str, user_id: str | None = None
 ) -> Credential | None:
     """The ec2 credential whose blob holds ``access`` now (of ``user_id`` when given)."""
-    cred = await session.get(Credential, ec2_id(access))
-    if cred is not None and cred.type == EC2 and ec2_access(decrypt(keys, cred)) == access:
-        return cred
-    stmt = select(Credential).where(Credential.type == EC2)
+    stmt = select(Credential).where(
+        Credential.type == EC2, Credential.access_hash == ec2_id(access)
+    )
     if user_id is not None:
         stmt = stmt.where(Credential.user_id == user_id)
-    for row in (await session.execute(stmt)).scalars():
-        if ec2_access(decrypt(keys, row)) == access:
-            return row
-    return None
+    return (await session.execute(stmt)).scalars().first()
 
 
-async def _assert_access_free(
-    session: AsyncSession, keys: KeyRepository, access: str, cred_id: str
-) -> None:
-    """No other ec2 credential may hold (or be named by) this access key: 409."""
-    clash = await session.get(Credential, ec2_id(access))
-    if clash is None or clash.id == cred_id:
-        clash = await _ec2_by_access(session, keys, access, None)
+async def _assert_access_free(session: AsyncSession, access: str, cred_id: str) -> None:
+    """No other ec2 credential may hold this access key: 409."""
+    clash = await _ec2_by_access(session, access)
     if clash is not None and clash.id != cred_id:
         raise Conflict("Conflict occurred attempting to store credential - Duplicate access key.")
 
 
-async def get_ec2_credential(
-    session: AsyncSession, keys: KeyRepository, user_id: str, access: str
-) -> Credential:
+async def get_ec2_credential(session: AsyncSession, user_id: str, access: str) -> Credential:
     """The user's ec2 credential with this access key; 404 when it is not theirs."""
-    cred = await _ec2_by_access(session, keys, access, user_id)
-    if cred is None or cred.user_id != user_id:
+    cred = await _ec2_by_access(session, access, user_id)
+    if cred is None:
         raise NotFound(f"Could not find credential: {access}.")
     return cred

@@ -195,6 +195,8 @@ class Credential(Base):
     type: Mapped[str] = mapped_column(String(255))
     encrypted_blob: Mapped[str] = mapped_column(Text)
     key_hash: Mapped[str] = mapped_column(String(64))
+    #: ec2 only: sha256 of the access key the blob holds now (the id keeps the first one's)
+    access_hash: Mapped[str | None] = mapped_column(String(64), index=True)
     extra: Mapped[dict[str, Any]] = mapped_column(default=dict)
 
 

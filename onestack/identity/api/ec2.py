@@ -89,7 +89,7 @@ async def get_ec2_credential(
     enforce(request, ctx, "identity:ec2_get_credential", _target(user_id))
     mgr = manager_of(request)
     async with mgr.read() as session:
-        cred = await credentials.get_ec2_credential(session, mgr.credential_keys, user_id, access)
+        cred = await credentials.get_ec2_credential(session, user_id, access)
         blob = credentials.decrypt(mgr.credential_keys, cred)
         return json({"credential": view(request, cred, blob)})
 
@@ -99,8 +99,7 @@ async def delete_ec2_credential(
     request: Request, user_id: str, access: str, ctx: RequestContext = Caller
 ) -> Response:
     enforce(request, ctx, "identity:ec2_delete_credential", _target(user_id))
-    mgr = manager_of(request)
-    async with mgr.write() as session:
-        cred = await credentials.get_ec2_credential(session, mgr.credential_keys, user_id, access)
+    async with manager_of(request).write() as session:
+        cred = await credentials.get_ec2_credential(session, user_id, access)
         await credentials.delete_credential(session, cred.id)
     return no_content()

@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
 import httpx
+import sqlalchemy as sa
+from alembic import command
+from sqlalchemy.engine import Connection
 
+from onestack.common.db import Database, alembic_config
+from onestack.identity.manager import MIGRATIONS
 from onestack.server import Cloud
 from tests.functional.identity.assignment_helpers import (
     PASSWORD,
@@ -286,3 +292,50 @@ async def test_project_tags_validation_and_location(
     # nothing the failing requests carried was saved
     r = await client.get(tags, headers=admin_headers)
     assert sorted(r.json()["tags"]) == sorted(["\N{PILE OF POO}", "café au lait"])
+
+
+# -- migration 0007: access rules of their own, ec2 credentials by the access key they hold ---
+def _alembic(conn: Connection, action: str, revision: str) -> None:
+    cfg = alembic_config(MIGRATIONS, "identity")
+    cfg.attributes["connection"] = conn
+    getattr(command, action)(cfg, revision)
+
+
+async def test_migration_0007_keeps_access_rules_and_ec2_lookups(
+    tmp_path: Path,
+) -> None:
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'identity.sqlite'}", "identity", MIGRATIONS)
+    rules = [{"id": "r1", "service": "compute", "path": "/v2.1/servers", "method": "GET"},
+             {"id": "r2", "service": "image", "path": "/v2/images", "method": "POST"}]
+    try:
+        async with db.engine.begin() as conn:
+            await conn.run_sync(_alembic, "upgrade", "0006")
+            for cred_id, held in (("c1", rules), ("c2", rules[:1]), ("c3", [])):
+                await conn.execute(
+                    sa.text(
+                        "INSERT INTO identity_application_credential (id, name, secret_hash,"
+                        " user_id, project_id, unrestricted, access_rules, created_at) VALUES"
+                        " (:id, :id, 'x', 'u1', 'p1', 0, :rules, '2026-01-01 00:00:00')"
+                    ),
+                    {"id": cred_id, "rules": json.dumps(held)},
+                )
+            await conn.execute(sa.text(
+                "INSERT INTO identity_credential (id, user_id, type, encrypted_blob, key_hash,"
+                " extra) VALUES ('h1', 'u1', 'ec2', 'x', 'k', '{}'),"
+                " ('t1', 'u1', 'totp', 'x', 'k', '{}')"))
+        await db.upgrade()
+        async with db.engine.begin() as conn:
+            rows = await conn.execute(sa.text(
+                "SELECT id, user_id, service, path, method FROM identity_access_rule ORDER BY id"))
+            assert [tuple(r) for r in rows] == [
+                ("r1", "u1", "compute", "/v2.1/servers", "GET"),
+                ("r2", "u1", "image", "/v2/images", "POST"),
+            ]
+            rows = await conn.execute(sa.text(
+                "SELECT id, access_hash FROM identity_credential ORDER BY id"))
+            assert [tuple(r) for r in rows] == [("h1", "h1"), ("t1", None)]
+            await conn.run_sync(_alembic, "downgrade", "0006")
+            assert "identity_access_rule" not in await conn.run_sync(
+                lambda c: sa.inspect(c).get_table_names())
+    finally:
+        await db.dispose()

@@ -1,4 +1,5 @@
-"""identity_access_rule: access rules of their own, outliving their application credentials
+"""identity_access_rule: access rules of their own, outliving their application credentials;
+identity_credential.access_hash: an ec2 credential found by the access key it holds now
 
 Revision ID: 0007
 Revises: 0006
@@ -48,7 +49,26 @@ def upgrade() -> None:
     if seen:
         op.bulk_insert(table, list(seen.values()))
 
+    with op.batch_alter_table("identity_credential", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("access_hash", sa.String(length=64), nullable=True))
+        batch_op.create_index(
+            batch_op.f("ix_identity_credential_access_hash"), ["access_hash"], unique=False
+        )
+    # until now an ec2 credential's access key could not change: its id is the key's sha256
+    credentials = sa.table(
+        "identity_credential",
+        sa.column("id", sa.String),
+        sa.column("type", sa.String),
+        sa.column("access_hash", sa.String),
+    )
+    op.execute(
+        credentials.update().where(credentials.c.type == "ec2").values(access_hash=credentials.c.id)
+    )
+
 
 def downgrade() -> None:
+    with op.batch_alter_table("identity_credential", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_identity_credential_access_hash"))
+        batch_op.drop_column("access_hash")
     op.drop_index(op.f("ix_identity_access_rule_user_id"), table_name="identity_access_rule")
     op.drop_table("identity_access_rule")
