@@ -25,7 +25,7 @@ from onestack.placement.models import (
     provider_traits,
     providers,
 )
-from onestack.placement.rows import capacity_expr, fetch_all, used_expr
+from onestack.placement.rows import capacity_expr, fetch_all, gc_paused, used_expr
 
 
 @dataclass
@@ -107,9 +107,8 @@ async def compute(mgr: PlacementManager, conn: AsyncConnection, req: CandidateRe
             ).first()
             in_tree_roots[g.in_tree] = row[0] if row else None
     solver = _Solver(req, data, class_ids, trait_ids, in_tree_roots)
-    requests = (
-        list(itertools.islice(solver.solve(), req.limit)) if req.limit else list(solver.solve())
-    )
+    with gc_paused():
+        requests = list(itertools.islice(solver.solve(), req.limit))
     used_ids = {rp for alloc, mapping in requests for rp in alloc} | {
         rp for _, mapping in requests for ids in mapping.values() for rp in ids
     }
@@ -156,13 +155,14 @@ async def _load(
         ),
     )
     nodes, units, free_of, by_class = data.nodes, data.units, data.free, data.by_class
-    for rp, rc, min_unit, max_unit, step, room, uuid, generation, root, parent in rows:
-        key = (rp, rc)
-        units[key] = (min_unit, max_unit, step)
-        free_of[key] = int(room)
-        by_class.setdefault(rc, []).append(rp)
-        if rp not in nodes:
-            nodes[rp] = Node(rp, uuid, generation, root, parent)
+    with gc_paused():
+        for rp, rc, min_unit, max_unit, step, room, uuid, generation, root, parent in rows:
+            key = (rp, rc)
+            units[key] = (min_unit, max_unit, step)
+            free_of[key] = int(room)
+            by_class.setdefault(rc, []).append(rp)
+            if rp not in nodes:
+                nodes[rp] = Node(rp, uuid, generation, root, parent)
     # the trees with more than one provider: load their other members too
     roots = {n.root for n in data.nodes.values()}
     nested = [

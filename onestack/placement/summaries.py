@@ -11,7 +11,7 @@ from onestack.common.microversions import Version
 from onestack.placement.candidates import Result
 from onestack.placement.manager import PlacementManager
 from onestack.placement.models import inventories, provider_traits
-from onestack.placement.rows import capacity_expr, fetch_all, used_expr
+from onestack.placement.rows import capacity_expr, fetch_all, gc_paused, used_expr
 
 
 async def provider_summaries(
@@ -58,18 +58,22 @@ async def provider_summaries(
         await mgr.traits.reload(conn)
     class_name, trait_name = mgr.classes.by_id, mgr.traits.by_id
     out: dict[str, Any] = {}
-    for rp in ordered:
-        node = nodes[rp]
-        resources = {}
-        for rc, capacity, used in invs.get(rp, ()):
-            if not all_classes and rc not in requested_ids:
-                continue
-            resources[class_name.get(rc, f"UNKNOWN_{rc}")] = {"capacity": capacity, "used": used}
-        entry: dict[str, Any] = {"resources": resources}
-        if with_traits:
-            entry["traits"] = sorted([trait_name.get(t, "") for t in traits.get(rp, ())])
-        if with_tree:
-            entry["parent_provider_uuid"] = nodes[node.parent].uuid if node.parent else None
-            entry["root_provider_uuid"] = nodes[node.root].uuid
-        out[node.uuid] = entry
+    with gc_paused():
+        for rp in ordered:
+            node = nodes[rp]
+            resources = {}
+            for rc, capacity, used in invs.get(rp, ()):
+                if not all_classes and rc not in requested_ids:
+                    continue
+                resources[class_name.get(rc, f"UNKNOWN_{rc}")] = {
+                    "capacity": capacity,
+                    "used": used,
+                }
+            entry: dict[str, Any] = {"resources": resources}
+            if with_traits:
+                entry["traits"] = sorted([trait_name.get(t, "") for t in traits.get(rp, ())])
+            if with_tree:
+                entry["parent_provider_uuid"] = nodes[node.parent].uuid if node.parent else None
+                entry["root_provider_uuid"] = nodes[node.root].uuid
+            out[node.uuid] = entry
     return out

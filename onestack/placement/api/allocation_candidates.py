@@ -25,6 +25,7 @@ from onestack.placement.api.common import (
 )
 from onestack.placement.candidates import CandidateRequest, RequestGroup
 from onestack.placement.manager import manager_of
+from onestack.placement.rows import gc_paused
 from onestack.placement.views import cache_headers
 
 router = protected_router(dependencies=[Depends(since("1.10"))])
@@ -153,8 +154,9 @@ def _render_requests(result: candidates.Result, mgr: Any, v: Version) -> list[di
     nodes = result.nodes
     names = mgr.classes.by_id
     out = []
+    listed, with_mappings = v < "1.12", v >= "1.34"
     for alloc, mapping in result.requests:
-        if v < "1.12":
+        if listed:
             entry: dict[str, Any] = {
                 "allocations": [
                     {
@@ -171,7 +173,7 @@ def _render_requests(result: candidates.Result, mgr: Any, v: Version) -> list[di
                     for rp, res in alloc.items()
                 }
             }
-            if v >= "1.34":
+            if with_mappings:
                 entry["mappings"] = {
                     s: [nodes[rp].uuid for rp in rps] for s, rps in mapping.items()
                 }
@@ -189,8 +191,9 @@ async def list_(request: Request, ctx: RequestContext = Caller) -> Response:
     async with mgr.read() as conn:
         result = await candidates.compute(mgr, conn, req)
         provider_summaries = await summaries.provider_summaries(mgr, conn, result, requested, v)
-    body = {
-        "allocation_requests": _render_requests(result, mgr, v),
-        "provider_summaries": provider_summaries,
-    }
-    return json(body, headers=cache_headers(v))
+    with gc_paused():
+        body = {
+            "allocation_requests": _render_requests(result, mgr, v),
+            "provider_summaries": provider_summaries,
+        }
+        return json(body, headers=cache_headers(v))

@@ -26,6 +26,7 @@ from onestack.placement.api.common import (
 )
 from onestack.placement.listing import ProviderFilters, list_providers
 from onestack.placement.manager import manager_of
+from onestack.placement.rows import gc_paused
 from onestack.placement.views import cache_headers, provider_view
 
 router = protected_router()
@@ -76,10 +77,11 @@ async def list_(request: Request, ctx: RequestContext = Caller) -> Response:
     async with mgr.read() as conn:
         found = await list_providers(mgr, conn, f)
     latest = max((p.updated_at for p in found), default=None)
-    return json(
-        {"resource_providers": [provider_view(request, p, v) for p in found]},
-        headers=cache_headers(v, latest),
-    )
+    with gc_paused():
+        return json(
+            {"resource_providers": [provider_view(request, p, v) for p in found]},
+            headers=cache_headers(v, latest),
+        )
 
 
 @router.post("/resource_providers")

@@ -26,6 +26,7 @@ async def _counts(cloud: Cloud) -> tuple[int, ...]:
 
 
 async def test_restart_is_idempotent_and_reconciles(tmp_path: Path) -> None:
+    # the services are named: the counts below do not change as services are added
     settings = load_settings(data_dir=tmp_path, port=8998, services=["identity", "image"],
                              identity={"password_hash_rounds": TEST_ROUNDS})
     cloud = Cloud(settings)
