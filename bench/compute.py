@@ -107,12 +107,15 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
 async def boot_run(cloud: Cloud, client: httpx.AsyncClient, headers: dict[str, str],
                    image: str, args: argparse.Namespace, results: dict[str, Any]) -> None:
     done: dict[str, asyncio.Event] = {}
+    failed: dict[str, str] = {}
     finished_at: dict[str, float] = {}
 
     async def on_event(note: Any) -> None:
-        if note.event_type == "instance.create.end":
+        if note.event_type in ("instance.create.end", "instance.create.error"):
             uuid = note.payload["nova_object.data"]["uuid"]
             finished_at[uuid] = time.perf_counter()
+            if note.event_type.endswith("error"):
+                failed[uuid] = str(note.payload["nova_object.data"].get("fault"))
             done.setdefault(uuid, asyncio.Event()).set()
 
     listener = NotificationListener(cloud.platform.transport, on_event,
@@ -132,13 +135,21 @@ async def boot_run(cloud: Cloud, client: httpx.AsyncClient, headers: dict[str, s
             assert r.status_code == 202, r.text
             uuid = r.json()["server"]["id"]
             event = done.setdefault(uuid, asyncio.Event())
-            await asyncio.wait_for(event.wait(), 120)
-            latencies.append(finished_at[uuid] - t0)
+            try:
+                await asyncio.wait_for(event.wait(), 120)
+            except TimeoutError:
+                failed[uuid] = "no instance.create.end in 120 s"
+                continue
+            if uuid not in failed:
+                latencies.append(finished_at[uuid] - t0)
 
     await asyncio.gather(*(worker() for _ in range(args.concurrency)))
     wall = time.perf_counter() - wall0
     cpu = time.process_time() - cpu0
     await listener.stop()
+    if failed:
+        results["failed"] = len(failed)
+        results["failures"] = sorted(set(failed.values()))[:5]
     results.update(
         servers=args.servers, concurrency=args.concurrency,
         boot_p50_ms=round(pct(latencies, 0.5) * 1000, 1),
