@@ -61,7 +61,8 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
     unlimited = {k: -1 for k in ("instances", "cores", "ram")}
     settings = load_settings(
         data_dir=data_dir, port=8999, log_level="WARNING",
-        compute={"fake_hosts": 1, "default_quotas": {
+        compute={"fake_hosts": 1, "max_placement_results": args.placement_limit,
+                 "default_quotas": {
             **load_settings(data_dir=data_dir).compute.default_quotas, **unlimited}})
     cloud = Cloud(settings)
     await cloud.start()
@@ -182,6 +183,8 @@ if __name__ == "__main__":
     parser.add_argument("--servers", type=int, default=1000)
     parser.add_argument("--concurrency", type=int, default=20)
     parser.add_argument("--hosts", type=int, default=1000)
+    parser.add_argument("--placement-limit", type=int, default=1000,
+                        help="[compute] max_placement_results (Nova's default: 1000)")
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args()
     out = asyncio.run(main(args))
