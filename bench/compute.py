@@ -61,7 +61,8 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
     unlimited = {k: -1 for k in ("instances", "cores", "ram")}
     settings = load_settings(
         data_dir=data_dir, port=8999, log_level="WARNING",
-        compute={"fake_hosts": 1, "default_quotas": {
+        compute={"fake_hosts": 1, "max_placement_results": args.placement_limit,
+                 "default_quotas": {
             **load_settings(data_dir=data_dir).compute.default_quotas, **unlimited}})
     cloud = Cloud(settings)
     await cloud.start()
@@ -107,12 +108,15 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
 async def boot_run(cloud: Cloud, client: httpx.AsyncClient, headers: dict[str, str],
                    image: str, args: argparse.Namespace, results: dict[str, Any]) -> None:
     done: dict[str, asyncio.Event] = {}
+    failed: dict[str, str] = {}
     finished_at: dict[str, float] = {}
 
     async def on_event(note: Any) -> None:
-        if note.event_type == "instance.create.end":
+        if note.event_type in ("instance.create.end", "instance.create.error"):
             uuid = note.payload["nova_object.data"]["uuid"]
             finished_at[uuid] = time.perf_counter()
+            if note.event_type.endswith("error"):
+                failed[uuid] = str(note.payload["nova_object.data"].get("fault"))
             done.setdefault(uuid, asyncio.Event()).set()
 
     listener = NotificationListener(cloud.platform.transport, on_event,
@@ -132,13 +136,21 @@ async def boot_run(cloud: Cloud, client: httpx.AsyncClient, headers: dict[str, s
             assert r.status_code == 202, r.text
             uuid = r.json()["server"]["id"]
             event = done.setdefault(uuid, asyncio.Event())
-            await asyncio.wait_for(event.wait(), 120)
-            latencies.append(finished_at[uuid] - t0)
+            try:
+                await asyncio.wait_for(event.wait(), 120)
+            except TimeoutError:
+                failed[uuid] = "no instance.create.end in 120 s"
+                continue
+            if uuid not in failed:
+                latencies.append(finished_at[uuid] - t0)
 
     await asyncio.gather(*(worker() for _ in range(args.concurrency)))
     wall = time.perf_counter() - wall0
     cpu = time.process_time() - cpu0
     await listener.stop()
+    if failed:
+        results["failed"] = len(failed)
+        results["failures"] = sorted(set(failed.values()))[:5]
     results.update(
         servers=args.servers, concurrency=args.concurrency,
         boot_p50_ms=round(pct(latencies, 0.5) * 1000, 1),
@@ -171,6 +183,8 @@ if __name__ == "__main__":
     parser.add_argument("--servers", type=int, default=1000)
     parser.add_argument("--concurrency", type=int, default=20)
     parser.add_argument("--hosts", type=int, default=1000)
+    parser.add_argument("--placement-limit", type=int, default=1000,
+                        help="[compute] max_placement_results (Nova's default: 1000)")
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args()
     out = asyncio.run(main(args))

@@ -181,7 +181,8 @@ class Scheduler:
             host.allocation = {"allocations": allocations}
             candidates.append(host)
         context = await self._context(spec)
-        passed = [h for h in candidates if all(f(h, spec, context) for f in self.filters)]
+        active = filters.for_request(self.filters, spec, context)
+        passed = [h for h in candidates if all(f(h, spec, context) for f in active)]
         ordered = weighers.weigh(passed, spec, context, self.conf.weight_multipliers)
         subset = min(self.conf.host_subset_size, len(ordered))
         if subset > 1:

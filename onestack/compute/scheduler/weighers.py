@@ -43,9 +43,14 @@ def weigh(
     if len(hosts) <= 1:
         return list(hosts)
     totals = [0.0] * len(hosts)
+    policy = spec.get("group_policy")
     for name, weigher in WEIGHERS.items():
         multiplier = multipliers.get(name, 0.0)
         if not multiplier:
+            continue
+        if name == "soft_affinity" and policy != "soft-affinity":
+            continue
+        if name == "soft_anti_affinity" and policy != "soft-anti-affinity":
             continue
         raw = [weigher(h, spec, ctx) for h in hosts]
         low, high = min(raw), max(raw)
