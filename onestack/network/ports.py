@@ -678,6 +678,10 @@ async def update(
     out = await mgr.transaction(work)
     await crud.notify(mgr, ctx, "port", "update", {"port": out})
     await _after_status(mgr, out, before.get("status"))
+    if "fixed_ips" in values and out["device_owner"].startswith("compute:") and out["device_id"]:
+        from onestack.network import nova
+
+        nova.network_changed(mgr, out["device_id"], out["id"])
     return out
 
 
