@@ -375,3 +375,27 @@ class Meta(Base):
     __tablename__ = "network_meta"
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[str] = mapped_column(String(255))
+
+
+class QosPolicy(StandardAttrs, Base):
+    __tablename__ = "network_qos_policies"
+    id: Mapped[str] = _id()
+    shared: Mapped[bool] = mapped_column(Boolean, default=False)
+    is_default: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class QosRule(Base):
+    """One rule of a QoS policy; one of each type (and direction) per policy."""
+
+    __tablename__ = "network_qos_rules"
+    __table_args__ = (UniqueConstraint("policy_id", "type", "direction"),)
+    id: Mapped[str] = _id()
+    policy_id: Mapped[str] = mapped_column(
+        ForeignKey("network_qos_policies.id", ondelete="CASCADE"), index=True
+    )
+    type: Mapped[str] = mapped_column(String(32))
+    direction: Mapped[str] = mapped_column(String(8), default="egress")
+    max_kbps: Mapped[int | None] = mapped_column(Integer)
+    max_burst_kbps: Mapped[int | None] = mapped_column(Integer)
+    dscp_mark: Mapped[int | None] = mapped_column(Integer)
+    min_kbps: Mapped[int | None] = mapped_column(Integer)

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from onestack.common.context import RequestContext
 from onestack.common.db import utcnow
-from onestack.network import crud, ipam, listing, networks
+from onestack.network import crud, ipam, listing, networks, qos
 from onestack.network.attributes import (
     Attr,
     any_dict,
@@ -494,6 +494,7 @@ async def create_in(
             guarded.append("port_security_enabled")
         crud.enforce_attrs(mgr, ctx, "create", "port", dict.fromkeys(guarded), guarded, tgt)
     await mgr.quotas.enforce(session, project, {"port": 1}, usage=count_usage)
+    await qos.check_usable(mgr, session, ctx, values.get("qos_policy_id"))
     if values.get("port_security_enabled") is None:
         values["port_security_enabled"] = network.port_security_enabled
     if values.get("allowed_address_pairs") and not values["port_security_enabled"]:
@@ -623,6 +624,7 @@ async def update(
             guarded.append("device_owner")
         crud.enforce_attrs(mgr, ctx, "update", "port", values, guarded, tgt)
         crud.check_revision(if_match, row)
+        await qos.check_usable(mgr, session, ctx, values.get("qos_policy_id"))
         before["status"] = row.status
         if (
             "mac_address" in values
