@@ -31,6 +31,7 @@ _PLAIN = (
     "subnetpool",
     "rbac_policy",
     "floatingip_port_forwarding",
+    "trunk",
 )
 
 DEFAULT_RULES: dict[str, str] = {

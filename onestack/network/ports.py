@@ -738,6 +738,14 @@ async def delete_port(
             ).scalar_one()
             mgr.enforce(ctx, "delete_port", _target(row.project_id, network))
             crud.check_revision(if_match, row)
+            from onestack.network.models import Trunk
+
+            trunk = (await session.execute(select(Trunk.id).where(Trunk.port_id == row.id))).first()
+            if trunk is not None:
+                raise conflict(
+                    "PortInUseAsTrunkParent",
+                    f"Port {row.id} is currently a parent port for trunk {trunk[0]}.",
+                )
             if row.device_owner in UNDELETABLE:
                 raise conflict(
                     "ServicePortInUse",

@@ -108,6 +108,7 @@ EXTENSIONS: dict[str, tuple[str, str]] = {
     "subnet_allocation": ("Subnet Allocation", "Subnets carved from subnet pools"),
     "subnet-dns-publish-fixed-ip": ("Subnet DNS publish fixed IP", "dns_publish_fixed_ip"),
     "subnet-service-types": ("Subnet service types", "service_types on subnets"),
+    "trunk": ("Trunk Extension", "Trunks of a parent port and VLAN sub-ports"),
     "uplink-status-propagation": ("Uplink status propagation", "propagate_uplink_status"),
 }
 

@@ -45,3 +45,35 @@ async def test_qos_policies_and_rules(admin: Net, demo: Net, other: Net) -> None
     await admin.delete(f"/qos/policies/{pid}")
     await admin.delete(f"/qos/policies/{hidden['id']}")
     await demo.delete(f"/networks/{net['id']}")
+
+
+async def test_trunks(demo: Net, other: Net) -> None:
+    net = await demo.network()
+    await demo.subnet(net["id"], "10.150.0.0/24")
+    parent, sub1, sub2 = [await demo.port(net["id"]) for _ in range(3)]
+    trunk = (await demo.post("/trunks", {"trunk": {"name": "t", "port_id": parent["id"],
+                                                   "sub_ports": [{"port_id": sub1["id"],
+                                                                  "segmentation_type": "vlan",
+                                                                  "segmentation_id": 101}]}})
+             )["trunk"]
+    assert trunk["sub_ports"] == [{"port_id": sub1["id"], "segmentation_type": "vlan",
+                                   "segmentation_id": 101}]
+    await demo.error("POST", "/trunks", 409, {"trunk": {"port_id": parent["id"]}})
+    await demo.error("PUT", f"/trunks/{trunk['id']}/add_subports", 409, {"sub_ports": [
+        {"port_id": sub2["id"], "segmentation_type": "vlan", "segmentation_id": 101}]})
+    await demo.error("PUT", f"/trunks/{trunk['id']}/add_subports", 400, {"sub_ports": [
+        {"port_id": sub2["id"], "segmentation_type": "vlan", "segmentation_id": 5000}]})
+    added = await demo.put(f"/trunks/{trunk['id']}/add_subports", {"sub_ports": [
+        {"port_id": sub2["id"], "segmentation_type": "vlan", "segmentation_id": 102}]})
+    assert len(added["sub_ports"]) == 2
+    assert len((await demo.get(f"/trunks/{trunk['id']}/get_subports"))["sub_ports"]) == 2
+    await demo.error("DELETE", f"/ports/{parent['id']}", 409, kind="PortInUseAsTrunkParent")
+    await other.error("GET", f"/trunks/{trunk['id']}", 404, kind="TrunkNotFound")
+    await demo.put(f"/trunks/{trunk['id']}/remove_subports", {"sub_ports": [
+        {"port_id": sub2["id"]}]})
+    await demo.error("PUT", f"/trunks/{trunk['id']}/remove_subports", 404, {"sub_ports": [
+        {"port_id": sub2["id"]}]})
+    await demo.delete(f"/trunks/{trunk['id']}")
+    for p in (parent, sub1, sub2):
+        await demo.delete(f"/ports/{p['id']}")
+    await demo.delete(f"/networks/{net['id']}")
