@@ -72,7 +72,7 @@ async def get(
     mgr.enforce(ctx, "get_auto_allocated_topology", _target(project_id))
     if dry_run:
         await _requirements(mgr)
-        return {"dry-run": "pass"}
+        return {"id": "dry-run=pass", "project_id": project_id, "tenant_id": project_id}
     deadline = asyncio.get_running_loop().time() + STALE + 30
     while True:
         async with mgr.read() as session:

@@ -385,11 +385,14 @@ async def show(mgr: Any, ctx: RequestContext, fip_id: str, fields: list[str]) ->
 async def update(
     mgr: Any, ctx: RequestContext, fip_id: str, values: dict[str, Any], if_match: str | None
 ) -> dict[str, Any]:
+    touched: list[str | None] = []
+
     async def work(session: AsyncSession) -> dict[str, Any]:
         row = await get_visible(mgr, session, ctx, fip_id, for_update=True)
         mgr.enforce(ctx, "update_floatingip", {"project_id": row.project_id})
         crud.check_revision(if_match, row)
         if "port_id" in values or "fixed_ip_address" in values:
+            touched[:] = [row.port_id, values.get("port_id", row.port_id)]
             port_id = values.get("port_id", row.port_id)
             await _associate(mgr, session, ctx, row, port_id, values.get("fixed_ip_address"))
         for key in ("description", "qos_policy_id"):
@@ -401,7 +404,25 @@ async def update(
 
     out = await mgr.transaction(work)
     await crud.notify(mgr, ctx, "floatingip", "update", {"floatingip": out})
+    await _tell_compute(mgr, [p for p in touched if p])
     return out
+
+
+async def _tell_compute(mgr: Any, port_ids: list[str]) -> None:
+    """``network-changed`` for the servers whose floating address just changed."""
+    if not port_ids:
+        return
+    from onestack.network import nova
+
+    async with mgr.read() as session:
+        rows = await session.execute(
+            select(Port.id, Port.device_id).where(
+                Port.id.in_(port_ids), Port.device_owner.like("compute:%")
+            )
+        )
+        for port_id, device_id in rows:
+            if device_id:
+                nova.network_changed(mgr, device_id, port_id)
 
 
 async def delete_fip(mgr: Any, ctx: RequestContext, fip_id: str, if_match: str | None) -> None:

@@ -375,3 +375,52 @@ class Meta(Base):
     __tablename__ = "network_meta"
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[str] = mapped_column(String(255))
+
+
+class QosPolicy(StandardAttrs, Base):
+    __tablename__ = "network_qos_policies"
+    id: Mapped[str] = _id()
+    shared: Mapped[bool] = mapped_column(Boolean, default=False)
+    is_default: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class QosRule(Base):
+    """One rule of a QoS policy; one of each type (and direction) per policy."""
+
+    __tablename__ = "network_qos_rules"
+    __table_args__ = (UniqueConstraint("policy_id", "type", "direction"),)
+    id: Mapped[str] = _id()
+    policy_id: Mapped[str] = mapped_column(
+        ForeignKey("network_qos_policies.id", ondelete="CASCADE"), index=True
+    )
+    type: Mapped[str] = mapped_column(String(32))
+    direction: Mapped[str] = mapped_column(String(8), default="egress")
+    max_kbps: Mapped[int | None] = mapped_column(Integer)
+    max_burst_kbps: Mapped[int | None] = mapped_column(Integer)
+    dscp_mark: Mapped[int | None] = mapped_column(Integer)
+    min_kbps: Mapped[int | None] = mapped_column(Integer)
+
+
+class Trunk(StandardAttrs, Base):
+    __tablename__ = "network_trunks"
+    id: Mapped[str] = _id()
+    port_id: Mapped[str] = mapped_column(
+        ForeignKey("network_ports.id", ondelete="CASCADE"), unique=True
+    )
+    admin_state_up: Mapped[bool] = mapped_column(Boolean, default=True)
+    status: Mapped[str] = mapped_column(String(16), default="DOWN")
+
+
+class SubPort(Base):
+    """A port carried by a trunk on one VLAN: a port is in at most one trunk."""
+
+    __tablename__ = "network_subports"
+    __table_args__ = (UniqueConstraint("trunk_id", "segmentation_type", "segmentation_id"),)
+    port_id: Mapped[str] = mapped_column(
+        ForeignKey("network_ports.id", ondelete="CASCADE"), primary_key=True
+    )
+    trunk_id: Mapped[str] = mapped_column(
+        ForeignKey("network_trunks.id", ondelete="CASCADE"), index=True
+    )
+    segmentation_type: Mapped[str] = mapped_column(String(32), default="vlan")
+    segmentation_id: Mapped[int] = mapped_column(Integer)

@@ -11,7 +11,7 @@ from sqlalchemy import delete, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from onestack.common.context import RequestContext
-from onestack.network import crud, listing
+from onestack.network import crud, listing, qos
 from onestack.network.attributes import (
     MISSING,
     Attr,
@@ -310,6 +310,7 @@ async def create(mgr: Any, ctx: RequestContext, values: dict[str, Any]) -> dict[
 
     async def work(session: AsyncSession) -> dict[str, Any]:
         await mgr.quotas.enforce(session, project, {"network": 1}, usage=count_usage)
+        await qos.check_usable(mgr, session, ctx, values.get("qos_policy_id"))
         row = Network(id=new_id(), project_id=project)
         crud.assign(row, RES, {k: v for k, v in values.items() if k != "mtu"})
         session.add(row)
@@ -433,6 +434,7 @@ async def update(
         _enforce_owner(mgr, ctx, "update_network", row, tgt)
         crud.enforce_attrs(mgr, ctx, "update", "network", values, ADMIN_SET["network"], tgt)
         crud.check_revision(if_match, row)
+        await qos.check_usable(mgr, session, ctx, values.get("qos_policy_id"))
         if "mtu" in values and values["mtu"] is not None:
             segs = (
                 await session.execute(

@@ -31,6 +31,7 @@ _PLAIN = (
     "subnetpool",
     "rbac_policy",
     "floatingip_port_forwarding",
+    "trunk",
 )
 
 DEFAULT_RULES: dict[str, str] = {
@@ -138,3 +139,9 @@ DEFAULT_RULES["update_port:device_owner"] = f"rule:admin_only or ({NET_OWNER_MEM
 DEFAULT_RULES["create_floatingip:floating_ip_address"] = ADMIN
 DEFAULT_RULES["create_router:external_gateway_info:enable_snat"] = ADMIN
 DEFAULT_RULES["update_router:external_gateway_info:enable_snat"] = ADMIN
+# QoS policies: admins make them, readers of the project (or anyone, when shared) read them
+for _action in ("create", "update", "delete"):
+    DEFAULT_RULES[f"{_action}_policy"] = ADMIN
+DEFAULT_RULES["create_policy:shared"] = ADMIN
+DEFAULT_RULES["update_policy:shared"] = ADMIN
+DEFAULT_RULES["get_policy"] = f"{ADMIN_OR_READER} or (role:reader and rule:shared)"

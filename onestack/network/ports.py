@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from onestack.common.context import RequestContext
 from onestack.common.db import utcnow
-from onestack.network import crud, ipam, listing, networks
+from onestack.network import crud, ipam, listing, networks, qos
 from onestack.network.attributes import (
     Attr,
     any_dict,
@@ -494,6 +494,7 @@ async def create_in(
             guarded.append("port_security_enabled")
         crud.enforce_attrs(mgr, ctx, "create", "port", dict.fromkeys(guarded), guarded, tgt)
     await mgr.quotas.enforce(session, project, {"port": 1}, usage=count_usage)
+    await qos.check_usable(mgr, session, ctx, values.get("qos_policy_id"))
     if values.get("port_security_enabled") is None:
         values["port_security_enabled"] = network.port_security_enabled
     if values.get("allowed_address_pairs") and not values["port_security_enabled"]:
@@ -623,6 +624,7 @@ async def update(
             guarded.append("device_owner")
         crud.enforce_attrs(mgr, ctx, "update", "port", values, guarded, tgt)
         crud.check_revision(if_match, row)
+        await qos.check_usable(mgr, session, ctx, values.get("qos_policy_id"))
         before["status"] = row.status
         if (
             "mac_address" in values
@@ -678,6 +680,10 @@ async def update(
     out = await mgr.transaction(work)
     await crud.notify(mgr, ctx, "port", "update", {"port": out})
     await _after_status(mgr, out, before.get("status"))
+    if "fixed_ips" in values and out["device_owner"].startswith("compute:") and out["device_id"]:
+        from onestack.network import nova
+
+        nova.network_changed(mgr, out["device_id"], out["id"])
     return out
 
 
@@ -732,6 +738,14 @@ async def delete_port(
             ).scalar_one()
             mgr.enforce(ctx, "delete_port", _target(row.project_id, network))
             crud.check_revision(if_match, row)
+            from onestack.network.models import Trunk
+
+            trunk = (await session.execute(select(Trunk.id).where(Trunk.port_id == row.id))).first()
+            if trunk is not None:
+                raise conflict(
+                    "PortInUseAsTrunkParent",
+                    f"Port {row.id} is currently a parent port for trunk {trunk[0]}.",
+                )
             if row.device_owner in UNDELETABLE:
                 raise conflict(
                     "ServicePortInUse",

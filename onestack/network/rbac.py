@@ -19,6 +19,7 @@ from onestack.network.models import (
     AddressGroup,
     AddressScope,
     Network,
+    QosPolicy,
     RBACPolicy,
     SecurityGroup,
     SubnetPool,
@@ -31,6 +32,7 @@ OBJECTS = {
     "address_scope": AddressScope,
     "subnetpool": SubnetPool,
     "address_group": AddressGroup,
+    "qos_policy": QosPolicy,
 }
 ACTIONS = {"network": ("access_as_shared", "access_as_external")}
 

@@ -10,11 +10,11 @@ from onestack.common.context import RequestContext
 from onestack.common.errors import ServiceUnavailable, neutron_format
 from onestack.common.platform import Platform
 from onestack.common.service import ServiceSpec
-from onestack.network.api import core, extensions, extras, routers, versions
+from onestack.network.api import core, extensions, extras, qos, routers, versions
 from onestack.network.manager import NetworkManager
 
 SPEC = ServiceSpec("network", "/networking", "network", "neutron")
-ROUTERS = (versions, core, routers, extras, extensions)
+ROUTERS = (versions, core, routers, qos, extras, extensions)
 
 
 class _PlatformValidator:

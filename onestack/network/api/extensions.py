@@ -65,6 +65,14 @@ EXTENSIONS: dict[str, tuple[str, str]] = {
     "port-security": ("Port Security", "port_security_enabled on networks and ports"),
     "project-id": ("project_id field enabled", "project_id beside tenant_id"),
     "provider": ("Provider Network", "provider:* attributes on networks"),
+    "qos": (
+        "Quality of Service",
+        "QoS policies with bandwidth limit, DSCP marking and minimum bandwidth rules",
+    ),
+    "qos-bw-limit-direction": ("Direction for QoS bandwidth limit rule", "ingress or egress"),
+    "qos-default": ("QoS default policy", "is_default on QoS policies"),
+    "qos-rule-type-details": ("Details of QoS rule types", "/qos/rule-types/{type}"),
+    "rbac-qos": ("Add qos_policy type to RBAC", "QoS policies in RBAC"),
     "quotas": ("Quota management support", "The quotas API"),
     "quota_details": ("Quota details management support", "Used and limit per resource"),
     "rbac-policies": ("RBAC Policies", "Sharing networks by policy"),
@@ -100,6 +108,7 @@ EXTENSIONS: dict[str, tuple[str, str]] = {
     "subnet_allocation": ("Subnet Allocation", "Subnets carved from subnet pools"),
     "subnet-dns-publish-fixed-ip": ("Subnet DNS publish fixed IP", "dns_publish_fixed_ip"),
     "subnet-service-types": ("Subnet service types", "service_types on subnets"),
+    "trunk": ("Trunk Extension", "Trunks of a parent port and VLAN sub-ports"),
     "uplink-status-propagation": ("Uplink status propagation", "propagate_uplink_status"),
 }
 

@@ -24,6 +24,7 @@ from onestack.network import (
     secgroups,
     subnetpools,
     subnets,
+    trunks,
 )
 from onestack.network.api import Caller, crud_routes, json_body, protected_router
 from onestack.network.errors import bad_request, not_found
@@ -178,6 +179,7 @@ TAGGABLE: dict[str, Any] = {
     "security_groups": secgroups.get_visible,
     "subnetpools": subnetpools.get_visible,
     "address-scopes": subnetpools.get_scope,
+    "trunks": trunks.get_visible,
     "address_scopes": subnetpools.get_scope,
 }
 MAX_TAG = 255

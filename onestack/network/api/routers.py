@@ -1,5 +1,5 @@
 """/v2.0/routers (with interface and extra route actions), /floatingips and their
-/port_forwardings."""
+/port_forwardings, /trunks and their sub-ports."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from starlette.responses import Response
 
 from onestack.common.api import json, no_content
 from onestack.common.context import RequestContext
-from onestack.network import floatingips, routers
+from onestack.network import floatingips, routers, trunks
 from onestack.network.api import Caller, crud_routes, fields_of, json_body, protected_router
 from onestack.network.attributes import body_of, parse_create, parse_update
 from onestack.network.manager import manager_of
@@ -101,3 +101,33 @@ async def delete_pf(
 ) -> Response:
     await floatingips.delete_pf(manager_of(request), ctx, fip_id, pf_id)
     return no_content()
+
+
+crud_routes(
+    router,
+    trunks.RES,
+    create=trunks.create,
+    list_=trunks.list_trunks,
+    show=trunks.show,
+    update=trunks.update,
+    delete=trunks.delete_trunk,
+)
+
+
+@router.put("/trunks/{trunk_id}/add_subports")
+async def add_subports(request: Request, trunk_id: str, ctx: RequestContext = Caller) -> Response:
+    body = await json_body(request)
+    return json(await trunks.change_subports(manager_of(request), ctx, trunk_id, body, True))
+
+
+@router.put("/trunks/{trunk_id}/remove_subports")
+async def remove_subports(
+    request: Request, trunk_id: str, ctx: RequestContext = Caller
+) -> Response:
+    body = await json_body(request)
+    return json(await trunks.change_subports(manager_of(request), ctx, trunk_id, body, False))
+
+
+@router.get("/trunks/{trunk_id}/get_subports")
+async def get_subports(request: Request, trunk_id: str, ctx: RequestContext = Caller) -> Response:
+    return json({"sub_ports": await trunks.subports(manager_of(request), ctx, trunk_id)})

@@ -180,8 +180,9 @@ async def test_address_groups(demo: Net) -> None:
 
 async def test_auto_allocated_topology_once_under_concurrency(admin: Net, other: Net) -> None:
     alt = await project_id(other)
-    assert (await other.get(f"/auto-allocated-topology/{alt}?fields=dry-run")
-            )["auto_allocated_topology"] == {"dry-run": "pass"}
+    dry = (await other.get(f"/auto-allocated-topology/{alt}?fields=dry-run")
+           )["auto_allocated_topology"]
+    assert dry["id"] == "dry-run=pass" and dry["tenant_id"] == alt
     answers = await asyncio.gather(*[other.get(f"/auto-allocated-topology/{alt}")
                                      for _ in range(6)])
     ids = {a["auto_allocated_topology"]["id"] for a in answers}
@@ -226,3 +227,46 @@ async def test_hostile_bodies_are_4xx(demo: Net, path: str) -> None:
                 assert "NeutronError" in r.json()
     after = len((await demo.get(path))[path.strip("/").replace("-", "_")])
     assert after == before
+
+
+async def test_nova_notifier(cloud: Any, admin: Net, demo: Net, monkeypatch: Any) -> None:
+    """A compute port that goes ACTIVE sends network-vif-plugged to Compute's external
+    events; a changed floating IP sends network-changed; nothing without Compute."""
+    from onestack.network import nova
+
+    sent: list[dict] = []
+
+    class FakeCompute:
+        async def post(self, path: str, json: dict, headers: dict) -> Any:
+            assert path == "/os-server-external-events"
+            sent.extend(json["events"])
+            return type("R", (), {"status_code": 200})()
+
+    mgr = manager(cloud)
+    monkeypatch.setattr(mgr.platform.clients, "for_service", lambda *a, **k: FakeCompute())
+    net = await admin.network()
+    await admin.subnet(net["id"], "10.140.0.0/24")
+    await admin.port(net["id"], device_owner="compute:nova", device_id="vm-a",
+                     **{"binding:host_id": "h"})
+    await asyncio.sleep(0.05)
+    assert sent == []  # Compute is not in this cloud
+    monkeypatch.setattr(nova, "_known_services", lambda _mgr: {"compute"})
+    port = await admin.port(net["id"], device_owner="compute:nova", device_id="vm-b",
+                            **{"binding:host_id": "h"})
+    for _ in range(50):
+        if sent:
+            break
+        await asyncio.sleep(0.02)
+    assert sent == [{"name": "network-vif-plugged", "server_uuid": "vm-b", "tag": port["id"],
+                     "status": "completed"}]
+    sent.clear()
+    await admin.put(f"/ports/{port['id']}", {"port": {"fixed_ips": [
+        {"ip_address": "10.140.0.77"}]}})
+    for _ in range(50):
+        if sent:
+            break
+        await asyncio.sleep(0.02)
+    assert sent == [{"name": "network-changed", "server_uuid": "vm-b", "tag": port["id"]}]
+    for p in (await admin.get(f"/ports?network_id={net['id']}"))["ports"]:
+        await admin.delete(f"/ports/{p['id']}")
+    await admin.delete(f"/networks/{net['id']}")
