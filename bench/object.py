@@ -91,7 +91,7 @@ class Upstream:
             subprocess.run([builder, ring, "rebalance"], capture_output=True)
             common = (f"[DEFAULT]\nbind_ip = 127.0.0.1\nbind_port = {port}\nworkers = 1\n"
                       f"devices = {devices}\nmount_check = false\nswift_dir = {self.root}\n"
-                      "log_level = WARNING\n")
+                      "log_level = WARNING\nuser = root\n")
             (self.root / f"{kind}-server.conf").write_text(
                 common + f"\n[pipeline:main]\npipeline = {kind}-server\n\n"
                 f"[app:{kind}-server]\nuse = egg:swift#{kind}\n\n"
@@ -103,7 +103,7 @@ class Upstream:
         )
         (self.root / "proxy-server.conf").write_text(
             f"[DEFAULT]\nbind_ip = 127.0.0.1\nbind_port = {self.port}\nworkers = 1\n"
-            f"swift_dir = {self.root}\nlog_level = WARNING\n\n"
+            f"swift_dir = {self.root}\nlog_level = WARNING\nuser = root\n\n"
             f"[pipeline:main]\npipeline = {PIPELINE}\n\n"
             "[app:proxy-server]\nuse = egg:swift#proxy\naccount_autocreate = true\n\n"
             f"[filter:tempauth]\nuse = egg:swift#tempauth\nuser_test_tester = {KEY} .admin\n\n"
