@@ -34,6 +34,8 @@ OWNER_ONLY = (
     "x-container-write",
     "x-container-sync-key",
     "x-container-sync-to",
+    "x-container-meta-temp-url-key",
+    "x-container-meta-temp-url-key-2",
 )
 POLICIES = {"policy-0": 0}
 
