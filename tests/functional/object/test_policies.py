@@ -49,6 +49,9 @@ async def test_containers_choose_their_policy(policy_cloud: Cloud) -> None:
         devices = policy_cloud.settings.data_dir / "object" / "devices" / "d1"
         assert len(list((devices / "objects").rglob("*.data"))) == 1
         assert len(list((devices / "objects-1").rglob("*.data"))) == 1
+        account = (await user.request("HEAD")).headers
+        assert account["x-account-storage-policy-silver-object-count"] == "1"
+        assert account["x-account-storage-policy-gold-container-count"] == "1"
         report = run_one(next(s for s in policy_cloud.services if s.spec.name == "object"),
                          "auditor")
         assert report["checked"] == 2 and report["quarantined"] == 0
