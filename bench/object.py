@@ -70,6 +70,13 @@ class Upstream:
         self.memcached: subprocess.Popen[bytes] | None = None
 
     def setup(self) -> None:
+        if not (UPSTREAM / "swift-proxy-server").exists():
+            log("installing upstream Swift into bench/.upstream/swift")
+            subprocess.run([sys.executable, "-m", "venv", str(UPSTREAM.parent)], check=True)
+            subprocess.run([str(UPSTREAM / "pip"), "install", "-q", "swift",
+                            "python-swiftclient"], check=True)
+        if shutil.which("memcached") is None:
+            raise SystemExit("memcached not found: apt-get install memcached")
         shutil.rmtree(self.root, ignore_errors=True)
         devices = self.root / "devices"
         for n in range(1, self.replicas + 1):
