@@ -70,6 +70,13 @@ class Upstream:
         self.memcached: subprocess.Popen[bytes] | None = None
 
     def setup(self) -> None:
+        if not (UPSTREAM / "swift-proxy-server").exists():
+            log("installing upstream Swift into bench/.upstream/swift")
+            subprocess.run([sys.executable, "-m", "venv", str(UPSTREAM.parent)], check=True)
+            subprocess.run([str(UPSTREAM / "pip"), "install", "-q", "swift",
+                            "python-swiftclient"], check=True)
+        if shutil.which("memcached") is None:
+            raise SystemExit("memcached not found: apt-get install memcached")
         shutil.rmtree(self.root, ignore_errors=True)
         devices = self.root / "devices"
         for n in range(1, self.replicas + 1):
@@ -91,7 +98,7 @@ class Upstream:
             subprocess.run([builder, ring, "rebalance"], capture_output=True)
             common = (f"[DEFAULT]\nbind_ip = 127.0.0.1\nbind_port = {port}\nworkers = 1\n"
                       f"devices = {devices}\nmount_check = false\nswift_dir = {self.root}\n"
-                      "log_level = WARNING\n")
+                      "log_level = WARNING\nuser = root\n")
             (self.root / f"{kind}-server.conf").write_text(
                 common + f"\n[pipeline:main]\npipeline = {kind}-server\n\n"
                 f"[app:{kind}-server]\nuse = egg:swift#{kind}\n\n"
@@ -103,7 +110,7 @@ class Upstream:
         )
         (self.root / "proxy-server.conf").write_text(
             f"[DEFAULT]\nbind_ip = 127.0.0.1\nbind_port = {self.port}\nworkers = 1\n"
-            f"swift_dir = {self.root}\nlog_level = WARNING\n\n"
+            f"swift_dir = {self.root}\nlog_level = WARNING\nuser = root\n\n"
             f"[pipeline:main]\npipeline = {PIPELINE}\n\n"
             "[app:proxy-server]\nuse = egg:swift#proxy\naccount_autocreate = true\n\n"
             f"[filter:tempauth]\nuse = egg:swift#tempauth\nuser_test_tester = {KEY} .admin\n\n"

@@ -320,6 +320,11 @@ class ObjectSettings(BaseModel):
     """The ``[object]`` section (Swift's options under the names operators know)."""
 
     replicas: int = Field(1, ge=1, le=16, description="replicas of the first-start rings")
+    storage_policies: list[str] = Field(
+        default_factory=lambda: ["Policy-0"],
+        min_length=1,
+        description="storage policy names, the first the default; one object ring each",
+    )
     part_power: int = Field(8, ge=1, le=20, description="partition power of those rings")
     devices: Path | None = Field(
         None, description="device directories; default DATA/object/devices"

@@ -16,7 +16,9 @@ ring_app = typer.Typer(
 object_app = typer.Typer(help="Object Storage daemons and reports.", no_args_is_help=True)
 console = Console()
 
-Kind = Annotated[str, typer.Argument(help="account, container or object")]
+Kind = Annotated[
+    str, typer.Argument(help="account, container, object (policy 0) or object-N (policy N)")
+]
 DataDir = Annotated[Path | None, typer.Option("--data-dir", help="state directory")]
 
 
@@ -29,8 +31,11 @@ def _layout(data_dir: Path | None):  # type: ignore[no-untyped-def]
 
 
 def _kind(kind: str) -> str:
-    if kind not in ("account", "container", "object"):
-        console.print(f"[red]unknown ring {kind!r}: account, container or object[/]")
+    policy = kind.removeprefix("object-")
+    if kind not in ("account", "container", "object") and not (
+        kind.startswith("object-") and policy.isdigit()
+    ):
+        console.print(f"[red]unknown ring {kind!r}: account, container, object or object-N[/]")
         raise typer.Exit(2)
     return kind
 

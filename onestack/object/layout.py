@@ -33,10 +33,11 @@ class Layout:
         prefix, suffix = path.read_text().split()
         return prefix.encode(), suffix.encode()
 
-    def ensure_rings(self, replicas: int, part_power: int) -> None:
-        """Build the rings on first start: ``replicas`` devices, one per zone."""
+    def ensure_rings(self, replicas: int, part_power: int, policies: int = 1) -> None:
+        """Build the rings on first start: ``replicas`` devices, one per zone; one object
+        ring per storage policy (``object``, ``object-1``, ...)."""
         self.rings.mkdir(parents=True, exist_ok=True)
-        for kind in RING_KINDS:
+        for kind in self.kinds(policies):
             if self.ring_path(kind).exists():
                 continue
             builder = RingBuilder(part_power, float(replicas), min_part_hours=1)
@@ -45,9 +46,15 @@ class Layout:
             builder.rebalance()
             builder.save(self.builder_path(kind))
             builder.write_ring(self.ring_path(kind))
-        for kind in RING_KINDS:
+        for kind in self.kinds(policies):
             for dev in Ring.load(self.ring_path(kind)).devs.values():
                 (self.devices / dev["device"]).mkdir(parents=True, exist_ok=True)
 
-    def load_rings(self, prefix: bytes, suffix: bytes) -> dict[str, Ring]:
-        return {kind: Ring.load(self.ring_path(kind), prefix, suffix) for kind in RING_KINDS}
+    @staticmethod
+    def kinds(policies: int = 1) -> list[str]:
+        return [*RING_KINDS, *(f"object-{i}" for i in range(1, policies))]
+
+    def load_rings(self, prefix: bytes, suffix: bytes, policies: int = 1) -> dict[str, Ring]:
+        return {
+            kind: Ring.load(self.ring_path(kind), prefix, suffix) for kind in self.kinds(policies)
+        }

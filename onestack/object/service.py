@@ -53,11 +53,11 @@ class ObjectService:
         )
 
     def _load(self) -> None:
-        self.layout.ensure_rings(self.conf.replicas, self.conf.part_power)
+        policies = len(self.conf.storage_policies)
+        self.layout.ensure_rings(self.conf.replicas, self.conf.part_power, policies)
         prefix, suffix = self.layout.hash_secret()
-        self.storage = Storage(
-            self.layout.devices, self.layout.load_rings(prefix, suffix), prefix, suffix
-        )
+        rings = self.layout.load_rings(prefix, suffix, policies)
+        self.storage = Storage(self.layout.devices, rings, prefix, suffix)
 
     def public_base(self, scope: Scope) -> str:
         """The service's own root as the client reached it (``.../object-store``)."""

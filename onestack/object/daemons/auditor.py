@@ -34,8 +34,11 @@ def _check(
 def run_once(storage: Storage, bytes_per_second: int) -> dict[str, Any]:
     checked = quarantined = errors = listed = 0
     budget = [0.0, time.monotonic()]
-    for dev in storage.rings["object"].devs.values():
-        root = storage.devices / dev["device"] / "objects"
+    devices = {
+        d["device"]: d for k, _ in storage.object_rings() for d in storage.rings[k].devs.values()
+    }
+    for dev, folder in ((d, f) for d in devices.values() for _, f in storage.object_rings()):
+        root = storage.devices / dev["device"] / folder
         if not root.is_dir():
             continue
         for part in os.listdir(root):

@@ -62,10 +62,18 @@ def _push_suffix(src: Path, dst: Path) -> int:
 
 
 def replicate_objects(storage: Storage) -> dict[str, int]:
-    ring = storage.rings["object"]
+    totals = {"objects_pushed": 0, "suffixes_synced": 0, "handoff_partitions_drained": 0}
+    for kind, folder in storage.object_rings():
+        for key, value in _replicate_policy(storage, kind, folder).items():
+            totals[key] += value
+    return totals
+
+
+def _replicate_policy(storage: Storage, kind: str, folder: str) -> dict[str, int]:
+    ring = storage.rings[kind]
     pushed = suffixes = handoffs_moved = 0
     for dev in ring.devs.values():
-        root = storage.devices / dev["device"] / "objects"
+        root = storage.devices / dev["device"] / folder
         if not root.is_dir():
             continue
         for part_name in _listdir(root):
@@ -81,7 +89,7 @@ def replicate_objects(storage: Storage) -> dict[str, int]:
             local_hashes = {s: suffix_hash(local / s) for s in _listdir(local)}
             all_synced = True
             for peer in peers:
-                remote = storage.devices / peer["device"] / "objects" / part_name
+                remote = storage.devices / peer["device"] / folder / part_name
                 for suffix, digest in local_hashes.items():
                     if suffix_hash(remote / suffix) != digest:
                         suffixes += 1

@@ -67,11 +67,18 @@ class AccountController(Controller):
             "X-Account-Bytes-Used": str(info.bytes_used),
             "X-Timestamp": info.created_at,
             "X-Put-Timestamp": info.put_timestamp,
-            "X-Account-Storage-Policy-Policy-0-Container-Count": str(info.container_count),
-            "X-Account-Storage-Policy-Policy-0-Object-Count": str(info.object_count),
-            "X-Account-Storage-Policy-Policy-0-Bytes-Used": str(info.bytes_used),
             "Last-Modified": timestamps.http_date(info.put_timestamp),
         }
+        broker = self.storage.account_broker(account)
+        policies = self.service.conf.storage_policies
+        for index, (containers, objects, used) in (
+            broker.policy_stats().items() if broker is not None else ()
+        ):
+            name = policies[index] if index < len(policies) else f"Policy-{index}"
+            prefix = f"X-Account-Storage-Policy-{name}-"
+            headers[prefix + "Container-Count"] = str(containers)
+            headers[prefix + "Object-Count"] = str(objects)
+            headers[prefix + "Bytes-Used"] = str(used)
         for key, value in info.metadata.items():
             headers[title(key)] = value
         return headers

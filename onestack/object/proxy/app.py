@@ -145,7 +145,10 @@ class ProxyApp:
         if req.method not in ("GET", "HEAD", "OPTIONS"):
             raise HTTPError(405, headers={"Allow": "GET, HEAD, OPTIONS"})
         body = {
-            "swift": {"version": "2.38.0", **constraints.limits()},
+            "swift": {
+                "version": "2.38.0",
+                **constraints.limits(self.service.conf.storage_policies),
+            },
             "tempauth": {"account_acls": True},
             "keystoneauth": {},
             "tempurl": {

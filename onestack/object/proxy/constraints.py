@@ -18,7 +18,7 @@ MAX_CONTAINER_NAME_LENGTH = 256
 EXTRA_HEADER_COUNT = 0
 
 
-def limits() -> dict[str, object]:
+def limits(policies: list[str] | None = None) -> dict[str, object]:
     return {
         "max_file_size": MAX_FILE_SIZE,
         "max_meta_name_length": MAX_META_NAME_LENGTH,
@@ -36,7 +36,10 @@ def limits() -> dict[str, object]:
         "strict_cors_mode": True,
         "allow_account_management": False,
         "account_autocreate": True,
-        "policies": [{"name": "Policy-0", "aliases": "Policy-0", "default": True}],
+        "policies": [
+            {"name": name, "aliases": name, **({"default": True} if i == 0 else {})}
+            for i, name in enumerate(policies or ["Policy-0"])
+        ],
     }
 
 

@@ -34,8 +34,9 @@ OWNER_ONLY = (
     "x-container-write",
     "x-container-sync-key",
     "x-container-sync-to",
+    "x-container-meta-temp-url-key",
+    "x-container-meta-temp-url-key-2",
 )
-POLICIES = {"policy-0": 0}
 
 
 class ContainerController(Controller):
@@ -97,9 +98,10 @@ class ContainerController(Controller):
         policy = req.header("x-storage-policy")
         index = 0
         if policy is not None:
-            if policy.strip().lower() not in POLICIES:
+            names = [p.lower() for p in self.service.conf.storage_policies]
+            if policy.strip().lower() not in names:
                 raise HTTPError(400, f'Invalid X-Storage-Policy "{policy}"')
-            index = POLICIES[policy.strip().lower()]
+            index = names.index(policy.strip().lower())
             if info is not None and info.storage_policy_index != index:
                 raise HTTPError(409, "Container already exists with a different storage policy")
         updates = self._updates(req, ts)
@@ -139,7 +141,7 @@ class ContainerController(Controller):
             "X-Timestamp": info.created_at,
             "X-Put-Timestamp": info.put_timestamp,
             "Last-Modified": timestamps.http_date(info.put_timestamp),
-            "X-Storage-Policy": "Policy-0",
+            "X-Storage-Policy": self._policy_name(info.storage_policy_index),
             "Accept-Ranges": "bytes",
         }
         owner = req.environ.get("owner")
@@ -150,6 +152,10 @@ class ContainerController(Controller):
                 continue
             headers[title(key)] = value
         return headers
+
+    def _policy_name(self, index: int) -> str:
+        policies = self.service.conf.storage_policies
+        return policies[index] if index < len(policies) else policies[0]
 
     def get(self, req: Request, account: str, container: str, info: ContainerInfo) -> Response:
         headers = self.headers(req, info)

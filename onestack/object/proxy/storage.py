@@ -351,24 +351,39 @@ class Storage:
         os.replace(tmp, folder / f"{row[1]}-{uuid.uuid4().hex}.json")
 
     # -- objects ---------------------------------------------------------------------------
+    def object_rings(self) -> list[tuple[str, str]]:
+        """(ring name, data folder) of every storage policy: object/objects, object-1/..."""
+        return [(k, "objects" + k[len("object") :]) for k in self.rings if k.startswith("object")]
+
+    def policy_of(self, account: str, container: str) -> tuple[str, str]:
+        """The ring and data folder of the container's storage policy."""
+        info = self.cached_info(account, container)
+        index = info.storage_policy_index if info is not None else 0
+        kind = "object" if not index else f"object-{index}"
+        if kind not in self.rings:
+            kind, index = "object", 0
+        return kind, "objects" if not index else f"objects-{index}"
+
     def object_writers(
         self, account: str, container: str, obj: str
     ) -> tuple[list[disk.DiskWriter], int]:
         """One temporary file per replica; the quorum needed to commit."""
         h = self.hash(account, container, obj)
-        part, nodes, primaries = self.write_nodes("object", account, container, obj)
+        kind, folder = self.policy_of(account, container)
+        part, nodes, primaries = self.write_nodes(kind, account, container, obj)
         writers = []
         for node in nodes:
             try:
-                writers.append(disk.DiskWriter(self.devices, node, part, h))
+                writers.append(disk.DiskWriter(self.devices, node, part, h, folder))
             except OSError:
                 LOG.warning("cannot write on %s", node["device"], exc_info=True)
         return writers, quorum(primaries) if primaries > 1 else 1
 
     def object_dirs(self, account: str, container: str, obj: str) -> list[tuple[Node, Path]]:
         h = self.hash(account, container, obj)
-        part, nodes = self.read_nodes("object", account, container, obj)
-        return [(n, disk.object_dir(self.devices, n, part, h)) for n in nodes]
+        kind, folder = self.policy_of(account, container)
+        part, nodes = self.read_nodes(kind, account, container, obj)
+        return [(n, disk.object_dir(self.devices, n, part, h, folder)) for n in nodes]
 
     def object_state(
         self, account: str, container: str, obj: str
@@ -376,7 +391,7 @@ class Storage:
         """The newest version among the replicas (a tombstone counts as a version)."""
         best = disk.ObjectState()
         best_node: Node | None = None
-        replicas = self.rings["object"].replica_count
+        replicas = self.rings[self.policy_of(account, container)[0]].replica_count
         seen = 0
         for node, directory in self.object_dirs(account, container, obj):
             try:
@@ -405,11 +420,12 @@ class Storage:
         metadata: dict[str, Any],
     ) -> int:
         h = self.hash(account, container, obj)
-        part, nodes, _ = self.write_nodes("object", account, container, obj)
+        kind, folder = self.policy_of(account, container)
+        part, nodes, _ = self.write_nodes(kind, account, container, obj)
         done = 0
         for node in nodes:
             try:
-                disk.write_marker(self.devices, node, part, h, timestamp, ext, metadata)
+                disk.write_marker(self.devices, node, part, h, timestamp, ext, metadata, folder)
                 done += 1
             except OSError:
                 LOG.warning("cannot write %s on %s", ext, node["device"], exc_info=True)

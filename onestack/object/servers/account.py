@@ -146,6 +146,18 @@ class AccountBroker:
                     values,
                 )
 
+    def policy_stats(self) -> dict[int, tuple[int, int, int]]:
+        """policy index -> (containers, objects, bytes)."""
+        rows = (
+            self._conn()
+            .execute(
+                "SELECT storage_policy_index, count(*), sum(object_count), sum(bytes_used)"
+                " FROM container WHERE deleted = 0 GROUP BY storage_policy_index"
+            )
+            .fetchall()
+        )
+        return {r[0]: (r[1], r[2] or 0, r[3] or 0) for r in rows}
+
     def list_containers(self, **query: Any) -> list[dict[str, Any]]:
         return list_names(
             self._conn(), "container", "name, object_count, bytes_used, put_timestamp", **query

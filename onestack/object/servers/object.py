@@ -141,9 +141,11 @@ def _unlink(path: Path) -> None:
 class DiskWriter:
     """A new object version being written: a temporary file on the device until commit."""
 
-    def __init__(self, devices: Path, dev: dict[str, Any], part: int, name_hash: str):
+    def __init__(
+        self, devices: Path, dev: dict[str, Any], part: int, name_hash: str, folder: str = "objects"
+    ):
         root = device_root(devices, dev)
-        self.directory = root / "objects" / str(part) / name_hash[-3:] / name_hash
+        self.directory = root / folder / str(part) / name_hash[-3:] / name_hash
         tmp = root / "tmp"
         tmp.mkdir(parents=True, exist_ok=True)
         self.tmp_path = tmp / f"{uuid.uuid4().hex}.tmp"
@@ -186,14 +188,17 @@ def write_marker(
     timestamp: str,
     ext: str,
     metadata: dict[str, Any],
+    folder: str = "objects",
 ) -> None:
     """A tombstone (``.ts``) or metadata update (``.meta``)."""
-    writer = DiskWriter(devices, dev, part, name_hash)
+    writer = DiskWriter(devices, dev, part, name_hash, folder)
     writer.commit(timestamp, metadata, ext)
 
 
-def object_dir(devices: Path, dev: dict[str, Any], part: int, name_hash: str) -> Path:
-    return hash_dir(devices, dev, "objects", part, name_hash)
+def object_dir(
+    devices: Path, dev: dict[str, Any], part: int, name_hash: str, folder: str = "objects"
+) -> Path:
+    return hash_dir(devices, dev, folder, part, name_hash)
 
 
 def read_range(path: Path, start: int, end: int, chunk: int = 65536) -> Iterator[bytes]:

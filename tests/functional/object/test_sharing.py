@@ -26,8 +26,10 @@ async def test_read_acl_shares_with_another_project(demo: Account, other: Accoun
     # read is not write, and the grantee does not see or change the ACLs
     r = await other.client.put(f"{demo.url}/{name}/new", headers=other.headers, content=b"x")
     assert r.status_code == 403
+    await demo.request("POST", f"/{name}", headers={"X-Container-Meta-Temp-URL-Key": "k"})
     r = await other.client.head(f"{demo.url}/{name}", headers=other.headers)
     assert "x-container-read" not in r.headers
+    assert "x-container-meta-temp-url-key" not in r.headers
     r = await other.client.post(f"{demo.url}/{name}", headers={
         **other.headers, "X-Container-Read": "*:*"})
     assert r.status_code == 403
