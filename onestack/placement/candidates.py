@@ -132,26 +132,29 @@ async def _load(
     free = capacity_expr(conn.dialect.name) - used_expr()
     rows = await fetch_all(
         conn,
-        select(
-            inventories.c.resource_provider_id,
-            inventories.c.resource_class_id,
-            inventories.c.min_unit,
-            inventories.c.max_unit,
-            inventories.c.step_size,
-            free.label("free"),
-            providers.c.uuid,
-            providers.c.generation,
-            providers.c.root_provider_id,
-            providers.c.parent_provider_id,
-        )
-        .join(providers, providers.c.id == inventories.c.resource_provider_id)
-        .where(
-            or_(
-                *(
-                    and_(inventories.c.resource_class_id == rc, free >= amount)
-                    for rc, amount in sorted(least.items())
-                )
+        _prefiltered(
+            req,
+            select(
+                inventories.c.resource_provider_id,
+                inventories.c.resource_class_id,
+                inventories.c.min_unit,
+                inventories.c.max_unit,
+                inventories.c.step_size,
+                free.label("free"),
+                providers.c.uuid,
+                providers.c.generation,
+                providers.c.root_provider_id,
+                providers.c.parent_provider_id,
             )
+            .join(providers, providers.c.id == inventories.c.resource_provider_id)
+            .where(
+                or_(
+                    *(
+                        and_(inventories.c.resource_class_id == rc, free >= amount)
+                        for rc, amount in sorted(least.items())
+                    )
+                )
+            ),
         ),
     )
     nodes, units, free_of, by_class = data.nodes, data.units, data.free, data.by_class
@@ -205,6 +208,44 @@ async def _load(
             .where(aggregates.c.uuid.in_(sorted(agg_names)))
         ):
             data.aggs.setdefault(rp, set()).add(agg)
+
+
+def _in_aggregates(uuids: set[str]) -> Any:
+    """Ids of the providers in any of the aggregates ``uuids`` (a subquery)."""
+    return (
+        select(provider_aggregates.c.resource_provider_id)
+        .join(aggregates, aggregates.c.id == provider_aggregates.c.aggregate_id)
+        .where(aggregates.c.uuid.in_(sorted(uuids)))
+    )
+
+
+def _prefiltered(req: CandidateRequest, query: Any) -> Any:
+    """With one request group, its aggregate and tree filters go into the inventory query
+    (a provider qualifies through its own aggregates or its root's, as the solver checks
+    again), so only the rows that can matter come back."""
+    if len(req.groups) != 1:
+        return query
+    group = req.groups[0]
+    for anyof in group.member_of:
+        query = query.where(
+            or_(
+                providers.c.id.in_(_in_aggregates(set(anyof))),
+                providers.c.root_provider_id.in_(_in_aggregates(set(anyof))),
+            )
+        )
+    if group.forbidden_aggs:
+        query = query.where(
+            providers.c.id.not_in(_in_aggregates(group.forbidden_aggs)),
+            providers.c.root_provider_id.not_in(_in_aggregates(group.forbidden_aggs)),
+        )
+    if group.in_tree is not None:
+        root = providers.alias("tree")
+        query = query.where(
+            providers.c.root_provider_id.in_(
+                select(root.c.root_provider_id).where(root.c.uuid == group.in_tree)
+            )
+        )
+    return query
 
 
 class _Solver:
