@@ -27,22 +27,30 @@ up: setup
 services:
 	@scripts/services.sh
 
-# Everything on the defaults (SQLite, in-process bus), then the in-process platform, identity
-# and image tests on PostgreSQL, on MariaDB and on RabbitMQ (imports cross the bus to the image
-# worker), then Tempest's identity and image API suites.
+PYTEST = $(VENV)/bin/pytest -q -p no:cacheprovider
+# The suites `make test` runs side by side (scripts/parallel.sh, SUITE_JOBS at a time, the
+# longest first): the end-to-end tests (real clients against real onestack processes) and the
+# in-process tests on the defaults (SQLite, in-process bus); Tempest's identity and image API
+# suites (docs/conformance.md); the in-process tests of BACKEND_TESTS on PostgreSQL, on MariaDB
+# and on RabbitMQ.
+SUITE_JOBS ?= 3
+SUITES = 'e2e=$(PYTEST) -m e2e $(ARGS)' \
+	'tempest=scripts/tempest.sh identity image' \
+	'in-process=$(PYTEST) -m "not e2e" $(ARGS)' \
+	$(BACKEND_SUITES)
+BACKEND_SUITES = 'postgresql=ONESTACK_TEST_DATABASE_URL=$(PG_URL) $(PYTEST) -m "not e2e" $(BACKEND_TESTS)' \
+	'mariadb=ONESTACK_TEST_DATABASE_URL=$(MYSQL_URL) $(PYTEST) -m "not e2e" $(BACKEND_TESTS)' \
+	'rabbitmq=ONESTACK_TEST_TRANSPORT_URL=$(RABBIT_URL) $(PYTEST) -m "not e2e" $(BACKEND_TESTS)'
+
 test: setup-test lint services
-	$(VENV)/bin/pytest -q $(ARGS)
-	$(MAKE) --no-print-directory test-backends
-	$(MAKE) --no-print-directory tempest
+	scripts/parallel.sh -j $(SUITE_JOBS) $(SUITES)
 
 # Tempest's identity and image API suites against a fresh onestack (docs/conformance.md).
 tempest: setup-test
 	scripts/tempest.sh identity image
 
 test-backends: setup-test services
-	ONESTACK_TEST_DATABASE_URL=$(PG_URL) $(VENV)/bin/pytest -q -m "not e2e" $(BACKEND_TESTS)
-	ONESTACK_TEST_DATABASE_URL=$(MYSQL_URL) $(VENV)/bin/pytest -q -m "not e2e" $(BACKEND_TESTS)
-	ONESTACK_TEST_TRANSPORT_URL=$(RABBIT_URL) $(VENV)/bin/pytest -q -m "not e2e" $(BACKEND_TESTS)
+	scripts/parallel.sh -j $(SUITE_JOBS) $(BACKEND_SUITES)
 
 test-fast: setup-test
 	$(VENV)/bin/pytest -q -m "not e2e" $(ARGS)
