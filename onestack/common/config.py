@@ -132,7 +132,7 @@ class ImageSettings(BaseModel):
     image_cache_dir: Path | None = Field(None, description="default DATA/image-cache")
     image_cache_max_size: int = Field(10737418240, ge=0, description="bytes the pruner keeps")
     cache_prefetcher_interval: float = Field(
-        300.0, gt=0, description="seconds between prefetcher runs (a PUT /v2/cache/ID wakes it)"
+        300.0, gt=0, description="seconds between runs of the prefetcher of queued images"
     )
 
 

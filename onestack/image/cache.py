@@ -174,20 +174,19 @@ class ImageCache:
             async for chunk in chunks:
                 md5.update(chunk)
                 written += len(chunk)
-                await asyncio.to_thread(handle.write, chunk)
+                if committed:  # more data than the image's size: not the image
+                    LOG.warning("image %s: more data than its size; evicted", image_id)
+                    self._drop_data(image_id)
+                    committed = False
+                elif handle is not None:
+                    await asyncio.to_thread(handle.write, chunk)
+                    if written >= size:  # the last chunk: in the cache before the client has it
+                        await asyncio.to_thread(_flush_close, handle)
+                        handle = None
+                        committed = await self._commit(image_id, written, size, md5, checksum)
                 yield chunk
-            await asyncio.to_thread(_flush_close, handle)
-            handle = None
-            if written != size or (checksum and md5.hexdigest() != checksum):
-                LOG.warning("image %s: data does not match its record; not cached", image_id)
-            else:
-                os.replace(temp, self.data / image_id)
-                committed = True
-                async with self._lock:
-                    now = time.time()
-                    self._write_meta(image_id, 0, now)
-                self.unqueue(image_id)
-                LOG.info("image %s cached (%d bytes)", image_id, written)
+            if not committed and written < size:
+                LOG.info("image %s: stream ended short (%d of %d)", image_id, written, size)
         finally:
             self._writing.discard(image_id)
             closing = getattr(chunks, "aclose", None)
@@ -197,11 +196,23 @@ class ImageCache:
             if handle is not None:
                 with contextlib.suppress(OSError):
                     handle.close()
-            if not committed:
-                with contextlib.suppress(OSError):
-                    temp.unlink()
-            else:
-                await self.prune(keep=image_id)
+            with contextlib.suppress(OSError):
+                temp.unlink()  # gone already once committed
+
+    async def _commit(
+        self, image_id: str, written: int, size: int, md5: Any, checksum: str | None
+    ) -> bool:
+        """Move a whole written image into the cache if it matches its record."""
+        if written != size or (checksum and md5.hexdigest() != checksum):
+            LOG.warning("image %s: data does not match its record; not cached", image_id)
+            return False
+        os.replace(self.incomplete / image_id, self.data / image_id)
+        async with self._lock:
+            self._write_meta(image_id, 0, time.time())
+        self.unqueue(image_id)
+        LOG.info("image %s cached (%d bytes)", image_id, written)
+        await self.prune(keep=image_id)
+        return True
 
     async def fill(
         self, image_id: str, chunks: AsyncIterator[bytes], size: int, checksum: str | None

@@ -2,8 +2,9 @@
 
 The cache is on when ``[image] image_cache_enabled`` says so, or by default when a store is
 remote (not a local file store). The prefetcher runs in the API service (not in image workers:
-the cache is that process's local disk): every ``cache_prefetcher_interval`` seconds, and at
-once when an image is queued, it caches the queued images that are active.
+the cache is that process's local disk): every ``cache_prefetcher_interval`` seconds it caches
+the queued images that are active. As in Glance, a queued image stays listed in
+``queued_images`` until that run.
 """
 
 from __future__ import annotations
@@ -63,8 +64,7 @@ async def queue(mgr: ImageManager, ctx: RequestContext, image_id: str) -> None:
         row = (await get_visible(mgr, session, ctx, image_id)).row
     if row.status != "active":
         raise BadRequest("Only images with status active can be targeted for queueing")
-    await asyncio.to_thread(cache.enqueue, image_id)
-    mgr.wake_prefetcher()
+    await asyncio.to_thread(cache.enqueue, image_id)  # cached on the prefetcher's next run
 
 
 async def delete(mgr: ImageManager, ctx: RequestContext, image_id: str) -> None:

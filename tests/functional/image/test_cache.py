@@ -148,12 +148,16 @@ async def test_range_download_of_uncached_image_is_not_cached(
 
 
 async def test_queue_prefetches(api: httpx.AsyncClient, demo: dict[str, str],
-                                admin: dict[str, str], cache: ImageCache) -> None:
+                                admin: dict[str, str], mgr: ImageManager,
+                                cache: ImageCache) -> None:
     data = os.urandom(70_000)
     image_id = await new_image(api, demo, data)
     r = await api.put(f"{IMG}/cache/{image_id}", headers=admin)
     assert r.status_code == 202 and r.content == b""
-    for _ in range(100):  # the PUT wakes the prefetcher (its interval here is an hour)
+    body = await listing(api, admin)
+    assert image_id in body["queued_images"] and entry(body, image_id) is None
+    mgr.wake_prefetcher()  # its next run (the interval here is an hour)
+    for _ in range(100):
         body = await listing(api, admin)
         if entry(body, image_id) is not None:
             break
