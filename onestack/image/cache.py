@@ -24,11 +24,12 @@ import logging
 import os
 import re
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from onestack.image.stores import NotFound as StoreNotFound
 from onestack.image.stores.filesystem import FilesystemStore
 
 LOG = logging.getLogger(__name__)
@@ -120,12 +121,30 @@ class ImageCache:
 
     # -- reads -----------------------------------------------------------------------------
     async def read(
-        self, image_id: str, offset: int = 0, length: int | None = None
+        self,
+        image_id: str,
+        fallback: Callable[[], AsyncIterator[bytes]],
+        offset: int = 0,
+        length: int | None = None,
     ) -> AsyncIterator[bytes]:
-        """Stream the cached image (counts a hit)."""
+        """Stream the cached image, counting a hit once the data flows (not for a HEAD); an
+        entry evicted since the caller looked streams from ``fallback()`` (the store)."""
         chunks = self.files.get(self.files.url_for(image_id), offset, length)
-        await self._record_hit(image_id)
-        return chunks
+        try:
+            first = await anext(chunks)
+        except StopAsyncIteration:
+            return
+        except StoreNotFound:
+            async for chunk in fallback():
+                yield chunk
+            return
+        try:
+            await self._record_hit(image_id)
+            yield first
+            async for chunk in chunks:
+                yield chunk
+        finally:
+            await chunks.aclose()  # type: ignore[attr-defined]
 
     async def _record_hit(self, image_id: str) -> None:
         async with self._lock:

@@ -402,12 +402,13 @@ async def download(
         if cache is None or size == 0:
             return Download(store.get(url), size, row.checksum)
         if cached:
-            return Download(await cache.read(image_id), size, row.checksum)
+            return Download(cache.read(image_id, lambda: store.get(url)), size, row.checksum)
         return Download(cache.tee(image_id, store.get(url), size, row.checksum), size, row.checksum)
     first, last = wanted
     if cached:
         assert cache is not None
-        chunks = await cache.read(image_id, first, last - first + 1)
+        length = last - first + 1
+        chunks = cache.read(image_id, lambda: store.get(url, first, length), first, length)
     else:
         chunks = store.get(url, first, last - first + 1)
     return Download(chunks, size, row.checksum, first, last, partial=True)

@@ -20,6 +20,7 @@ from onestack.image.cache import ImageCache
 from onestack.image.manager import ImageManager
 from onestack.server import Cloud
 from tests.conftest import TEST_ROUNDS, issue, password_auth, password_of
+from tests.functional.image.conftest import new_project_user
 
 IMG = "/image/v2"
 
@@ -136,6 +137,31 @@ async def test_download_is_cached_then_served_from_cache(
     assert r.status_code == 206 and r.content == data[100000:100010]
     assert r.headers["content-range"] == f"bytes 100000-100009/{len(data)}"
     assert entry(await listing(api, admin), image_id)["hits"] == 2  # type: ignore[index]
+    r = await api.head(f"{IMG}/images/{image_id}/file", headers=demo)
+    assert r.status_code == 200 and r.headers["content-length"] == str(len(data))
+    assert entry(await listing(api, admin), image_id)["hits"] == 2  # type: ignore[index]
+
+
+async def test_entry_evicted_while_read_streams_from_store(cache: ImageCache) -> None:
+    image_id = str(uuid.uuid4())
+    assert await cache.fill(image_id, _chunks([b"k" * 100]), 100, None)
+    cache.evict(image_id)  # between the download's look and its read
+    got = [c async for c in cache.read(image_id, lambda: _chunks([b"from the store"]))]
+    assert got == [b"from the store"]
+
+
+async def test_cached_private_image_stays_private(
+        api: httpx.AsyncClient, demo: dict[str, str], admin: dict[str, str],
+        cache: ImageCache) -> None:
+    image_id = await new_image(api, demo, b"secret" * 100)
+    assert (await api.get(f"{IMG}/images/{image_id}/file", headers=demo)).status_code == 200
+    assert cache.is_cached(image_id)
+    _, other = await new_project_user(api, admin)
+    r = await api.get(f"{IMG}/images/{image_id}/file", headers=other)
+    assert r.status_code == 404
+    r = await api.get(f"{IMG}/images/{image_id}/file", headers={**other, "Range": "bytes=0-1"})
+    assert r.status_code == 404
+    assert (await api.put(f"{IMG}/cache/{image_id}", headers=other)).status_code == 403
 
 
 async def test_range_download_of_uncached_image_is_not_cached(
