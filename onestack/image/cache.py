@@ -4,14 +4,16 @@ Layout under ``[image] image_cache_dir`` (default ``DATA/image-cache``)::
 
     data/<image_id>        whole, checksum-verified images (served by a FilesystemStore)
     meta/<image_id>.json   hits and last access of each cached image
-    incomplete/<image_id>  an image being written (renamed into data/ once it verifies)
+    incomplete/<image_id>.<pid>.<random>
+                           an image being written by process <pid> (renamed into data/ once
+                           it verifies; each writer has its own file)
     queue/<image_id>       images queued for the prefetcher (PUT /v2/cache/{image_id})
 
 A download of an image that is not cached tees the store's stream into ``incomplete/``; only a
 download that reaches the end with the right size and checksum is renamed into ``data/``
 (atomically), so an interrupted or broken stream never leaves a half image in the cache.
-Leftovers in ``incomplete/`` are removed at start. The pruner keeps the cache under
-``image_cache_max_size`` bytes, least recently used first.
+Leftovers in ``incomplete/`` of processes that are gone are removed at start. The pruner keeps
+the cache under ``image_cache_max_size`` bytes, least recently used first.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import json
 import logging
 import os
 import re
+import secrets
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -76,8 +79,9 @@ class ImageCache:
         for directory in (self.data, self.meta, self.incomplete, self.queue):
             directory.mkdir(parents=True, exist_ok=True)
         for leftover in self.incomplete.iterdir():
-            with contextlib.suppress(OSError):
-                leftover.unlink()
+            if not _writer_alive(leftover.name):
+                with contextlib.suppress(OSError):
+                    leftover.unlink()
         for meta in self.meta.glob("*.json"):  # metadata of data that is not there
             if not (self.data / meta.stem).exists():
                 with contextlib.suppress(OSError):
@@ -183,7 +187,7 @@ class ImageCache:
         checksum: str | None,
     ) -> AsyncIterator[bytes]:
         self._writing.add(image_id)
-        temp = self.incomplete / image_id
+        temp = self.incomplete / f"{image_id}.{os.getpid()}.{secrets.token_hex(4)}"
         md5 = hashlib.md5(usedforsecurity=False)
         written = 0
         committed = False
@@ -202,7 +206,7 @@ class ImageCache:
                     if written >= size:  # the last chunk: in the cache before the client has it
                         await asyncio.to_thread(_flush_close, handle)
                         handle = None
-                        committed = await self._commit(image_id, written, size, md5, checksum)
+                        committed = await self._commit(image_id, temp, written, size, md5, checksum)
                 yield chunk
             if not committed and written < size:
                 LOG.info("image %s: stream ended short (%d of %d)", image_id, written, size)
@@ -219,13 +223,17 @@ class ImageCache:
                 temp.unlink()  # gone already once committed
 
     async def _commit(
-        self, image_id: str, written: int, size: int, md5: Any, checksum: str | None
+        self, image_id: str, temp: Path, written: int, size: int, md5: Any, checksum: str | None
     ) -> bool:
         """Move a whole written image into the cache if it matches its record."""
         if written != size or (checksum and md5.hexdigest() != checksum):
             LOG.warning("image %s: data does not match its record; not cached", image_id)
             return False
-        os.replace(self.incomplete / image_id, self.data / image_id)
+        try:
+            os.replace(temp, self.data / image_id)
+        except OSError:
+            LOG.warning("image %s: could not be moved into the cache", image_id, exc_info=True)
+            return False
         async with self._lock:
             self._write_meta(image_id, 0, time.time())
         self.unqueue(image_id)
@@ -296,6 +304,21 @@ class ImageCache:
                 evicted.append(entry.image_id)
             LOG.info("image cache pruned: %s", ", ".join(evicted))
             return evicted
+
+
+def _writer_alive(name: str) -> bool:
+    """Whether the process that named an incomplete file ``<id>.<pid>.<random>`` still runs
+    (this process's own files at start are leftovers of an earlier life of its pid)."""
+    parts = name.rsplit(".", 2)
+    if len(parts) != 3 or not parts[1].isdigit() or int(parts[1]) == os.getpid():
+        return False
+    try:
+        os.kill(int(parts[1]), 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # exists, not ours to signal
+    return True
 
 
 def _flush_close(handle: Any) -> None:

@@ -132,7 +132,8 @@ async def forget_deleted(mgr: ImageManager, cache: ImageCache) -> None:
 
 
 async def prefetcher(mgr: ImageManager, cache: ImageCache, wake: asyncio.Event) -> None:
-    """Runs until cancelled: prunes and reconciles once, then prefetches on each wake-up."""
+    """Runs until cancelled: reconciles and prunes at start, then on each run (every interval
+    or wake-up) prefetches, evicts entries of deleted images and prunes."""
     try:
         await forget_deleted(mgr, cache)
         await cache.prune()
@@ -144,6 +145,8 @@ async def prefetcher(mgr: ImageManager, cache: ImageCache, wake: asyncio.Event) 
         wake.clear()
         try:
             await prefetch_once(mgr, cache)
+            await forget_deleted(mgr, cache)  # images another API process deleted
+            await cache.prune()
         except asyncio.CancelledError:
             raise
         except Exception:

@@ -301,10 +301,18 @@ async def test_restart_removes_leftovers_and_entries_of_deleted_images(
         mgr: ImageManager, cache: ImageCache) -> None:
     leftover = cache.incomplete / str(uuid.uuid4())
     leftover.write_bytes(b"half an image")
+    dead = cache.incomplete / f"{uuid.uuid4()}.{2**22 + 12345}.0a0b"  # no such pid
+    dead.write_bytes(b"half an image of a process that is gone")
+    mine = cache.incomplete / f"{uuid.uuid4()}.{os.getpid()}.0a0b"  # an earlier life of my pid
+    mine.write_bytes(b"x")
+    live = cache.incomplete / f"{uuid.uuid4()}.{os.getppid()}.0a0b"  # another live writer
+    live.write_bytes(b"being written")
     gone = str(uuid.uuid4())  # an image deleted while the process was down
     (cache.data / gone).write_bytes(b"data of a deleted image")
     cache.prepare()
-    assert not leftover.exists()
+    assert not leftover.exists() and not dead.exists() and not mine.exists()
+    assert live.exists()
+    live.unlink()
     await caching.forget_deleted(mgr, cache)
     assert not cache.is_cached(gone)
 
