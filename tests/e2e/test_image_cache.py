@@ -1,16 +1,20 @@
 """The image cache driven by openstacksdk's image proxy against ``onestack up`` whose images
 live in Object Storage (the swift store), so the cache is on by default: a download cached,
-queueing and the prefetcher, deleting and clearing, the admin-only policy."""
+queueing and the prefetcher, deleting and clearing, the admin-only policy; a SIGKILL while a
+download is being cached leaves no half image in the cache."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import os
+import signal
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
+import httpx
 import openstack
 import pytest
 from openstack.config import loader
@@ -85,3 +89,40 @@ def test_cache_with_openstacksdk(cloud: RunningCloud) -> None:
     cache = admin.image.get_image_cache()
     assert cache.cached_images == [] and cache.queued_images == []
     demo.image.delete_image(other)
+
+
+def test_sigkill_while_caching_leaves_no_half_image(
+        tmp_path_factory: pytest.TempPathFactory) -> None:
+    data_dir = tmp_path_factory.mktemp("e2e-image-cache-kill") / "data"
+    port = free_port()
+    cache_dir: Path = data_dir / "image-cache"
+    running = start_cloud(data_dir, port, extra_env=ENV)
+    try:
+        demo = connect(running, "onestack-demo")
+        image = demo.image.create_image(name="big", data=os.urandom(24 << 20),
+                                        disk_format="raw", container_format="bare", wait=True)
+        token = demo.session.get_token()
+        url = f"{running.url}/image"
+        with httpx.stream("GET", f"{url}/v2/images/{image.id}/file", timeout=30,
+                          headers={"X-Auth-Token": token}) as response:
+            assert response.status_code == 200
+            received = 0
+            for chunk in response.iter_bytes():
+                received += len(chunk)
+                if received >= 2 << 20:
+                    break
+            assert list((cache_dir / "incomplete").iterdir()) != []  # being cached
+            os.kill(running.process.pid, signal.SIGKILL)
+        running.process.wait(timeout=10)
+    finally:
+        stop_cloud(running)
+    running = start_cloud(data_dir, port, extra_env=ENV)
+    try:
+        assert list((cache_dir / "incomplete").iterdir()) == []
+        assert list((cache_dir / "data").iterdir()) == []
+        admin, demo = connect(running, "onestack"), connect(running, "onestack-demo")
+        assert cached_ids(admin) == {}
+        assert len(demo.image.download_image(image).content) == 24 << 20  # now cached whole
+        assert cached_ids(admin)[image.id].size == 24 << 20
+    finally:
+        stop_cloud(running)
