@@ -59,6 +59,9 @@ cat > "$DATA/onestack.toml" <<EOF
 [image]
 default_store = "primary"
 web_download_allowed_ports = [80, 443, $WEB_PORT]
+# the local image cache (on by default only with a remote store): Tempest's cache API tests
+image_cache_enabled = true
+cache_prefetcher_interval = 2
 
 [image.stores.primary]
 type = "file"
@@ -137,6 +140,7 @@ disk_formats = ami,ari,aki,vhd,vhdx,vmdk,raw,qcow2,vdi,iso,ploop
 hashing_algorithm = sha512
 http_image = http://127.0.0.1:$WEB_PORT/image.raw
 http_qcow2_image = http://127.0.0.1:$WEB_PORT/image.qcow2
+image_caching_enabled = true
 
 [image-feature-enabled]
 api_v2 = true

@@ -126,6 +126,14 @@ class ImageSettings(BaseModel):
     property_protection_file: Path | None = None
     property_protection_rule_format: str = Field("roles", pattern="^(roles|policies)$")
     policy_file: Path | None = None
+    image_cache_enabled: bool | None = Field(
+        None, description="the local image cache and /v2/cache (default: on with a remote store)"
+    )
+    image_cache_dir: Path | None = Field(None, description="default DATA/image-cache")
+    image_cache_max_size: int = Field(10737418240, ge=0, description="bytes the pruner keeps")
+    cache_prefetcher_interval: float = Field(
+        300.0, gt=0, description="seconds between runs of the prefetcher of queued images"
+    )
 
 
 class ComputeSettings(BaseModel):

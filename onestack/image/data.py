@@ -396,8 +396,19 @@ async def download(
     store, url = usable[0]
     size = int(row.size)
     wanted = parse_range(range_header, size) if size > 0 else None
+    cache = mgr.cache
+    cached = cache is not None and size > 0 and cache.is_cached(image_id)
     if wanted is None:
-        return Download(store.get(url), size, row.checksum)
+        if cache is None or size == 0:
+            return Download(store.get(url), size, row.checksum)
+        if cached:
+            return Download(cache.read(image_id, lambda: store.get(url)), size, row.checksum)
+        return Download(cache.tee(image_id, store.get(url), size, row.checksum), size, row.checksum)
     first, last = wanted
-    chunks = store.get(url, first, last - first + 1)
+    if cached:
+        assert cache is not None
+        length = last - first + 1
+        chunks = cache.read(image_id, lambda: store.get(url, first, length), first, length)
+    else:
+        chunks = store.get(url, first, last - first + 1)
     return Download(chunks, size, row.checksum, first, last, partial=True)

@@ -366,6 +366,8 @@ async def delete_image(mgr: ImageManager, ctx: RequestContext, image_id: str) ->
 
 async def remove_data(mgr: ImageManager, image_id: str, locations: list[tuple[str, str]]) -> None:
     """Delete an image's data from its stores and the staging area (best effort, logged)."""
+    if mgr.cache is not None:
+        mgr.cache.evict(image_id)
     for store_id, url in locations:
         store = mgr.stores.get(store_id)
         if store is None:

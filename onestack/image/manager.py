@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from fastapi import Request
 
     from onestack.common.platform import Platform
+    from onestack.image.cache import ImageCache
 
 LOG = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -65,6 +66,9 @@ class ImageManager:
         self._background: set[asyncio.Task[Any]] = set()
         self._admin_memo: dict[tuple[Any, ...], bool] = {}
         self._write_lock = asyncio.Lock() if self.db.is_sqlite else None
+        #: The local image cache (caching.py); only the API service sets it up.
+        self.cache: ImageCache | None = None
+        self._prefetch_wake = asyncio.Event()
 
     async def start(self) -> None:
         """Migrate, connect the notifier, seed the metadef resource types, reconcile the work
@@ -78,6 +82,19 @@ class ImageManager:
         await recovery.reconcile(self)
         self.spawn(recovery.sweep(self), "image-sweep")  # a directory scan: in the background
         self.spawn(self.leases.keep(lambda: recovery.reconcile(self)), "image-leases")
+
+    async def start_cache(self) -> None:
+        """Set up the local image cache where it is enabled, and run its prefetcher."""
+        from onestack.image import caching
+
+        self.cache = caching.cache_for(self)
+        if self.cache is None:
+            return
+        await asyncio.to_thread(self.cache.prepare)
+        self.spawn(caching.prefetcher(self, self.cache, self._prefetch_wake), "image-prefetch")
+
+    def wake_prefetcher(self) -> None:
+        self._prefetch_wake.set()
 
     async def start_notifier(self) -> None:
         self._notifier = self.platform.notifier("image")

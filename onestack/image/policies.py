@@ -50,7 +50,11 @@ DEFAULT_RULES: dict[str, str] = {
     "deactivate": ADMIN_OR_MEMBER,
     "reactivate": ADMIN_OR_MEMBER,
     "copy_image": ADMIN,
-    "manage_image_cache": ADMIN,
+    # the image cache API (2.14)
+    "cache_list": ADMIN,
+    "cache_image": ADMIN,
+    "cache_delete": ADMIN,
+    "cache_clear": ADMIN,
     # members
     "add_member": ADMIN_OR_MEMBER,
     "delete_member": ADMIN_OR_MEMBER,

@@ -60,6 +60,7 @@ class ImageService:
 
     async def start(self) -> None:
         await self.manager.start()
+        await self.manager.start_cache()
 
     async def stop(self) -> None:
         await self.manager.stop()

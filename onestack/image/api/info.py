@@ -12,7 +12,7 @@ from starlette.responses import Response
 from onestack.common.api import json, no_content
 from onestack.common.context import RequestContext
 from onestack.common.errors import NotFound
-from onestack.image import images
+from onestack.image import caching, images
 from onestack.image.api import protected_router
 from onestack.image.api.common import Caller
 from onestack.image.manager import manager_of
@@ -116,12 +116,25 @@ async def delete_from_store(
     return no_content()
 
 
-# The image cache API (/v2/cache): this cloud keeps no local image cache, and says so as
-# Glance does where caching is not enabled.
+# The image cache API (/v2/cache, Image API 2.14): 404 where caching is not enabled.
 @router.get("/cache")
-@router.delete("/cache")
+async def cache_list(request: Request, ctx: RequestContext = Caller) -> Response:
+    return json(await caching.listing(manager_of(request), ctx))
+
+
 @router.put("/cache/{image_id}")
+async def cache_image(request: Request, image_id: str, ctx: RequestContext = Caller) -> Response:
+    await caching.queue(manager_of(request), ctx, image_id)
+    return Response(status_code=202)
+
+
 @router.delete("/cache/{image_id}")
-async def cache(request: Request, ctx: RequestContext = Caller) -> Response:
-    manager_of(request).enforce(ctx, "manage_image_cache", {"project_id": ctx.project_id})
-    raise NotFound("Caching via API is not supported at this site.")
+async def cache_delete(request: Request, image_id: str, ctx: RequestContext = Caller) -> Response:
+    await caching.delete(manager_of(request), ctx, image_id)
+    return no_content()
+
+
+@router.delete("/cache")
+async def cache_clear(request: Request, ctx: RequestContext = Caller) -> Response:
+    await caching.clear(manager_of(request), ctx, request.headers.get(caching.CLEAR_TARGET))
+    return no_content()
