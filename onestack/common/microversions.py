@@ -14,6 +14,7 @@ comparable with tuples, strings and other versions), and declare a route's range
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -52,7 +53,7 @@ class Version:
         if isinstance(value, Version):
             return value
         if isinstance(value, str):
-            return cls.parse(value)
+            return _parsed(value)
         major, minor = value
         return cls(int(major), int(minor))
 
@@ -80,6 +81,12 @@ class Version:
     def between(self, low: Any = None, high: Any = None) -> bool:
         """Whether ``low <= self <= high`` (a missing bound is open)."""
         return (low is None or self >= low) and (high is None or self <= high)
+
+
+@functools.lru_cache(maxsize=512)
+def _parsed(text: str) -> Version:
+    """Version literals in code (``v >= "1.14"``) are parsed once."""
+    return Version.parse(text)
 
 
 @dataclass(frozen=True)

@@ -9,10 +9,12 @@ both succeed, whatever the database's isolation level.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from onestack.common.db import utcnow
@@ -52,9 +54,15 @@ async def consumer_row(conn: AsyncConnection, uuid: str) -> Any:
     ).first()
 
 
+_TYPE_IDS: dict[str, int] = {}  # consumer type names never change their id
+
+
 async def _type_id(conn: AsyncConnection, name: str | None) -> int | None:
     if name is None:
         return None
+    cached = _TYPE_IDS.get(name)
+    if cached is not None:
+        return cached
     found = (
         await conn.execute(select(consumer_types.c.id).where(consumer_types.c.name == name))
     ).scalar()
@@ -64,17 +72,61 @@ async def _type_id(conn: AsyncConnection, name: str | None) -> int | None:
     return int(found)
 
 
-async def write(
-    mgr: PlacementManager,
-    conn: AsyncConnection,
-    claims: list[ConsumerClaim],
-    *,
-    skip_capacity_for: set[int] | None = None,
-) -> None:
+_USED = (
+    select(func.coalesce(func.sum(allocations.c.used), 0))
+    .where(
+        allocations.c.resource_provider_id == inventories.c.resource_provider_id,
+        allocations.c.resource_class_id == inventories.c.resource_class_id,
+    )
+    .scalar_subquery()
+)
+
+
+async def _targets(
+    conn: AsyncConnection, uuids: set[str], class_ids: set[int]
+) -> tuple[dict[str, tuple[int, int]], dict[tuple[int, int], tuple[Inventory, int]]]:
+    """In one query: each provider's (id, generation) and, for the classes claimed, its
+    inventories with what is used of them."""
+    rows = await conn.execute(
+        select(
+            rps.providers.c.uuid,
+            rps.providers.c.id,
+            rps.providers.c.generation,
+            inventories.c.resource_class_id,
+            *(inventories.c[f] for f in FIELDS),
+            _USED.label("used"),
+        )
+        .select_from(
+            rps.providers.outerjoin(
+                inventories,
+                (inventories.c.resource_provider_id == rps.providers.c.id)
+                & inventories.c.resource_class_id.in_(sorted(class_ids)),
+            )
+        )
+        .where(rps.providers.c.uuid.in_(sorted(uuids)))
+    )
+    found: dict[str, tuple[int, int]] = {}
+    invs: dict[tuple[int, int], tuple[Inventory, int]] = {}
+    for row in rows:
+        found[row[0]] = (row[1], row[2])
+        if row[3] is not None:
+            invs[(row[1], row[3])] = (Inventory(*row[4:10]), int(row[10] or 0))
+    return found, invs
+
+
+async def write(mgr: PlacementManager, conn: AsyncConnection, claims: list[ConsumerClaim]) -> None:
     """Replace each consumer's allocations with its claim, atomically (the caller's
-    transaction)."""
+    transaction), in few statements: a claim for a new consumer on one provider is five."""
+    class_names = {rc for c in claims for res in c.resources.values() for rc in res}
+    class_ids, unknown = await mgr.classes.ids_of(conn, class_names)
+    if unknown:
+        raise bad_request(
+            f"Unable to allocate inventory: No such resource class {', '.join(sorted(unknown))}."
+        )
     wanted_rps = {rp for c in claims for rp in c.resources}
-    found = await rps.find(conn, wanted_rps)
+    found, invs = (
+        await _targets(conn, wanted_rps, set(class_ids.values())) if wanted_rps else ({}, {})
+    )
     for claim in claims:
         for rp_uuid in claim.resources:
             if rp_uuid not in found:
@@ -82,12 +134,6 @@ async def write(
                     f"Allocation for resource provider '{rp_uuid}' that does not exist.",
                     "placement.resource_provider.not_found",
                 )
-    class_names = {rc for c in claims for res in c.resources.values() for rc in res}
-    class_ids, unknown = await mgr.classes.ids_of(conn, class_names)
-    if unknown:
-        raise bad_request(
-            f"Unable to allocate inventory: No such resource class {', '.join(sorted(unknown))}."
-        )
     uuids = [c.uuid for c in claims]
     existing = {
         row.uuid: row
@@ -106,20 +152,47 @@ async def write(
                 f"consumer generation conflict - expected {row.generation} but got "
                 f"{claim.generation}"
             )
-    await conn.execute(delete(allocations).where(allocations.c.consumer_id.in_(uuids)))
-    # what each (provider, class) gets in total from these claims
+    # what these consumers held is given back before the new amounts are counted
+    released: dict[tuple[int, int], int] = {}
+    if existing:
+        old = await conn.execute(
+            select(
+                allocations.c.resource_provider_id,
+                allocations.c.resource_class_id,
+                allocations.c.used,
+            ).where(allocations.c.consumer_id.in_(list(existing)))
+        )
+        for rp_id, rc_id, used in old:
+            released[(rp_id, rc_id)] = released.get((rp_id, rc_id), 0) + int(used)
+        await conn.execute(delete(allocations).where(allocations.c.consumer_id.in_(uuids)))
     adding: dict[tuple[int, int], int] = {}
     rows: list[dict[str, Any]] = []
     now = utcnow()
     for claim in claims:
         for rp_uuid, resources in claim.resources.items():
-            rp = found[rp_uuid]
+            rp_id = found[rp_uuid][0]
             for rc, amount in resources.items():
-                key = (rp.id, class_ids[rc])
+                key = (rp_id, class_ids[rc])
+                entry = invs.get(key)
+                if entry is None:
+                    raise conflict(
+                        f"Unable to allocate inventory: Inventory for '{rc}' on resource "
+                        f"provider '{rp_uuid}' invalid.",
+                        None,
+                    )
+                inv = entry[0]
+                if not inv.fits(amount):
+                    raise conflict(
+                        f"Unable to allocate inventory: Unable to create allocation for "
+                        f"'{rc}' on resource provider '{rp_uuid}'. The requested amount would "
+                        f"violate inventory constraints (min_unit {inv.min_unit}, max_unit "
+                        f"{inv.max_unit}, step_size {inv.step_size}).",
+                        None,
+                    )
                 adding[key] = adding.get(key, 0) + amount
                 rows.append(
                     {
-                        "resource_provider_id": rp.id,
+                        "resource_provider_id": rp_id,
                         "consumer_id": claim.uuid,
                         "resource_class_id": class_ids[rc],
                         "used": amount,
@@ -127,11 +200,20 @@ async def write(
                         "updated_at": now,
                     }
                 )
-    if adding:
-        await _check_capacity(
-            conn, mgr, claims, found, class_ids, adding, skip_capacity_for or set()
-        )
+    uuid_of = {v[0]: k for k, v in found.items()}
+    name_of = {v: k for k, v in class_ids.items()}
+    for key, amount in adding.items():
+        inv, used = invs[key]
+        if used - released.get(key, 0) + amount > inv.capacity:
+            raise conflict(
+                f"Unable to allocate inventory: Unable to create allocation for "
+                f"'{name_of[key[1]]}' on resource provider '{uuid_of[key[0]]}'. The requested "
+                f"amount would exceed the capacity.",
+                None,
+            )
+    if rows:
         await conn.execute(insert(allocations), rows)
+    types: list[tuple[str, int]] = []
     for claim in claims:
         row = existing.get(claim.uuid)
         if not claim.resources:
@@ -139,6 +221,8 @@ async def write(
                 await conn.execute(delete(consumers).where(consumers.c.id == row.id))
             continue
         type_id = await _type_id(conn, claim.consumer_type)
+        if claim.consumer_type is not None and type_id is not None:
+            types.append((claim.consumer_type, type_id))
         if row is None:
             await conn.execute(
                 insert(consumers).values(
@@ -167,64 +251,34 @@ async def write(
         if result.rowcount != 1:
             raise conflict("consumer generation conflict - another process changed it")
     for rp_uuid in sorted(wanted_rps):
-        rp = found[rp_uuid]
-        await rps.bump(conn, rp.id, rp.generation)
+        rp_id, generation = found[rp_uuid]
+        await rps.bump(conn, rp_id, generation)
+    _TYPE_IDS.update(types)  # remembered once the transaction got this far
 
 
-async def _check_capacity(
-    conn: AsyncConnection,
-    mgr: PlacementManager,
-    claims: list[ConsumerClaim],
-    found: dict[str, rps.Provider],
-    class_ids: dict[str, int],
-    adding: dict[tuple[int, int], int],
-    skip: set[int],
-) -> None:
-    rp_ids = {rp for rp, _ in adding}
-    rows = await conn.execute(
-        select(
-            inventories.c.resource_provider_id,
-            inventories.c.resource_class_id,
-            *(inventories.c[f] for f in FIELDS),
-        ).where(
-            inventories.c.resource_provider_id.in_(sorted(rp_ids)),
-            inventories.c.resource_class_id.in_(sorted({rc for _, rc in adding})),
-        )
-    )
-    invs = {(row[0], row[1]): Inventory(*row[2:]) for row in rows}
-    used = await usages_of(conn, rp_ids, {rc for _, rc in adding})
-    uuid_of = {rp.id: rp.uuid for rp in found.values()}
-    name_of = {v: k for k, v in class_ids.items()}
-    for claim in claims:
-        for rp_uuid, resources in claim.resources.items():
-            rp = found[rp_uuid]
-            for rc, amount in resources.items():
-                inv = invs.get((rp.id, class_ids[rc]))
-                if inv is None:
-                    raise conflict(
-                        f"Unable to allocate inventory: Inventory for '{rc}' on resource "
-                        f"provider '{rp_uuid}' invalid.",
-                        None,
-                    )
-                if not inv.fits(amount):
-                    raise conflict(
-                        f"Unable to allocate inventory: Unable to create allocation for "
-                        f"'{rc}' on resource provider '{rp_uuid}'. The requested amount would "
-                        f"violate inventory constraints (min_unit {inv.min_unit}, max_unit "
-                        f"{inv.max_unit}, step_size {inv.step_size}).",
-                        None,
-                    )
-    for (rp_id, rc_id), amount in adding.items():
-        if rp_id in skip:
-            continue
-        inv = invs[(rp_id, rc_id)]
-        if used.get((rp_id, rc_id), 0) + amount > inv.capacity:
-            raise conflict(
-                f"Unable to allocate inventory: Unable to create allocation for "
-                f"'{name_of[rc_id]}' on resource provider '{uuid_of[rp_id]}'. The requested "
-                f"amount would exceed the capacity.",
-                None,
-            )
+async def write_retrying(mgr: PlacementManager, claims: list[ConsumerClaim]) -> None:
+    """:func:`write` in its own transaction, done again (up to 10 times, as upstream) when
+    another claim moved a provider's generation on meanwhile: the capacity is then counted
+    afresh, so a retry never overcommits. A stale consumer generation is not retried."""
+    for attempt in range(10):
+        try:
+            async with mgr.write() as conn:
+                await write(mgr, conn, claims)
+            return
+        except rps.ProviderChanged:
+            if attempt == 9:
+                raise
+        except DBAPIError as exc:  # InnoDB picks a deadlock victim among concurrent claims
+            if not _is_deadlock(exc):
+                raise
+            if attempt == 9:
+                raise conflict("resource provider generation conflict") from exc
+        await asyncio.sleep(0.001 * (attempt + 1))
+
+
+def _is_deadlock(exc: DBAPIError) -> bool:
+    text = str(exc.orig).lower()
+    return "deadlock" in text or "1213" in text or "40p01" in text or "40001" in text
 
 
 async def of_consumer(

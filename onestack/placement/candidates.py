@@ -13,11 +13,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from onestack.placement.api.common import bad_request
-from onestack.placement.inventories import FIELDS, Inventory, usages_of
 from onestack.placement.manager import PlacementManager
 from onestack.placement.models import (
     aggregates,
@@ -26,6 +25,7 @@ from onestack.placement.models import (
     provider_traits,
     providers,
 )
+from onestack.placement.rows import capacity_expr, fetch_all, gc_paused, used_expr
 
 
 @dataclass
@@ -70,8 +70,9 @@ class _Data:
 
     def __init__(self) -> None:
         self.nodes: dict[int, Node] = {}
-        self.inv: dict[tuple[int, int], Inventory] = {}
+        self.units: dict[tuple[int, int], tuple[int, int, int]] = {}
         self.free: dict[tuple[int, int], int] = {}
+        self.by_class: dict[int, list[int]] = {}
         self.traits: dict[int, set[int]] = {}
         self.aggs: dict[int, set[str]] = {}
         self.tree_members: dict[int, list[int]] = {}
@@ -95,7 +96,7 @@ async def compute(mgr: PlacementManager, conn: AsyncConnection, req: CandidateRe
             f"No such trait(s): {', '.join(sorted(missing))}.", "placement.query.bad_value"
         )
     data = _Data()
-    await _load(conn, req, data, set(class_ids.values()), set(trait_ids.values()))
+    await _load(conn, req, data, class_ids, set(trait_ids.values()))
     in_tree_roots: dict[str, int | None] = {}
     for g in req.groups:
         if g.in_tree and g.in_tree not in in_tree_roots:
@@ -106,9 +107,8 @@ async def compute(mgr: PlacementManager, conn: AsyncConnection, req: CandidateRe
             ).first()
             in_tree_roots[g.in_tree] = row[0] if row else None
     solver = _Solver(req, data, class_ids, trait_ids, in_tree_roots)
-    requests = (
-        list(itertools.islice(solver.solve(), req.limit)) if req.limit else list(solver.solve())
-    )
+    with gc_paused():
+        requests = list(itertools.islice(solver.solve(), req.limit))
     used_ids = {rp for alloc, mapping in requests for rp in alloc} | {
         rp for _, mapping in requests for ids in mapping.values() for rp in ids
     }
@@ -119,30 +119,50 @@ async def _load(
     conn: AsyncConnection,
     req: CandidateRequest,
     data: _Data,
-    class_ids: set[int],
+    class_map: dict[str, int],
     trait_ids: set[int],
 ) -> None:
-    rows = await conn.execute(
+    # one row per (provider, class) that has room for the smallest amount asked of the class:
+    # the free capacity and the unit constraints are computed by the database
+    least: dict[int, int] = {}
+    for g in req.groups:
+        for rc_name, amount in g.resources.items():
+            rc_id = class_map[rc_name]
+            least[rc_id] = min(amount, least.get(rc_id, amount))
+    free = capacity_expr(conn.dialect.name) - used_expr()
+    rows = await fetch_all(
+        conn,
         select(
             inventories.c.resource_provider_id,
             inventories.c.resource_class_id,
-            *(inventories.c[f] for f in FIELDS),
+            inventories.c.min_unit,
+            inventories.c.max_unit,
+            inventories.c.step_size,
+            free.label("free"),
             providers.c.uuid,
             providers.c.generation,
             providers.c.root_provider_id,
             providers.c.parent_provider_id,
         )
         .join(providers, providers.c.id == inventories.c.resource_provider_id)
-        .where(inventories.c.resource_class_id.in_(sorted(class_ids)))
+        .where(
+            or_(
+                *(
+                    and_(inventories.c.resource_class_id == rc, free >= amount)
+                    for rc, amount in sorted(least.items())
+                )
+            )
+        ),
     )
-    for row in rows:
-        rp, rc = row[0], row[1]
-        data.inv[(rp, rc)] = Inventory(*row[2:8])
-        if rp not in data.nodes:
-            data.nodes[rp] = Node(rp, row[8], row[9], row[10], row[11])
-    used = await usages_of(conn, None, class_ids)
-    for key, inv in data.inv.items():
-        data.free[key] = inv.capacity - used.get(key, 0)
+    nodes, units, free_of, by_class = data.nodes, data.units, data.free, data.by_class
+    with gc_paused():
+        for rp, rc, min_unit, max_unit, step, room, uuid, generation, root, parent in rows:
+            key = (rp, rc)
+            units[key] = (min_unit, max_unit, step)
+            free_of[key] = int(room)
+            by_class.setdefault(rc, []).append(rp)
+            if rp not in nodes:
+                nodes[rp] = Node(rp, uuid, generation, root, parent)
     # the trees with more than one provider: load their other members too
     roots = {n.root for n in data.nodes.values()}
     nested = [
@@ -169,10 +189,11 @@ async def _load(
     for node in data.nodes.values():
         data.tree_members.setdefault(node.root, []).append(node.id)
     if trait_ids:
-        for rp, trait in await conn.execute(
+        for rp, trait in await fetch_all(
+            conn,
             select(provider_traits.c.resource_provider_id, provider_traits.c.trait_id).where(
                 provider_traits.c.trait_id.in_(sorted(trait_ids))
-            )
+            ),
         ):
             data.traits.setdefault(rp, set()).add(trait)
     agg_names = {a for g in req.groups for s in g.member_of for a in s}
@@ -226,22 +247,58 @@ class _Solver:
         return root is not None and self.data.nodes[rp].root == root
 
     def _supplies(self, rp: int, rc: int, amount: int) -> bool:
-        inv = self.data.inv.get((rp, rc))
-        return inv is not None and inv.fits(amount) and self.data.free[(rp, rc)] >= amount
+        units = self.data.units.get((rp, rc))
+        if units is None:
+            return False
+        min_unit, max_unit, step = units
+        return (
+            min_unit <= amount <= max_unit
+            and amount % step == 0
+            and self.data.free[(rp, rc)] >= amount
+        )
 
     def _suppliers(self, rc_name: str, amount: int, group: RequestGroup) -> list[int]:
         rc = self.class_ids[rc_name]
+        plain = not (group.member_of or group.forbidden_aggs or group.in_tree)
         return [
             rp
-            for (rp, c) in self.data.inv
-            if c == rc
-            and self._supplies(rp, rc, amount)
-            and self._in_aggs(rp, group)
-            and self._in_tree(rp, group)
+            for rp in self.data.by_class.get(rc, ())
+            if self._supplies(rp, rc, amount)
+            and (plain or (self._in_aggs(rp, group) and self._in_tree(rp, group)))
         ]
 
     # -- combination --------------------------------------------------------------------
     def solve(self) -> Iterator[tuple[dict[int, dict[int, int]], dict[str, list[int]]]]:
+        flat = self._flat()
+        if flat is not None:
+            yield from flat
+            return
+        yield from self._solve_trees()
+
+    def _flat(self) -> Iterator[tuple[dict[int, dict[int, int]], dict[str, list[int]]]] | None:
+        """The common case fast: one unsuffixed group and every provider that could serve it
+        alone in its tree; each such provider with room for all of it is a candidate."""
+        req = self.req
+        if len(req.groups) != 1 or req.groups[0].suffix or not req.groups[0].resources:
+            return None
+        group = req.groups[0]
+        data = self.data
+        wanted = [(self.class_ids[n], a) for n, a in sorted(group.resources.items())]
+        suppliers = [set(self._suppliers(n, a, group)) for n, a in sorted(group.resources.items())]
+        everyone = set().union(*suppliers)
+        if any(len(data.tree_members.get(data.nodes[rp].root, ())) > 1 for rp in everyone):
+            return None
+        common = sorted(set.intersection(*suppliers))
+        if group.required or group.forbidden or req.root_required or req.root_forbidden:
+            common = [
+                rp
+                for rp in common
+                if self._has_traits(data.traits.get(rp, set()), group.required, group.forbidden)
+                and self._root_ok(rp)
+            ]
+        return (({rp: dict(wanted)}, {"": [rp]}) for rp in common)
+
+    def _solve_trees(self) -> Iterator[tuple[dict[int, dict[int, int]], dict[str, list[int]]]]:
         data = self.data
         # per group: {root: [options]}; an option is a tuple of (rp, rc, amount) per class
         plans: list[tuple[RequestGroup, dict[int, list[tuple[tuple[int, int, int], ...]]]]] = []
@@ -271,15 +328,18 @@ class _Solver:
                     roots = set.intersection(*(set(v) for v in by_class.values()))
                     for root in sorted(roots):
                         combos = itertools.product(*(by_class[rc][root] for rc in by_class))
-                        options = [
-                            combo
-                            for combo in combos
-                            if self._has_traits(
-                                set().union(*(data.traits.get(p, set()) for p, _, _ in combo)),
-                                group.required,
-                                group.forbidden,
-                            )
-                        ]
+                        if group.required or group.forbidden:
+                            options = [
+                                combo
+                                for combo in combos
+                                if self._has_traits(
+                                    set().union(*(data.traits.get(p, set()) for p, _, _ in combo)),
+                                    group.required,
+                                    group.forbidden,
+                                )
+                            ]
+                        else:
+                            options = list(combos)
                         if options:
                             per_root[root] = options
             else:
@@ -304,13 +364,14 @@ class _Solver:
                 built = self._check(plans, choice)
                 if built is None:
                     continue
-                key = (
-                    frozenset((rp, frozenset(r.items())) for rp, r in built[0].items()),
-                    frozenset((k, tuple(v)) for k, v in built[1].items()),
-                )
-                if key in seen:
-                    continue
-                seen.add(key)
+                if len(plans) > 1:  # one group never yields the same request twice
+                    key = (
+                        frozenset((rp, frozenset(r.items())) for rp, r in built[0].items()),
+                        frozenset((k, tuple(v)) for k, v in built[1].items()),
+                    )
+                    if key in seen:
+                        continue
+                    seen.add(key)
                 yield built
 
     def _root_ok(self, root: int) -> bool:

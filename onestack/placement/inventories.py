@@ -12,6 +12,7 @@ from onestack.common.db import utcnow
 from onestack.placement.api.common import bad_request, conflict
 from onestack.placement.models import allocations, inventories
 from onestack.placement.providers import Provider, bump
+from onestack.placement.rows import fetch_all
 
 DEFAULTS = {
     "reserved": 0,
@@ -92,7 +93,7 @@ async def usages_of(
         query = query.where(allocations.c.resource_class_id.in_(sorted(class_ids)))
     return {
         (rp, rc): int(used)
-        for rp, rc, used in await conn.execute(query)
+        for rp, rc, used in await fetch_all(conn, query)
         if provider_ids is None or rp in provider_ids
     }
 

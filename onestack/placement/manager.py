@@ -44,16 +44,33 @@ class PlacementManager:
         self._engine = self.db.engine
         self._write_engine = self.db.engine.execution_options(sqlite_immediate=True)
         self._write_lock = asyncio.Lock() if self.db.is_sqlite else None
+        self._seeding: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        """Migrate, seed the standard resource classes and traits, fill the caches."""
+        """Migrate, seed the standard resource classes and traits, fill the caches. On a
+        database that has traits already, the standard ones a newer os-traits adds are seeded
+        in the background (reading os-traits costs ~50 ms of start-up)."""
         await self.db.upgrade()
         async with self.write() as conn:
-            await names.seed(conn)
+            await names.seed_classes(conn)
+            seeded = await names.has_traits(conn)
+            if not seeded:
+                await names.seed_traits(conn)
             await self.classes.reload(conn)
+            await self.traits.reload(conn)
+        if seeded:
+            self._seeding = asyncio.create_task(self._seed_traits(), name="placement-traits")
+
+    async def _seed_traits(self) -> None:
+        await asyncio.sleep(1.0)
+        async with self.write() as conn:
+            await names.seed_traits(conn)
             await self.traits.reload(conn)
 
     async def stop(self) -> None:
+        if self._seeding is not None:
+            self._seeding.cancel()
+            await asyncio.gather(self._seeding, return_exceptions=True)
         await self.db.dispose()
 
     @asynccontextmanager

@@ -8,10 +8,10 @@ custom ones (``CUSTOM_*``) get ids from 10000, as upstream numbers them. Standar
 
 from __future__ import annotations
 
+import functools
 import re
 
 import os_resource_classes
-import os_traits
 from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -22,7 +22,14 @@ CUSTOM_PREFIX = "CUSTOM_"
 CUSTOM_RC_MIN_ID = 10000
 NAME_RE = re.compile(r"^CUSTOM_[A-Z0-9_]+$")
 STANDARD_CLASSES: tuple[str, ...] = tuple(os_resource_classes.STANDARDS)
-STANDARD_TRAITS: frozenset[str] = frozenset(os_traits.get_traits())
+
+
+@functools.cache
+def standard_traits() -> frozenset[str]:
+    """The os-traits names (imported when first needed: walking the library takes ~50 ms)."""
+    import os_traits
+
+    return frozenset(os_traits.get_traits())
 
 
 class NameCache:
@@ -67,8 +74,8 @@ class NameCache:
             self.by_id.pop(id_, None)
 
 
-async def seed(conn: AsyncConnection) -> None:
-    """Insert the standard resource classes and traits that are missing (idempotent)."""
+async def seed_classes(conn: AsyncConnection) -> None:
+    """Insert the standard resource classes that are missing (idempotent)."""
     now = utcnow()
     have = set((await conn.execute(select(resource_classes.c.name))).scalars())
     rows = [
@@ -78,13 +85,22 @@ async def seed(conn: AsyncConnection) -> None:
     ]
     if rows:
         await conn.execute(insert(resource_classes), rows)
+
+
+async def seed_traits(conn: AsyncConnection) -> None:
+    """Insert the standard traits that are missing (idempotent)."""
+    now = utcnow()
     have = set((await conn.execute(select(traits.c.name))).scalars())
     rows = [
         {"name": name, "created_at": now, "updated_at": now}
-        for name in sorted(STANDARD_TRAITS - have)
+        for name in sorted(standard_traits() - have)
     ]
     if rows:
         await conn.execute(insert(traits), rows)
+
+
+async def has_traits(conn: AsyncConnection) -> bool:
+    return (await conn.execute(select(traits.c.id).limit(1))).first() is not None
 
 
 async def next_custom_class_id(conn: AsyncConnection) -> int:

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import and_, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from onestack.common import errors
 from onestack.common.db import utcnow
 from onestack.placement.api.common import conflict, not_found
 from onestack.placement.models import (
@@ -255,6 +256,10 @@ async def delete_provider(conn: AsyncConnection, provider: Provider) -> None:
         raise conflict("resource provider generation conflict")
 
 
+class ProviderChanged(errors.Conflict):
+    """Another transaction moved a provider's generation on since this one read it."""
+
+
 async def bump(conn: AsyncConnection, provider_id: int, generation: int) -> int:
     """Increment a provider's generation if it is still ``generation`` (else 409)."""
     result = await conn.execute(
@@ -263,7 +268,9 @@ async def bump(conn: AsyncConnection, provider_id: int, generation: int) -> int:
         .values(generation=generation + 1, updated_at=utcnow())
     )
     if result.rowcount != 1:
-        raise conflict("resource provider generation conflict")
+        raise ProviderChanged(
+            "resource provider generation conflict", error_code="placement.concurrent_update"
+        )
     return generation + 1
 
 

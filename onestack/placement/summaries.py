@@ -9,9 +9,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from onestack.common.microversions import Version
 from onestack.placement.candidates import Result
-from onestack.placement.inventories import FIELDS, Inventory, usages_of
 from onestack.placement.manager import PlacementManager
 from onestack.placement.models import inventories, provider_traits
+from onestack.placement.rows import capacity_expr, fetch_all, gc_paused, used_expr
 
 
 async def provider_summaries(
@@ -24,45 +24,56 @@ async def provider_summaries(
         ids = {n.id for n in nodes.values() if n.root in roots}
     if not ids:
         return {}
-    invs: dict[int, dict[int, Inventory]] = {}
+    # (class, capacity, used) of every inventory of these providers, computed by the database
+    invs: dict[int, list[tuple[int, int, int]]] = {}
     ordered = sorted(ids)
     big = len(ordered) > 900
     query = select(
         inventories.c.resource_provider_id,
         inventories.c.resource_class_id,
-        *(inventories.c[f] for f in FIELDS),
-    )
+        capacity_expr(conn.dialect.name),
+        used_expr(),
+    ).order_by(inventories.c.resource_provider_id, inventories.c.resource_class_id)
     if not big:
         query = query.where(inventories.c.resource_provider_id.in_(ordered))
-    for row in await conn.execute(query):
-        if row[0] in ids:
-            invs.setdefault(row[0], {})[row[1]] = Inventory(*row[2:])
-    used = await usages_of(conn, ids)
+    for rp, rc, capacity, used in await fetch_all(conn, query):
+        if rp in ids:
+            invs.setdefault(rp, []).append((rc, int(capacity), int(used)))
     traits: dict[int, list[int]] = {}
     if v >= "1.17":
         tq = select(provider_traits.c.resource_provider_id, provider_traits.c.trait_id)
         if not big:
             tq = tq.where(provider_traits.c.resource_provider_id.in_(ordered))
-        for rp, t in await conn.execute(tq):
+        for rp, t in await fetch_all(conn, tq):
             if rp in ids:
                 traits.setdefault(rp, []).append(t)
+    all_classes, with_traits, with_tree = v >= "1.27", v >= "1.17", v >= "1.29"
+    class_name, trait_name = mgr.classes.by_id, mgr.traits.by_id
     requested_ids = {mgr.classes.by_name[n] for n in requested if n in mgr.classes.by_name}
+    seen_classes = {rc for rows in invs.values() for rc, _, _ in rows}
+    seen_traits = {t for ts in traits.values() for t in ts}
+    if not seen_classes <= class_name.keys():
+        await mgr.classes.reload(conn)
+    if not seen_traits <= trait_name.keys():
+        await mgr.traits.reload(conn)
+    class_name, trait_name = mgr.classes.by_id, mgr.traits.by_id
     out: dict[str, Any] = {}
-    for rp in ordered:
-        node = nodes[rp]
-        resources = {}
-        for rc, inv in sorted(invs.get(rp, {}).items()):
-            if v < "1.27" and rc not in requested_ids:
-                continue
-            name = await mgr.classes.name_of(conn, rc)
-            resources[name] = {"capacity": inv.capacity, "used": used.get((rp, rc), 0)}
-        entry: dict[str, Any] = {"resources": resources}
-        if v >= "1.17":
-            entry["traits"] = sorted(
-                [await mgr.traits.name_of(conn, t) for t in traits.get(rp, [])]
-            )
-        if v >= "1.29":
-            entry["parent_provider_uuid"] = nodes[node.parent].uuid if node.parent else None
-            entry["root_provider_uuid"] = nodes[node.root].uuid
-        out[node.uuid] = entry
+    with gc_paused():
+        for rp in ordered:
+            node = nodes[rp]
+            resources = {}
+            for rc, capacity, used in invs.get(rp, ()):
+                if not all_classes and rc not in requested_ids:
+                    continue
+                resources[class_name.get(rc, f"UNKNOWN_{rc}")] = {
+                    "capacity": capacity,
+                    "used": used,
+                }
+            entry: dict[str, Any] = {"resources": resources}
+            if with_traits:
+                entry["traits"] = sorted([trait_name.get(t, "") for t in traits.get(rp, ())])
+            if with_tree:
+                entry["parent_provider_uuid"] = nodes[node.parent].uuid if node.parent else None
+                entry["root_provider_uuid"] = nodes[node.root].uuid
+            out[node.uuid] = entry
     return out

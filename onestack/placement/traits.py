@@ -9,7 +9,7 @@ from onestack.common.db import utcnow
 from onestack.placement.api.common import bad_request, conflict, not_found
 from onestack.placement.manager import PlacementManager
 from onestack.placement.models import provider_traits, traits
-from onestack.placement.names import STANDARD_TRAITS
+from onestack.placement.names import standard_traits
 from onestack.placement.providers import Provider, bump
 
 
@@ -37,7 +37,7 @@ async def ensure(mgr: PlacementManager, conn: AsyncConnection, name: str) -> boo
 
 
 async def remove(mgr: PlacementManager, conn: AsyncConnection, name: str) -> None:
-    if name in STANDARD_TRAITS:
+    if name in standard_traits():
         raise bad_request(f"Cannot delete standard trait {name}.")
     trait_id = await mgr.traits.id_of(conn, name)
     if trait_id is None:

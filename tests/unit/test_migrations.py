@@ -46,3 +46,20 @@ async def test_current_revision(tmp_path: Path) -> None:
 
     assert await db.current_revision() == head_revision(MIGRATIONS)
     await db.dispose()
+
+
+async def test_placement_migrations_match_models(tmp_path: Path) -> None:
+    from onestack.placement.manager import MIGRATIONS as PLACEMENT_MIGRATIONS
+    from onestack.placement.models import metadata
+
+    async with fresh_database(os.environ.get("ONESTACK_TEST_DATABASE_URL")) as url:
+        db = Database(url or f"sqlite+aiosqlite:///{tmp_path}/p.sqlite", "placement",
+                      PLACEMENT_MIGRATIONS)
+        await db.upgrade()
+        async with db.engine.connect() as conn:
+            diff = await conn.run_sync(
+                lambda c: compare_metadata(MigrationContext.configure(c), metadata))
+        await db.dispose()
+    tables = [d for d in diff if not (d[0] == "remove_table"
+                                      and d[1].name.startswith("alembic_version"))]
+    assert tables == []

@@ -25,6 +25,7 @@ from onestack.placement.api.common import (
 )
 from onestack.placement.candidates import CandidateRequest, RequestGroup
 from onestack.placement.manager import manager_of
+from onestack.placement.rows import gc_paused
 from onestack.placement.views import cache_headers
 
 router = protected_router(dependencies=[Depends(since("1.10"))])
@@ -87,7 +88,7 @@ def parse_request(request: Request, v: Version, max_candidates: int) -> Candidat
             "placement.query.missing_value",
         )
     for group in groups.values():
-        if not group.resources and (v < "1.35" or group.suffix == ""):
+        if not group.resources and (v < "1.36" or group.suffix == ""):
             name = group.suffix
             raise bad_request(
                 f"All traits parameters must be associated with resources. Found the "
@@ -121,7 +122,7 @@ def parse_request(request: Request, v: Version, max_candidates: int) -> Candidat
                 f"in schema['properties']['limit']: {params['limit']!r}",
                 "placement.query.bad_value",
             )
-        req.limit = limit
+        req.limit = min(limit, 2**31)
     if max_candidates > 0:
         req.limit = min(req.limit or max_candidates, max_candidates)
     if "root_required" in params:
@@ -138,6 +139,14 @@ def parse_request(request: Request, v: Version, max_candidates: int) -> Candidat
                 "placement.query.bad_value",
             )
         req.same_subtree.append(suffixes)
+    in_subtree = {s for suffixes in req.same_subtree for s in suffixes}
+    for group in groups.values():
+        if not group.resources and group.suffix not in in_subtree:
+            raise bad_request(
+                f"Resourceless suffixed group request should be specified in `same_subtree` "
+                f"query param: bad group(s) - ['{group.suffix}'].",
+                "placement.query.bad_value",
+            )
     return req
 
 
@@ -145,8 +154,9 @@ def _render_requests(result: candidates.Result, mgr: Any, v: Version) -> list[di
     nodes = result.nodes
     names = mgr.classes.by_id
     out = []
+    listed, with_mappings = v < "1.12", v >= "1.34"
     for alloc, mapping in result.requests:
-        if v < "1.12":
+        if listed:
             entry: dict[str, Any] = {
                 "allocations": [
                     {
@@ -163,7 +173,7 @@ def _render_requests(result: candidates.Result, mgr: Any, v: Version) -> list[di
                     for rp, res in alloc.items()
                 }
             }
-            if v >= "1.34":
+            if with_mappings:
                 entry["mappings"] = {
                     s: [nodes[rp].uuid for rp in rps] for s, rps in mapping.items()
                 }
@@ -181,8 +191,9 @@ async def list_(request: Request, ctx: RequestContext = Caller) -> Response:
     async with mgr.read() as conn:
         result = await candidates.compute(mgr, conn, req)
         provider_summaries = await summaries.provider_summaries(mgr, conn, result, requested, v)
-    body = {
-        "allocation_requests": _render_requests(result, mgr, v),
-        "provider_summaries": provider_summaries,
-    }
-    return json(body, headers=cache_headers(v))
+    with gc_paused():
+        body = {
+            "allocation_requests": _render_requests(result, mgr, v),
+            "provider_summaries": provider_summaries,
+        }
+        return json(body, headers=cache_headers(v))

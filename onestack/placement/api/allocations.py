@@ -150,8 +150,7 @@ async def put(request: Request, consumer_uuid: str, ctx: RequestContext = Caller
     body = await json_body(request, _allocations_schema(v, many=False))
     claim = _claim(uuid, body, v)
     _default_ids(claim, ctx)
-    async with mgr.write() as conn:
-        await allocations.write(mgr, conn, [claim])
+    await allocations.write_retrying(mgr, [claim])
     return no_content()
 
 
@@ -171,8 +170,7 @@ async def post_many(request: Request, ctx: RequestContext = Caller) -> Response:
     claims = [_claim(normalize_uuid(c), entry, v) for c, entry in body.items()]
     for claim in claims:
         _default_ids(claim, ctx)
-    async with mgr.write() as conn:
-        await allocations.write(mgr, conn, claims)
+    await allocations.write_retrying(mgr, claims)
     return no_content()
 
 

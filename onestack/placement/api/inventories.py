@@ -19,8 +19,8 @@ from onestack.placement.api.common import (
     bad_request,
     conflict,
     json_body,
+    location_to,
     not_found,
-    path_to,
     version,
 )
 from onestack.placement.inventories import Inventory, inventory_of, of_provider, replace
@@ -153,7 +153,7 @@ async def create_one(request: Request, uuid: str, ctx: RequestContext = Caller) 
             conn, rp, generation_given, wanted, names={rc_id: rc_name}, only={rc_id}
         )
     body = {**inv.as_dict(), "resource_provider_generation": generation}
-    location = path_to(request, f"/resource_providers/{uuid}/inventories/{rc_name}")
+    location = location_to(request, f"/resource_providers/{uuid}/inventories/{rc_name}")
     return json(body, status=201, headers={"location": location})
 
 

@@ -12,7 +12,7 @@ from onestack.common.context import RequestContext
 from onestack.common.microversions import since
 from onestack.placement import classes
 from onestack.placement.api import protected_router
-from onestack.placement.api.common import Caller, json_body, path_to, version
+from onestack.placement.api.common import Caller, json_body, location_to, path_to, version
 from onestack.placement.manager import manager_of
 from onestack.placement.views import cache_headers
 
@@ -51,7 +51,7 @@ async def create(request: Request, ctx: RequestContext = Caller) -> Response:
     body = await json_body(request, BODY)
     async with mgr.write() as conn:
         await classes.create(mgr, conn, body["name"])
-    location = path_to(request, f"/resource_classes/{body['name']}")
+    location = location_to(request, f"/resource_classes/{body['name']}")
     return Response(status_code=201, headers={"location": location})
 
 
@@ -72,7 +72,7 @@ async def update(request: Request, name: str, ctx: RequestContext = Caller) -> R
     if v >= "1.7":
         async with mgr.write() as conn:
             created = await classes.create(mgr, conn, name, exists_ok=True)
-        location = path_to(request, f"/resource_classes/{name}")
+        location = location_to(request, f"/resource_classes/{name}")
         return Response(status_code=201 if created else 204, headers={"location": location})
     body = await json_body(request, BODY)
     async with mgr.write() as conn:

@@ -16,16 +16,17 @@ from onestack.placement.api.common import (
     UUID_SCHEMA,
     Caller,
     json_body,
+    location_to,
     normalize_uuid,
     parse_member_of,
     parse_resources,
     parse_traits,
-    path_to,
     query,
     version,
 )
 from onestack.placement.listing import ProviderFilters, list_providers
 from onestack.placement.manager import manager_of
+from onestack.placement.rows import gc_paused
 from onestack.placement.views import cache_headers, provider_view
 
 router = protected_router()
@@ -76,10 +77,11 @@ async def list_(request: Request, ctx: RequestContext = Caller) -> Response:
     async with mgr.read() as conn:
         found = await list_providers(mgr, conn, f)
     latest = max((p.updated_at for p in found), default=None)
-    return json(
-        {"resource_providers": [provider_view(request, p, v) for p in found]},
-        headers=cache_headers(v, latest),
-    )
+    with gc_paused():
+        return json(
+            {"resource_providers": [provider_view(request, p, v) for p in found]},
+            headers=cache_headers(v, latest),
+        )
 
 
 @router.post("/resource_providers")
@@ -92,7 +94,7 @@ async def create(request: Request, ctx: RequestContext = Caller) -> Response:
     parent = body.get("parent_provider_uuid")
     async with mgr.write() as conn:
         rp = await rps.create(conn, uuid, body["name"], normalize_uuid(parent) if parent else None)
-    location = {"location": path_to(request, f"/resource_providers/{rp.uuid}")}
+    location = {"location": location_to(request, f"/resource_providers/{rp.uuid}")}
     if v >= "1.20":
         return json(provider_view(request, rp, v), headers={**location, **cache_headers(v)})
     return Response(status_code=201, headers=location)

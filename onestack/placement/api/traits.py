@@ -16,8 +16,8 @@ from onestack.placement.api.common import (
     bad_request,
     conflict,
     json_body,
+    location_to,
     not_found,
-    path_to,
     query,
     version,
 )
@@ -92,7 +92,10 @@ async def create(request: Request, name: str, ctx: RequestContext = Caller) -> R
         )
     async with mgr.write() as conn:
         created = await traits.ensure(mgr, conn, name)
-    headers = {"location": path_to(request, f"/traits/{name}"), **cache_headers(version(request))}
+    headers = {
+        "location": location_to(request, f"/traits/{name}"),
+        **cache_headers(version(request)),
+    }
     return Response(status_code=201 if created else 204, headers=headers)
 
 

@@ -26,7 +26,8 @@ async def _counts(cloud: Cloud) -> tuple[int, ...]:
 
 
 async def test_restart_is_idempotent_and_reconciles(tmp_path: Path) -> None:
-    settings = load_settings(data_dir=tmp_path, port=8998,
+    # the services are named: the counts below do not change as services are added
+    settings = load_settings(data_dir=tmp_path, port=8998, services=["identity", "image"],
                              identity={"password_hash_rounds": TEST_ROUNDS})
     cloud = Cloud(settings)
     await cloud.start()
@@ -40,7 +41,7 @@ async def test_restart_is_idempotent_and_reconciles(tmp_path: Path) -> None:
     # a lost password file: a new one is made and the database follows it
     (tmp_path / "demo-password").unlink()
     (tmp_path / "clouds.yaml").unlink()
-    moved = load_settings(data_dir=tmp_path, port=8997,
+    moved = load_settings(data_dir=tmp_path, port=8997, services=["identity", "image"],
                           identity={"password_hash_rounds": TEST_ROUNDS})
     cloud = Cloud(moved)
     await cloud.start()

@@ -19,8 +19,9 @@ class Placement:
         self.headers = headers
         self.version = version
 
-    async def request(self, method: str, path: str, *, version: str | None = None,
-                      **kwargs: Any) -> httpx.Response:
+    async def request(
+        self, method: str, path: str, *, version: str | None = None, **kwargs: Any
+    ) -> httpx.Response:
         headers = {**self.headers, **kwargs.pop("headers", {})}
         headers["OpenStack-API-Version"] = f"placement {version or self.version}"
         return await self.client.request(method, PL + path, headers=headers, **kwargs)
@@ -37,10 +38,15 @@ class Placement:
     async def delete(self, path: str, **kw: Any) -> httpx.Response:
         return await self.request("DELETE", path, **kw)
 
-    async def provider(self, name: str | None = None, *, parent: str | None = None,
-                       inventory: dict[str, Any] | None = None,
-                       traits: list[str] | None = None,
-                       aggregates: list[str] | None = None) -> str:
+    async def provider(
+        self,
+        name: str | None = None,
+        *,
+        parent: str | None = None,
+        inventory: dict[str, Any] | None = None,
+        traits: list[str] | None = None,
+        aggregates: list[str] | None = None,
+    ) -> str:
         """A new provider (with inventory, traits, aggregates); its uuid."""
         body: dict[str, Any] = {"name": name or f"rp-{uuid.uuid4().hex[:10]}"}
         if parent:
@@ -51,22 +57,31 @@ class Placement:
         generation = 0
         if inventory:
             invs = {rc: v if isinstance(v, dict) else {"total": v} for rc, v in inventory.items()}
-            r = await self.put(f"/resource_providers/{rp}/inventories",
-                               json={"inventories": invs, "resource_provider_generation": 0})
+            for rc in invs:
+                if rc.startswith("CUSTOM_"):
+                    await self.put(f"/resource_classes/{rc}")
+            r = await self.put(
+                f"/resource_providers/{rp}/inventories",
+                json={"inventories": invs, "resource_provider_generation": 0},
+            )
             assert r.status_code == 200, r.text
             generation = r.json()["resource_provider_generation"]
         if traits:
             for t in traits:
                 if t.startswith("CUSTOM_"):
                     await self.put(f"/traits/{t}")
-            r = await self.put(f"/resource_providers/{rp}/traits",
-                               json={"traits": traits, "resource_provider_generation": generation})
+            r = await self.put(
+                f"/resource_providers/{rp}/traits",
+                json={"traits": traits, "resource_provider_generation": generation},
+            )
             assert r.status_code == 200, r.text
             generation = r.json()["resource_provider_generation"]
         if aggregates:
-            r = await self.put(f"/resource_providers/{rp}/aggregates", version="1.19",
-                               json={"aggregates": aggregates,
-                                     "resource_provider_generation": generation})
+            r = await self.put(
+                f"/resource_providers/{rp}/aggregates",
+                version="1.19",
+                json={"aggregates": aggregates, "resource_provider_generation": generation},
+            )
             assert r.status_code == 200, r.text
         return rp
 
