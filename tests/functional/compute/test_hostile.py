@@ -18,7 +18,8 @@ SERVER_FIELDS = ["name", "imageRef", "flavorRef", "networks", "key_name", "user_
                  "OS-DCF:diskConfig", "accessIPv4", "description", "tags", "hostname",
                  "adminPass"]
 #: (field, hostile value name) pairs that are valid input after all
-ACCEPTED = {("tags", "list"), ("max_count", "int"), ("max_count", "huge-int")}
+ACCEPTED = {("tags", "list"), ("max_count", "int"), ("max_count", "huge-int"),
+            ("config_drive", "true")}
 BODY_ROUTES = [("POST", "/servers"), ("POST", "/flavors"), ("POST", "/os-keypairs"),
                ("POST", "/os-server-groups"), ("POST", "/os-aggregates"),
                ("PUT", "/os-quota-sets/x"), ("POST", "/os-server-external-events")]
@@ -43,7 +44,7 @@ async def test_server_fields(client: httpx.AsyncClient, cloud, admin_headers: di
                               json={"server": body})
         if r.status_code == 202:  # a value the field takes
             assert (field, name) in ACCEPTED, (field, name)
-            listed = await client.get(f"{API}/servers?name=^h(-[0-9]+)?$",
+            listed = await client.get(f"{API}/servers", params={"name": "^h(-[0-9]+)?$"},
                                       headers=admin_headers)
             for server in listed.json()["servers"]:
                 await wait_for(client, admin_headers, server["id"], "ACTIVE")
