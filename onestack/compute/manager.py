@@ -76,6 +76,11 @@ class ComputeAgent:
         self.platform = platform
         self.core: ComputeCore = SharedCore.get(platform)
         conf = self.core.conf
+        if drivers is None and conf.virt_driver != "fake":
+            raise ValueError(
+                f"[compute] virt_driver {conf.virt_driver!r}: only the fake "
+                "driver exists yet (the QEMU driver is the next issue)"
+            )
         names = hosts or host_names(platform)
         self.drivers: dict[str, VirtDriver] = drivers or {
             name: FakeDriver(
