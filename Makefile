@@ -8,13 +8,18 @@ RABBIT_URL ?= rabbit://guest:guest@127.0.0.1:5672/
 BACKEND_TESTS ?= tests/unit tests/functional/platform tests/functional/common tests/functional/identity \
 	tests/functional/image tests/functional/placement tests/functional/compute
 
-.PHONY: setup setup-test services up test test-fast test-backends lint format bench clean
+.PHONY: setup setup-test lock services up test test-fast test-backends lint format bench clean
 
 setup:
 	@scripts/setup.sh
 
 setup-test:
 	@scripts/setup.sh --test
+
+# Re-resolve uv.lock after a dependency change in pyproject.toml (ARGS=--upgrade: every package
+# to its newest allowed version); commit uv.lock on its own.
+lock:
+	@scripts/setup.sh --lock $(ARGS)
 
 up: setup
 	$(VENV)/bin/onestack up $(ARGS)

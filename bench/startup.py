@@ -87,14 +87,18 @@ def main() -> None:
     data_dir = WORK / "startup-data"
     shutil.rmtree(data_dir, ignore_errors=True)
     onestack_once(data_dir, args.port)  # first start: bootstrap (not measured)
+    load_before = {"onestack": os.getloadavg()[0]}  # 1-min load average before each run
     rows = {"onestack": [onestack_once(data_dir, args.port) for _ in range(args.repeat)]}
     if args.upstream:
         subprocess.run([str(HERE / "upstream_keystone.sh"), "install"], check=True,
                        capture_output=True)
         subprocess.run([str(HERE / "upstream_keystone.sh"), "setup"], check=True,
                        capture_output=True)
-        rows["upstream Keystone 30 (uwsgi)"] = [upstream_once() for _ in range(args.repeat)]
-    print(f"load average before: {os.getloadavg()[0]:.2f}; repeat {args.repeat}; "
+        name = "upstream Keystone 30 (uwsgi)"
+        load_before[name] = os.getloadavg()[0]
+        rows[name] = [upstream_once() for _ in range(args.repeat)]
+    before = "; ".join(f"{name} {load:.2f}" for name, load in load_before.items())
+    print(f"load average before the runs: {before}; repeat {args.repeat}; "
           f"command: {' '.join([sys.argv[0], *sys.argv[1:]])}\n")
     print("| server | warm start to first 200, median s (min-max) | idle RSS, median MB |")
     print("|---|---|---|")

@@ -19,6 +19,7 @@ from onestack.common import metrics
 from onestack.common.agents import Agent, agent_kinds, start_agent
 from onestack.common.config import Settings
 from onestack.common.files import write_private
+from onestack.common.observe import BodyTimeoutMiddleware
 from onestack.common.platform import Platform
 from onestack.common.remote_auth import RemoteTokenValidator
 from onestack.common.service import (
@@ -56,7 +57,10 @@ class Cloud:
             Route("/", self.root, methods=["GET"]),
         ]
         root = Starlette(routes=routes, lifespan=self.lifespan)
-        self.app = PrefixRouter({svc.spec.prefix: svc.app for svc in self.services}, root)
+        self.app = BodyTimeoutMiddleware(
+            PrefixRouter({svc.spec.prefix: svc.app for svc in self.services}, root),
+            timeout=settings.request_body_timeout,
+        )
         self.platform.clients.local_app = self.app
 
     @asynccontextmanager

@@ -1,23 +1,50 @@
-"""``onestack``: run the cloud and look after it."""
+"""``onestack``: run the cloud and look after it.
+
+A configuration or usage error (a bad TOML file, a wrong value, an unknown service, an unwritable
+data dir, a port in use) ends the command with one line on stderr that names the setting or file
+and the fix, and exit status 2; never a traceback.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import signal
+import socket
 import sys
+import tempfile
 import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
 
-from onestack.common.config import Settings, load_settings
+from onestack.common.agents import AGENTS
+from onestack.common.config import (
+    DEFAULT_DATA_DIR,
+    ConfigError,
+    Settings,
+    load_settings,
+)
 from onestack.common.logs import setup_logging
+from onestack.common.service import SERVICES
+
+
+def _default(name: str) -> str:
+    """A setting's default as help shows it."""
+    value = Settings.model_fields[name].get_default(call_default_factory=True)
+    if isinstance(value, list):
+        value = ",".join(map(str, value))
+    return f"(default: {value})"
+
 
 app = typer.Typer(
-    help="The whole OpenStack cloud in one coherent Python project.",
+    help="The whole OpenStack cloud in one coherent Python project.\n\n"
+    f"Services: {', '.join(SERVICES)}. Worker kinds: {', '.join(AGENTS)}. Settings come from "
+    f"--config FILE, $ONESTACK_CONFIG or DATA/onestack.toml (DATA: {DEFAULT_DATA_DIR}), "
+    "and $ONESTACK_<KEY> / $ONESTACK_<SECTION>__<KEY>; options win.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_show_locals=False,
@@ -28,25 +55,105 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(db_app, name="db")
 console = Console(stderr=True)
 
-DataDir = Annotated[Path | None, typer.Option("--data-dir", help="state directory")]
-ConfigFile = Annotated[Path | None, typer.Option("--config", help="onestack.toml")]
+DataDir = Annotated[
+    Path | None,
+    typer.Option("--data-dir", help=f"state directory {_default('data_dir')}"),
+]
+ConfigFile = Annotated[
+    Path | None,
+    typer.Option(
+        "--config",
+        help="settings file (TOML) (default: $ONESTACK_CONFIG, else DATA/onestack.toml if present)",
+    ),
+]
+
+
+def fail(message: str) -> NoReturn:
+    """End the command with one line naming the problem and the fix, exit status 2."""
+    print(f"onestack: {message}", file=sys.stderr)
+    raise typer.Exit(2)
 
 
 def _settings(config: Path | None, **overrides: object) -> Settings:
-    return load_settings(config, **overrides)
+    try:
+        return load_settings(config, **overrides)
+    except ConfigError as exc:
+        fail(str(exc))
 
 
 Transport = Annotated[
     str | None,
-    typer.Option("--transport", help="RPC bus: memory:// (default) or rabbit://user:pass@host/"),
+    typer.Option(
+        "--transport",
+        help="RPC bus: memory:// (one process), rabbit://user:pass@host:5672/, or rabbit (the "
+        f"local RabbitMQ's guest account) {_default('transport_url')}",
+    ),
 ]
-DatabaseUrl = Annotated[str | None, typer.Option(help="SQLAlchemy URL for every service")]
-Host = Annotated[str | None, typer.Option(help="address to listen on")]
-Port = Annotated[int | None, typer.Option(help="port to listen on")]
+DatabaseUrl = Annotated[
+    str | None,
+    typer.Option(
+        help="database of every service: postgresql://, mysql://, mariadb:// or sqlite:///PATH "
+        "(default: one SQLite file per service in DATA)"
+    ),
+]
+Host = Annotated[str | None, typer.Option(help=f"address to listen on {_default('host')}")]
+Port = Annotated[int | None, typer.Option(help=f"port to listen on {_default('port')}")]
+IdentityUrl = Annotated[
+    str | None,
+    typer.Option(
+        help="Identity endpoint, when identity runs elsewhere (default: BASE_URL/identity)"
+    ),
+]
 
 
 def _services(value: str | None) -> list[str] | None:
-    return [name.strip() for name in value.split(",") if name.strip()] if value else None
+    if not value:
+        return None
+    names = [name.strip() for name in value.split(",") if name.strip()]
+    unknown = [name for name in names if name not in SERVICES]
+    if unknown:
+        fail(
+            f"--services: unknown service {', '.join(map(repr, unknown))}; "
+            f"choose from {', '.join(SERVICES)}"
+        )
+    return names
+
+
+def _writable_data_dir(settings: Settings) -> None:
+    """The data dir exists (created if need be) and takes files, or the command fails."""
+    try:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=settings.data_dir, prefix=".onestack-probe-"):
+            pass
+    except OSError as exc:
+        fail(
+            f"data directory {settings.data_dir} is not writable ({exc.strerror or exc}): "
+            "choose another with --data-dir (or data_dir / $ONESTACK_DATA_DIR) or fix its "
+            "permissions"
+        )
+
+
+def _listen(settings: Settings) -> socket.socket:
+    """The listening socket, bound before anything is bootstrapped; a port in use fails here."""
+    host, port = settings.host, settings.port
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            fail(
+                f"port {port} on {host} is in use by another program: stop it, or choose "
+                "another port with --port (or port / $ONESTACK_PORT)"
+            )
+        fail(
+            f"cannot listen on {host}:{port} ({exc.strerror or exc}): choose another address "
+            "with --host / --port"
+        )
+    sock.set_inheritable(True)
+    return sock
 
 
 @app.command()
@@ -57,7 +164,11 @@ def up(
     database_url: DatabaseUrl = None,
     transport: Transport = None,
     services: Annotated[
-        str | None, typer.Option(help="comma-separated services to run (default: all)")
+        str | None,
+        typer.Option(
+            help=f"comma-separated services to run, of: {', '.join(SERVICES)} "
+            f"{_default('services')}"
+        ),
     ] = None,
     config: ConfigFile = None,
 ) -> None:
@@ -76,18 +187,20 @@ def up(
 
 @app.command()
 def serve(
-    service: Annotated[str, typer.Argument(help="the service to run, e.g. image")],
+    service: Annotated[
+        str, typer.Argument(help=f"the service to run: one of {', '.join(SERVICES)}")
+    ],
     data_dir: DataDir = None,
     host: Host = None,
     port: Port = None,
     database_url: DatabaseUrl = None,
     transport: Transport = None,
-    identity_url: Annotated[
-        str | None, typer.Option(help="Identity endpoint, when identity runs elsewhere")
-    ] = None,
+    identity_url: IdentityUrl = None,
     config: ConfigFile = None,
 ) -> None:
     """Run one service's API alone (it validates tokens through the Identity API)."""
+    if service not in SERVICES:
+        fail(f"unknown service {service!r} for serve: choose one of {', '.join(SERVICES)}")
     settings = _settings(
         config,
         data_dir=data_dir,
@@ -104,12 +217,15 @@ def serve(
 
 @app.command()
 def agent(
-    kind: Annotated[str, typer.Argument(help="the worker to run, e.g. image")],
-    host_name: Annotated[str | None, typer.Option("--host", help="this host's name")] = None,
+    kind: Annotated[str, typer.Argument(help=f"the worker to run: one of {', '.join(AGENTS)}")],
+    host_name: Annotated[
+        str | None,
+        typer.Option("--host", help="this host's name in RPC topics (default: the hostname)"),
+    ] = None,
     data_dir: DataDir = None,
     database_url: DatabaseUrl = None,
     transport: Transport = None,
-    identity_url: Annotated[str | None, typer.Option(help="Identity endpoint")] = None,
+    identity_url: IdentityUrl = None,
     config: ConfigFile = None,
     fake: Annotated[bool, typer.Option("--fake", help="compute: the fake virt driver")] = False,
     hosts: Annotated[
@@ -119,6 +235,8 @@ def agent(
     """Run a worker (RPC server) alone; it takes work from the bus the APIs send to."""
     from onestack.common.agents import run_agent
 
+    if kind not in AGENTS:
+        fail(f"unknown worker kind {kind!r} for agent: choose one of {', '.join(AGENTS)}")
     compute: dict[str, object] = {}
     if fake:
         compute["virt_driver"] = "fake"
@@ -133,12 +251,9 @@ def agent(
         identity_url=identity_url,
         compute=compute or None,
     )
-    setup_logging(settings.log_level, settings.log_format)
-    try:
-        asyncio.run(run_agent(kind, settings))
-    except KeyError:
-        console.print(f"[red]unknown agent kind {kind!r}[/]")
-        raise typer.Exit(2) from None
+    _writable_data_dir(settings)
+    setup_logging(settings.log_level, settings.log_format, settings.access_log)
+    asyncio.run(run_agent(kind, settings))
 
 
 def _transport_url(value: str | None) -> str | None:
@@ -156,7 +271,9 @@ def _serve(settings: Settings, *, announce: bool) -> None:
     from onestack.server import Cloud
 
     started = time.monotonic()
-    setup_logging(settings.log_level, settings.log_format)
+    _writable_data_dir(settings)
+    sock = _listen(settings)  # before anything is bootstrapped or written
+    setup_logging(settings.log_level, settings.log_format, settings.access_log)
 
     class Server(uvicorn.Server):
         """A signal means a clean stop with exit status 0 (uvicorn would re-raise it)."""
@@ -206,7 +323,7 @@ def _serve(settings: Settings, *, announce: bool) -> None:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, server.handle_exit, sig, None)
         task = asyncio.create_task(say_ready())
-        await server.serve()
+        await server.serve(sockets=[sock])
         task.cancel()
 
     import uvloop
@@ -221,7 +338,9 @@ def _serve(settings: Settings, *, announce: bool) -> None:
 def status(
     data_dir: DataDir = None,
     config: ConfigFile = None,
-    port: Annotated[int | None, typer.Option(help="port of the running cloud")] = None,
+    port: Annotated[
+        int | None, typer.Option(help=f"port of the running cloud {_default('port')}")
+    ] = None,
 ) -> None:
     """Is the cloud up? Which services does it serve, at which URLs?"""
     import httpx
@@ -247,7 +366,9 @@ def keys_setup(data_dir: DataDir = None, config: ConfigFile = None) -> None:
     """Create the token and credential key repositories if missing."""
     from onestack.identity.manager import IdentityManager
 
-    mgr = IdentityManager(_settings(config, data_dir=data_dir))
+    settings = _settings(config, data_dir=data_dir)
+    _writable_data_dir(settings)
+    mgr = IdentityManager(settings)
     for repo in (mgr.keys, mgr.credential_keys):
         created = repo.setup()
         console.print(f"{repo.path}: {'created' if created else 'already set up'}")
@@ -257,12 +378,16 @@ def keys_setup(data_dir: DataDir = None, config: ConfigFile = None) -> None:
 def keys_rotate(
     data_dir: DataDir = None,
     config: ConfigFile = None,
-    credential: Annotated[bool, typer.Option(help="rotate the credential keys instead")] = False,
+    credential: Annotated[
+        bool, typer.Option(help="rotate the credential keys instead (default: the token keys)")
+    ] = False,
 ) -> None:
     """Promote the staged key to primary; tokens from the old primary stay valid."""
     from onestack.identity.manager import IdentityManager
 
-    mgr = IdentityManager(_settings(config, data_dir=data_dir))
+    settings = _settings(config, data_dir=data_dir)
+    _writable_data_dir(settings)
+    mgr = IdentityManager(settings)
     repo = mgr.credential_keys if credential else mgr.keys
     repo.setup()
     primary = repo.rotate()
@@ -280,6 +405,7 @@ def db_upgrade(
     from onestack.common.service import load_service, service_names
 
     settings = _settings(config, data_dir=data_dir, database_url=database_url)
+    _writable_data_dir(settings)
     platform = Platform(settings)
 
     async def run() -> None:
@@ -293,5 +419,31 @@ def db_upgrade(
     asyncio.run(run())
 
 
+#: Click's error classes, found from typer's public BadParameter (typer may vendor click).
+_USAGE_ERROR = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "UsageError")
+_CLICK_ERROR = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
+
+
+def main() -> None:
+    """The ``onestack`` command; a usage error (a bad option or value) is one line too."""
+    try:
+        code = app(standalone_mode=False)
+    except _USAGE_ERROR as exc:
+        if type(exc).__name__ == "NoArgsIsHelpError":
+            exc.show()  # no arguments: the help
+            sys.exit(exc.exit_code)
+        ctx = getattr(exc, "ctx", None)
+        hint = f" (see {ctx.command_path} --help)" if ctx is not None else ""
+        print(f"onestack: {exc.format_message()}{hint}", file=sys.stderr)
+        sys.exit(2)
+    except _CLICK_ERROR as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        print("Aborted!", file=sys.stderr)
+        sys.exit(1)
+    sys.exit(code if isinstance(code, int) else 0)
+
+
 if __name__ == "__main__":
-    app()
+    main()

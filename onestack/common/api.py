@@ -1,8 +1,9 @@
 """The API app factory every service uses, and small response helpers.
 
 It gives each service: X-OpenStack-Request-ID on every response, a request body cap, errors
-rendered in the service's own format (never a traceback), fast orjson responses, and the token
-validator and policy on ``app.state``.
+rendered in the service's own format (never a traceback), every request counted in /metrics and
+access-logged (:mod:`onestack.common.observe`), fast orjson responses, and the token validator
+and policy on ``app.state``.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from onestack.common import errors
 from onestack.common.auth import TokenValidator
 from onestack.common.logs import request_id_var
-from onestack.common.metrics import MetricsMiddleware
+from onestack.common.observe import ObserveMiddleware
 from onestack.common.policy import Policy
 
 LOG = logging.getLogger(__name__)
@@ -198,12 +199,16 @@ def create_app(
     state: Mapping[str, Any] | None = None,
     lifespan: Callable[..., Any] | None = None,
     service: str | None = None,
+    redirect_slashes: bool = True,
     middleware: Sequence[Middleware] = (),
 ) -> FastAPI:
     """Build one service's ASGI app with the shared middleware and error handling;
-    ``middleware`` (e.g. microversion negotiation) runs inside the shared ones."""
+    ``redirect_slashes=False`` answers a path with a stray trailing slash 404 (as Glance does)
+    instead of redirecting it; ``middleware`` (e.g. microversion negotiation) runs inside the
+    shared ones."""
     app = FastAPI(
         title=title,
+        redirect_slashes=redirect_slashes,
         lifespan=lifespan,
         docs_url=None,
         redoc_url=None,
@@ -220,7 +225,9 @@ def create_app(
         app.include_router(router)
 
     @app.exception_handler(errors.APIError)
-    async def _api_error(_request: Request, exc: errors.APIError) -> Response:
+    async def _api_error(request: Request, exc: errors.APIError) -> Response:
+        if exc.code >= 500:
+            LOG.error("%s on %s %s", exc.code, request.method, request.url.path, exc_info=exc)
         return error_response(exc, error_format)
 
     @app.exception_handler(RequestValidationError)
@@ -241,17 +248,16 @@ def create_app(
             err = errors.NotFound("The resource could not be found.")
         return error_response(err, error_format)
 
-    @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> Response:
-        LOG.exception("unexpected error on %s %s", request.method, request.url.path)
-        return error_response(errors.APIError(), error_format)
-
     for extra in reversed(middleware):  # the first listed runs first, inside the shared ones
         app.add_middleware(extra.cls, *extra.args, **extra.kwargs)
+    # outermost last: the request id is set before anything logs; every answer, an
+    # unexpected error's 500 included, is counted and logged by ObserveMiddleware
     app.add_middleware(BodyLimitMiddleware, limit=max_body, formatter=error_format)
     app.add_middleware(NulGuardMiddleware, formatter=error_format)
+    app.add_middleware(
+        ObserveMiddleware, service=service or title.rsplit(" ", 1)[-1], formatter=error_format
+    )
     app.add_middleware(RequestIdMiddleware)
-    app.add_middleware(MetricsMiddleware, service=service or title.rsplit(" ", 1)[-1])
     return app
 
 

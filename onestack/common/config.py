@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import os
 import socket
+import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import ValidationError as SettingsValidationError
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -26,6 +28,52 @@ DEFAULT_DATA_DIR = (
     if os.geteuid() == 0
     else Path.home() / ".local" / "share" / "onestack"
 )
+
+
+#: What a database URL's scheme (``dialect[+driver]``) means: the async driver onestack ships.
+_ASYNC_SCHEMES = {
+    "postgresql": "postgresql+asyncpg",
+    "postgres": "postgresql+asyncpg",
+    "postgresql+asyncpg": "postgresql+asyncpg",
+    "postgresql+psycopg": "postgresql+asyncpg",
+    "postgresql+psycopg2": "postgresql+asyncpg",
+    "postgresql+pg8000": "postgresql+asyncpg",
+    "mysql": "mysql+aiomysql",
+    "mysql+aiomysql": "mysql+aiomysql",
+    "mysql+pymysql": "mysql+aiomysql",
+    "mysql+mysqldb": "mysql+aiomysql",
+    "mysql+mysqlconnector": "mysql+aiomysql",
+    "mariadb": "mariadb+aiomysql",
+    "mariadb+aiomysql": "mariadb+aiomysql",
+    "mariadb+pymysql": "mariadb+aiomysql",
+    "sqlite": "sqlite+aiosqlite",
+    "sqlite+pysqlite": "sqlite+aiosqlite",
+    "sqlite+aiosqlite": "sqlite+aiosqlite",
+}
+
+
+def async_database_url(url: str) -> str:
+    """A database URL as users write it (``postgresql://``, ``postgres://``, ``mysql://``,
+    ``mysql+pymysql://``, ``sqlite:///``) with the async driver onestack ships (asyncpg,
+    aiomysql, aiosqlite); ValueError naming what is supported for any other."""
+    scheme, sep, rest = url.partition("://")
+    target = _ASYNC_SCHEMES.get(scheme.lower()) if sep else None
+    if target is None:
+        raise ValueError(
+            f"unsupported database URL {url.split('@')[-1]!r}: use postgresql://, mysql:// "
+            "(or mariadb://) or sqlite:///PATH"
+        )
+    if target.startswith("postgresql") and "sslmode=" in rest:
+        rest = rest.replace("sslmode=", "ssl=")  # libpq's name; asyncpg calls it ssl
+    return f"{target}://{rest}"
+
+
+def _optional_async_url(url: str | None) -> str | None:
+    return async_database_url(url) if url else url
+
+
+#: A database URL setting: accepted as users write it, kept with its async driver.
+DatabaseURL = Annotated[str | None, AfterValidator(_optional_async_url)]
 
 
 DISK_FORMATS = ["ami", "ari", "aki", "vhd", "vhdx", "vmdk", "raw", "qcow2", "vdi", "iso", "ploop"]
@@ -45,7 +93,7 @@ class ImageStoreSettings(BaseModel):
 class ImageSettings(BaseModel):
     """The ``[image]`` section (Glance's options under the names operators know)."""
 
-    database_url: str | None = None
+    database_url: DatabaseURL = None
     stores: dict[str, ImageStoreSettings] = Field(
         default_factory=lambda: {"file": ImageStoreSettings()}
     )
@@ -61,8 +109,15 @@ class ImageSettings(BaseModel):
     disk_formats: list[str] = Field(default_factory=lambda: list(DISK_FORMATS))
     container_formats: list[str] = Field(default_factory=lambda: list(CONTAINER_FORMATS))
     hashing_algorithm: str = "sha512"
+    do_secure_hash: bool = Field(
+        True, description="hash the data of a location a service adds (Image API 2.17)"
+    )
     enabled_import_methods: list[str] = Field(
         default_factory=lambda: ["glance-direct", "web-download", "copy-image"]
+    )
+    glance_download_properties: list[str] = Field(
+        default_factory=lambda: ["hw_*", "trait:*", "os_distro", "os_secure_boot", "os_type"],
+        description="properties (glob patterns) a glance-download import copies",
     )
     staging_dir: Path | None = Field(None, description="default DATA/image-staging")
     web_download_allowed_schemes: list[str] = Field(default_factory=lambda: ["http", "https"])
@@ -148,7 +203,7 @@ class ComputeSettings(BaseModel):
 class IdentitySettings(BaseModel):
     """The ``[identity]`` section (Keystone's options under the names operators know)."""
 
-    database_url: str | None = None
+    database_url: DatabaseURL = None
     token_expiration: int = Field(3600, ge=60, description="token lifetime in seconds")
     allow_expired_window: int = Field(172800, ge=0)
     max_active_keys: int = Field(3, ge=2)
@@ -203,7 +258,7 @@ class Settings(BaseSettings):
         description="run the enabled services' workers in-process (always on the in-process "
         "bus, which no other process can reach)",
     )
-    database_url: str | None = Field(
+    database_url: DatabaseURL = Field(
         None, description="default for every service; else one SQLite file per service"
     )
     admin_password: str | None = None
@@ -216,6 +271,10 @@ class Settings(BaseSettings):
     max_request_body: int = Field(1024 * 1024, ge=1024)
     log_level: str = "INFO"
     log_format: str = Field("text", pattern="^(text|json)$")
+    access_log: bool = Field(True, description="one INFO line per request (logger onestack.access)")
+    request_body_timeout: float = Field(
+        60.0, gt=0, description="seconds a request body may pause before the request gets 408"
+    )
     host_name: str = Field(
         default_factory=socket.gethostname, description="this host's name in RPC topics"
     )
@@ -234,6 +293,18 @@ class Settings(BaseSettings):
     compute: ComputeSettings = Field(default_factory=ComputeSettings)
 
     _toml_file: Path | None = None
+
+    @field_validator("services")
+    @classmethod
+    def _known_services(cls, names: list[str]) -> list[str]:
+        from onestack.common.service import SERVICES
+
+        unknown = [name for name in names if name not in SERVICES]
+        if unknown:
+            raise ValueError(
+                f"unknown service {', '.join(map(repr, unknown))}; valid: {', '.join(SERVICES)}"
+            )
+        return names
 
     @classmethod
     def settings_customise_sources(
@@ -263,25 +334,77 @@ class Settings(BaseSettings):
         section = getattr(self, service, None)
         url = getattr(section, "database_url", None) or self.database_url
         if url:
-            return url
+            return async_database_url(url)
         return f"sqlite+aiosqlite:///{self.data_dir / (service + '.sqlite')}"
 
 
 _TOML_FILE: Path | None = None
 
 
+class ConfigError(ValueError):
+    """A configuration problem, told in one line naming the setting or file and the fix."""
+
+
 def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
-    """Read the settings; ``overrides`` (e.g. from the command line) win over everything."""
-    global _TOML_FILE
+    """Read the settings; ``overrides`` (e.g. from the command line) win over everything.
+
+    Any problem (a missing or malformed TOML file, a value of the wrong type or out of range)
+    is a :class:`ConfigError` whose message names the file or setting and what to do.
+    """
     overrides = {k: v for k, v in overrides.items() if v is not None}
     if config_file is None and os.environ.get("ONESTACK_CONFIG"):
         config_file = Path(os.environ["ONESTACK_CONFIG"])
+        if not config_file.is_file():
+            raise ConfigError(
+                f"configuration file {config_file} (from $ONESTACK_CONFIG) does not exist: "
+                "point ONESTACK_CONFIG at an onestack.toml or unset it"
+            )
+    elif config_file is not None and not config_file.is_file():
+        raise ConfigError(
+            f"configuration file {config_file} does not exist: give --config an onestack.toml"
+        )
     if config_file is None:
         data_dir = Path(
             overrides.get("data_dir") or os.environ.get("ONESTACK_DATA_DIR") or DEFAULT_DATA_DIR
         )
         candidate = data_dir / "onestack.toml"
         config_file = candidate if candidate.is_file() else None
+    try:
+        return _load(config_file, overrides)
+    except SettingsValidationError as exc:
+        raise ConfigError(describe_invalid(exc, config_file)) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(
+            f"configuration file {config_file} is not valid TOML ({exc}): fix the file"
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"configuration file {config_file} cannot be read: {exc}") from None
+
+
+def describe_invalid(exc: SettingsValidationError, config_file: Path | None) -> str:
+    """One line for every invalid setting: its TOML key, its environment variable, the value
+    (unless it may hold a secret) and what is wrong."""
+    parts = []
+    for err in exc.errors()[:3]:
+        loc = [str(p) for p in err["loc"]]
+        key = ".".join(loc)
+        env = "ONESTACK_" + "__".join(p.upper() for p in loc)
+        secret = any(word in key for word in ("password", "url", "secret"))
+        value = "" if secret or "input" not in err else f" = {_short(err['input'])}"
+        msg = err["msg"].removeprefix("Value error, ")
+        parts.append(f"{key}{value} (${env}): {msg}")
+    more = f" (and {len(exc.errors()) - 3} more)" if len(exc.errors()) > 3 else ""
+    where = f" in {config_file}, the environment or the options" if config_file else ""
+    return f"invalid setting{where}: {'; '.join(parts)}{more}: correct the value"
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _load(config_file: Path | None, overrides: dict[str, Any]) -> Settings:
+    global _TOML_FILE
     _TOML_FILE = config_file
     try:
         return Settings(**overrides)

@@ -2,7 +2,8 @@
 
 SQLite (the default) runs in WAL mode with foreign keys on; write transactions take the write
 lock up front (``BEGIN IMMEDIATE``) so concurrent writers wait instead of failing. PostgreSQL and
-MySQL/MariaDB work by URL.
+MySQL/MariaDB work by URL, written as users do (``postgresql://``, ``mysql://``): each is mapped to
+the async driver onestack ships (:func:`onestack.common.config.async_database_url`).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from onestack.common import errors
+from onestack.common.config import async_database_url
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -72,6 +74,7 @@ class Database:
     """Engine, sessions and migrations of one service."""
 
     def __init__(self, url: str, service: str, migrations: Path | None = None, echo: bool = False):
+        url = async_database_url(url)  # postgresql://, mysql://, sqlite:/// as users write them
         self.url = url
         self.service = service
         self.migrations = migrations

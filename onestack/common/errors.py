@@ -70,6 +70,16 @@ class NotAcceptable(APIError):
     code, title, kind = 406, "Not Acceptable", "NotAcceptable"
 
 
+class RequestTimeout(APIError):
+    """The request body stopped arriving; the connection is closed after the answer."""
+
+    code, title, kind = 408, "Request Timeout", "RequestTimeout"
+    default_message = "The request body was not received in time."
+
+    def __init__(self, message: str | None = None, *, headers: dict[str, str] | None = None):
+        super().__init__(message, headers={"Connection": "close", **(headers or {})})
+
+
 class Conflict(APIError):
     code, title, kind = 409, "Conflict", "Conflict"
     default_message = "The request conflicts with the current state of the resource."
@@ -111,6 +121,7 @@ _NOVA_KEYS = {
     403: "forbidden",
     404: "itemNotFound",
     405: "badMethod",
+    408: "requestTimeout",
     409: "conflictingRequest",
     413: "overLimit",
     415: "badMediaType",

@@ -1,7 +1,7 @@
 """Logging: every line carries the request id of the request (or RPC message) being handled.
 
-``setup_logging(settings)`` installs a text (default) or JSON-lines formatter on the root logger;
-``request_id_var`` is set by the API's request-id middleware and by the RPC server.
+``setup_logging(level, fmt, access_log)`` installs a text (default) or JSON-lines formatter on
+the root logger; ``request_id_var`` is set by the API's request-id middleware and by the RPC server.
 """
 
 from __future__ import annotations
@@ -38,18 +38,23 @@ class JSONFormatter(logging.Formatter):
             "request_id": getattr(record, "request_id", "-"),
             "message": record.getMessage(),
         }
+        fields = getattr(record, "fields", None)
+        if isinstance(fields, dict):  # e.g. the access log's method, path, status, ...
+            entry.update(fields)
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
         return orjson.dumps(entry).decode()
 
 
-def setup_logging(level: str = "INFO", fmt: str = "text") -> None:
+def setup_logging(level: str = "INFO", fmt: str = "text", access_log: bool = True) -> None:
+    """Log to stderr at ``level``; ``access_log=False`` silences the per-request lines."""
     handler = logging.StreamHandler(sys.stderr)
     handler.addFilter(RequestIdFilter())
     handler.setFormatter(JSONFormatter() if fmt == "json" else logging.Formatter(TEXT_FORMAT))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    logging.getLogger("onestack.access").setLevel(logging.NOTSET if access_log else logging.WARNING)
     logging.getLogger("alembic").setLevel(logging.WARNING)
     logging.getLogger("aio_pika").setLevel(logging.WARNING)
     logging.getLogger("aiormq").setLevel(logging.WARNING)

@@ -1,10 +1,10 @@
 """Prometheus metrics of one process: HTTP requests per service and route, RPC per topic and
 method. ``GET /metrics`` on the all-in-one server (and on ``onestack serve``) exposes them in the
-Prometheus text format."""
+Prometheus text format. HTTP requests are recorded by
+:class:`onestack.common.observe.ObserveMiddleware`, which every service's app has."""
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from prometheus_client import (
@@ -16,7 +16,6 @@ from prometheus_client import (
 )
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 REGISTRY = CollectorRegistry()
 _LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
@@ -65,34 +64,3 @@ def observe_transport(transport: Any) -> None:
     """Have ``transport`` report every RPC message to :func:`observe_rpc`."""
     if hasattr(transport, "observers"):
         transport.observers.append(observe_rpc)
-
-
-class MetricsMiddleware:
-    """Counts and times every request of one service, labelled with the matched route template
-    (``/v3/users/{user_id}``, never the raw path, so label values stay few)."""
-
-    def __init__(self, app: ASGIApp, service: str):
-        self.app = app
-        self.service = service
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = time.perf_counter()
-        status = 500
-
-        async def timed_send(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-                route = scope.get("route")
-                template = getattr(route, "path", None) or "unmatched"
-                method = scope["method"]
-                HTTP_LATENCY.labels(self.service, method, template).observe(
-                    time.perf_counter() - started
-                )
-                HTTP_REQUESTS.labels(self.service, method, template, str(status)).inc()
-            await send(message)
-
-        await self.app(scope, receive, timed_send)

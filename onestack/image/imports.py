@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from onestack.common.context import RequestContext
 from onestack.common.db import utcnow
 from onestack.common.errors import BadRequest, Conflict
+from onestack.image import glance_download
 from onestack.image.data import add_location
 from onestack.image.hashing import ImageDataPipeline
 from onestack.image.models import Image, ImageLocation, ImageProperty, Task, table
@@ -82,7 +83,7 @@ def parse_body(mgr: ImageManager, body: dict[str, Any]) -> dict[str, Any]:
         if not isinstance(uri, str) or not uri:
             raise BadRequest("The web-download method requires a 'uri'.")
     if name == "glance-download":
-        raise BadRequest("Unknown import method name 'glance-download'.")
+        glance_download.check_method(method)
     return body
 
 
@@ -167,6 +168,15 @@ async def start_import(
         # from the answer whether a host:port is reachable from inside).
         mgr.enforce(ctx, "modify_image", target(ctx, record.row, record.is_member))
         await check_reachable(host, port)  # before any lock: it may take seconds
+    remote = None
+    if method == "glance-download":
+        async with mgr.read() as session:
+            record = await get_visible(mgr, session, ctx, image_id)
+        if record.row.status != "queued":
+            raise Conflict(f"Image needs to be in 'queued' state to use '{method}' method")
+        mgr.enforce(ctx, "modify_image", target(ctx, record.row, record.is_member))
+        remote = await glance_download.remote_image(mgr, ctx, body["method"])  # no lock held
+        uri = remote.file_url
     all_must = body.get("all_stores_must_succeed", True)
     if ctx.project_id is not None:
         await mgr.quotas.limits(ctx.project_id)  # cached before the write lock
@@ -174,6 +184,14 @@ async def start_import(
         record = await get_visible(mgr, session, ctx, image_id, for_update=True)
         row = record.row
         await mgr.quotas.enforce(session, row.owner, {"image_size_total": 0})
+        if remote is not None and row.status == "queued":
+            # the remote image's formats and properties, as Glance copies them
+            await session.execute(
+                update(IMAGES).where(IMAGES.c.id == image_id).values(**remote.formats)
+            )
+            await _set_props(session, image_id, dict(remote.properties))
+            record = await get_visible(mgr, session, ctx, image_id, for_update=True)
+            row = record.row
         _check_state(row, method)
         tgt = target(ctx, row, record.is_member)
         mgr.enforce(ctx, "copy_image" if method == "copy-image" else "modify_image", tgt)
@@ -212,7 +230,9 @@ async def start_import(
                 }
             ],
         )
-        await _set_props(session, image_id, {LOCK: task_id, PENDING_STORES: ",".join(stores)})
+        await _set_props(
+            session, image_id, {LOCK: task_id, PENDING_STORES: ",".join(stores), FAILED_STORES: ""}
+        )
         if not mgr.platform.transport.durable:
             # the cast dies with this process until a worker takes it: this process owns it
             await mgr.leases.take(session, image_id, "import")
@@ -240,7 +260,7 @@ def _check_state(row: Any, method: str) -> None:
         raise Conflict("Image with status active cannot be target for import")
     if status != "active" and method == "copy-image":
         raise Conflict("Only images with status active can be targeted for copying")
-    if status != "queued" and method == "web-download":
+    if status != "queued" and method in ("web-download", "glance-download"):
         raise Conflict(f"Image needs to be in 'queued' state to use '{method}' method")
     if status != "uploading" and method == "glance-direct":
         raise Conflict("Image needs to be staged before 'glance-direct' method can be used")
@@ -260,12 +280,15 @@ async def _check_lock(session: AsyncSession, task_id: str) -> None:
 
 
 async def _set_props(session: AsyncSession, image_id: str, props: dict[str, str | None]) -> None:
-    """Set (or, with None, remove) free properties directly."""
+    """Set (or, with None, remove) free properties directly; the stores lists stay as empty
+    strings once nothing is left in them (as Glance leaves them: clients wait on them)."""
     names = list(props)
     await session.execute(
         delete(PROPS).where(PROPS.c.image_id == image_id, PROPS.c.name.in_(names))
     )
-    rows = [{"image_id": image_id, "name": k, "value": v} for k, v in props.items() if v]
+    rows = [
+        {"image_id": image_id, "name": k, "value": v} for k, v in props.items() if v is not None
+    ]
     if rows:
         await session.execute(insert(PROPS), rows)
 
@@ -358,7 +381,14 @@ class ImportJob:
             else:
                 await asyncio.shield(self._fail("The import was interrupted (service stopping)."))
             raise
-        except (ImportFailed, StoreError, ValueError, OSError, httpx.HTTPError) as exc:
+        except (
+            ImportFailed,
+            glance_download.DownloadFailed,
+            StoreError,
+            ValueError,
+            OSError,
+            httpx.HTTPError,
+        ) as exc:
             await self._fail(str(exc) or exc.__class__.__name__)
         except Exception as exc:
             LOG.exception("image %s: import task %s failed", self.image_id, self.task_id)
@@ -449,6 +479,9 @@ class ImportJob:
             staging = self.mgr.staging
             url = staging.url_for(self.image_id)
             return lambda: staging.get(url)
+        if self.method == "glance-download":
+            token = self.ctx.auth_token
+            return lambda: glance_download.download(self.mgr, self.uri or "", token)
         assert self.uri is not None
         return lambda: _web_download(self.uri or "")
 
@@ -511,8 +544,8 @@ class ImportJob:
             session,
             self.image_id,
             {
-                PENDING_STORES: ",".join(pending) or None,
-                FAILED_STORES: ",".join(self.failed) or None,
+                PENDING_STORES: ",".join(pending),
+                FAILED_STORES: ",".join(self.failed),
             },
         )
 
@@ -554,7 +587,7 @@ class ImportJob:
                 .where(IMAGES.c.id == self.image_id)
                 .values(status="active", updated_at=utcnow())
             )
-            await _set_props(session, self.image_id, {LOCK: None, PENDING_STORES: None})
+            await _set_props(session, self.image_id, {LOCK: None, PENDING_STORES: ""})
             await self._task_in(session, "success", "", {"image_id": self.image_id})
             await self.mgr.leases.release(session, self.image_id)
         if self.method == "glance-direct":
@@ -621,7 +654,7 @@ class ImportJob:
         await _set_props(
             session,
             self.image_id,
-            {LOCK: None, PENDING_STORES: None, FAILED_STORES: ",".join(failed) or None},
+            {LOCK: None, PENDING_STORES: "", FAILED_STORES: ",".join(failed)},
         )
         await self._task_in(session, "failure", message, None)
         await self.mgr.leases.release(session, self.image_id)

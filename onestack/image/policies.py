@@ -41,6 +41,9 @@ DEFAULT_RULES: dict[str, str] = {
     "delete_image_location": ADMIN,
     "get_image_location": ADMIN_OR_READER,
     "set_image_location": ADMIN_OR_MEMBER,
+    # the location API (2.17): services register and read locations
+    "add_image_location": f"role:service or ({PROJECT_MEMBER})",
+    "fetch_image_location": "role:service",
     "deactivate": ADMIN_OR_MEMBER,
     "reactivate": ADMIN_OR_MEMBER,
     "copy_image": ADMIN,

@@ -6,6 +6,8 @@ own failure would have ended it:
 
 - an upload (``saving``): the image is ``killed``, whatever the store kept of it removed;
 - a stage (``uploading``): the image is back to ``queued``, the staged data removed;
+- the hashing of a location a service added (``location-verify`` / ``location-hash``): as
+  its failure would end it (:func:`onestack.image.locations.reconcile_lapsed`);
 - an import run by a worker on the in-process bus: the task failed, the image back where the
   import can be retried (:meth:`ImportJob.fail_in`). On a broker (RabbitMQ) the import's cast
   is delivered again to another worker, which starts over: nothing to do but drop the lease.
@@ -54,6 +56,7 @@ async def reconcile(mgr: ImageManager) -> int:
 
 
 async def _reconcile_one(mgr: ImageManager, lease: Lapsed) -> int:
+    from onestack.image import locations
     from onestack.image.imports import ImportJob
 
     image_id = lease.resource_id
@@ -105,6 +108,20 @@ async def _reconcile_one(mgr: ImageManager, lease: Lapsed) -> int:
             await cleanup()
         LOG.warning(
             "image %s: the import of process %s stopped; task failed", image_id, lease.holder
+        )
+        return 1
+    if lease.kind in (locations.VERIFY, locations.HASH):
+        async with mgr.write() as session:
+            if not await mgr.leases.reclaim(session, lease):
+                return 0
+            dropped = await locations.reconcile_lapsed(mgr, session, image_id, lease.kind)
+        for store, url in dropped:
+            await locations.discard(store, url)
+        LOG.warning(
+            "image %s: the %s of process %s stopped; ended as a failure",
+            image_id,
+            lease.kind,
+            lease.holder,
         )
         return 1
     # the broker delivers the cast again: the next worker starts the import over

@@ -8,11 +8,20 @@ from onestack.common.context import RequestContext
 from onestack.common.errors import ServiceUnavailable, glance_format
 from onestack.common.platform import Platform
 from onestack.common.service import ServiceSpec
-from onestack.image.api import data, images, info, members, metadefs, tasks, versions
+from onestack.image.api import (
+    data,
+    images,
+    info,
+    locations,
+    members,
+    metadefs,
+    tasks,
+    versions,
+)
 from onestack.image.manager import ImageManager
 
 SPEC = ServiceSpec("image", "/image", "image", "glance")
-ROUTERS = (versions, images, members, data, info, tasks, metadefs)
+ROUTERS = (versions, images, members, data, info, tasks, metadefs, locations)
 
 
 class _PlatformValidator:
@@ -45,6 +54,7 @@ class ImageService:
             max_body=self.settings.max_request_body,
             state={"image": self.manager},
             service="image",
+            redirect_slashes=False,
         )
         self.app.add_middleware(data.StreamedUploads)
 

@@ -11,8 +11,8 @@ from onestack.common.api import base_url, json
 from onestack.image.api import public_router
 
 router = public_router()
-#: Image API minor versions served (2.16 current); the API has no microversion headers.
-CURRENT = 16
+#: Image API minor versions served (2.17 current); the API has no microversion headers.
+CURRENT = 17
 
 
 def _versions(request: Request) -> dict[str, Any]:

@@ -19,7 +19,7 @@ async def test_version_discovery(api: httpx.AsyncClient) -> None:
     r = await api.get("/image/")
     assert r.status_code == 300
     versions = r.json()["versions"]
-    assert versions[0] == {"id": "v2.16", "status": "CURRENT",
+    assert versions[0] == {"id": "v2.17", "status": "CURRENT",
                            "links": [{"rel": "self", "href": "http://testserver/image/v2/"}]}
     assert {v["id"] for v in versions} >= {"v2.0", "v2.6", "v2.9"}
     assert (await api.get("/image/versions")).status_code == 200
@@ -145,6 +145,20 @@ async def test_show_unknown(api: httpx.AsyncClient, demo: dict[str, str]) -> Non
     assert body["code"] == "404 Not Found" and body["title"] == "Not Found"
     assert "No image found" in body["message"]
     assert (await api.get(f"{IMG}/images/garbage", headers=demo)).status_code == 404
+
+
+async def test_empty_image_id_is_not_found(api: httpx.AsyncClient, demo: dict[str, str]) -> None:
+    """``/v2/images/`` (an empty id) is no image, as in Glance: 404, never a redirect to the
+    list (a DELETE redirected there would be followed by some clients)."""
+    for method in ("GET", "DELETE", "PATCH", "HEAD"):
+        r = await api.request(method, f"{IMG}/images/", headers=demo)
+        assert r.status_code == 404, (method, r.status_code)
+        if method != "HEAD":
+            assert r.json()["code"] == "404 Not Found"
+    r = await api.get(f"{IMG}/images/{uuid.uuid4()}/", headers=demo)
+    assert r.status_code == 404
+    assert (await api.get(f"{IMG}/images", headers=demo)).status_code == 200
+    assert (await api.get("/image/v2/", headers=demo)).status_code == 300  # versions
 
 
 async def test_patch_properties(api: httpx.AsyncClient, demo: dict[str, str]) -> None:

@@ -167,6 +167,10 @@ async def test_copy_image(api: httpx.AsyncClient, party: Party, admin: dict[str,
             break
         await asyncio.sleep(0.02)
     assert out["stores"] == "file,backup" and out["status"] == "active"
+    out = await wait_for(api, h, img["id"])
+    # as Glance leaves them: clients wait for these to be empty, so they must stay
+    assert out["os_glance_importing_to_stores"] == ""
+    assert out["os_glance_failed_import"] == ""
     assert len(files_of(mgr, img["id"])) == 2
     r = await do_import(api, admin, img["id"], method={"name": "copy-image"},
                         stores=["backup"])
