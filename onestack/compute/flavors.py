@@ -169,6 +169,8 @@ async def create(session: AsyncSession, body: dict[str, Any]) -> Flavor:
             "digits, '.', '-', '_' and spaces."
         )
     flavorid = body.get("id")
+    if isinstance(flavorid, bool) or not isinstance(flavorid, str | int | float | None):
+        raise BadRequest("Invalid input for field/attribute id: a string or a number.")
     if flavorid is None or (isinstance(flavorid, str) and flavorid.lower() == "auto"):
         flavorid = str(uuid.uuid4())
     flavorid = str(flavorid).strip()

@@ -76,6 +76,11 @@ class ComputeAgent:
         self.platform = platform
         self.core: ComputeCore = SharedCore.get(platform)
         conf = self.core.conf
+        if drivers is None and conf.virt_driver != "fake":
+            raise ValueError(
+                f"[compute] virt_driver {conf.virt_driver!r}: only the fake "
+                "driver exists yet (the QEMU driver is the next issue)"
+            )
         names = hosts or host_names(platform)
         self.drivers: dict[str, VirtDriver] = drivers or {
             name: FakeDriver(
@@ -96,20 +101,48 @@ class ComputeAgent:
         self._tasks: list[asyncio.Task[Any]] = []
 
     async def start(self) -> None:
+        """Register every host and start serving. On a first start the hosts' providers are
+        made in Placement before this returns (nothing could be scheduled before); on later
+        starts they exist already, so Placement is brought up to date and the hosts are
+        reconciled in the background, and the process is ready at once."""
         await SharedCore.start(self.platform)
+        known = await self._known_nodes()
+        for ep in self.endpoints.values():
+            await ep.register_local()
+        await self.heartbeat()
+        warm = all(ep.node_uuid in known for ep in self.endpoints.values())
+        if warm:
+            for server in self.servers:
+                await server.start()
+            self._tasks.append(asyncio.create_task(self._settle(), name="compute-settle"))
+        else:
+            await self._settle()
+            for server in self.servers:
+                await server.start()
+        self._tasks.append(asyncio.create_task(self._beat(), name="compute-heartbeat"))
+
+    async def _known_nodes(self) -> set[str]:
+        async with self.core.read() as session:
+            return set((await session.execute(select(ComputeNode.uuid))).scalars())
+
+    async def _settle(self) -> None:
+        """Providers, inventories and traits in Placement, then each host's reconcile."""
         limit = asyncio.Semaphore(20)
 
-        async def register(ep: HostEndpoint) -> None:
+        async def one(ep: HostEndpoint) -> None:
             async with limit:
-                await ep.register()
+                await ep.register_placement()
 
-        await asyncio.gather(*(register(ep) for ep in self.endpoints.values()))
-        await self.heartbeat()
-        for ep in self.endpoints.values():
-            await ep.reconcile()
-        for server in self.servers:
-            await server.start()
-        self._tasks.append(asyncio.create_task(self._beat(), name="compute-heartbeat"))
+        try:
+            await asyncio.gather(*(one(ep) for ep in self.endpoints.values()))
+            for ep in self.endpoints.values():
+                await ep.reconcile()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            if not self._tasks:  # a first start: the caller must know
+                raise
+            LOG.exception("registering hosts in Placement failed; the next beat tries again")
 
     async def stop(self, timeout: float = 5.0) -> None:
         """Stop taking work; builds still running after ``timeout`` s are cancelled (as a
@@ -167,10 +200,21 @@ class HostEndpoint:
 
     # -- registration ---------------------------------------------------------------------
     async def report_resources(self) -> None:
-        """Tell Placement what the host offers now (a no-op when nothing changed)."""
-        await self._report(self.driver.host_resources())
+        """Tell Placement what the host offers now (a no-op when nothing changed); the
+        provider is made again if it went missing."""
+        await self.register_placement()
 
     async def register(self) -> None:
+        await self.register_local()
+        await self.register_placement()
+
+    async def register_placement(self) -> None:
+        res = self.driver.host_resources()
+        await self.core.placement.ensure_provider(self.node_uuid, res.hypervisor_hostname)
+        await self._report(res)
+
+    async def register_local(self) -> None:
+        """The service record and the compute node row, in this service's database."""
         conf = self.core.conf
         await self.driver.init_host()
         res = self.driver.host_resources()
@@ -213,8 +257,6 @@ class HostEndpoint:
             node.cpu_allocation_ratio = conf.cpu_allocation_ratio
             node.ram_allocation_ratio = conf.ram_allocation_ratio
             node.disk_allocation_ratio = conf.disk_allocation_ratio
-        await self.core.placement.ensure_provider(self.node_uuid, res.hypervisor_hostname)
-        await self._report(res)
 
     async def _report(self, res: Any) -> None:
         conf = self.core.conf

@@ -69,10 +69,29 @@ class UnifiedOrConfigured:
         return getattr(self.configured, name)
 
 
+#: The quota class whose values stand in for the configured defaults (Nova uses only it).
+DEFAULT_CLASS = "class:default"
+
+
+class ClassedLimits(ConfiguredLimits):
+    """A project's own values, else the ``default`` quota class's, else the configuration."""
+
+    async def limits(
+        self, project_id: str, resources: Collection[str], *, session: AsyncSession | None = None
+    ) -> dict[str, int]:
+        if session is None:
+            assert self.db is not None
+            async with self.db.session() as own:
+                return await self.limits(project_id, resources, session=own)
+        own_values = await self.overrides(session, project_id, resources)
+        classed = await self.overrides(session, DEFAULT_CLASS, resources)
+        return {r: own_values.get(r, classed.get(r, self.defaults.get(r, -1))) for r in resources}
+
+
 class ComputeQuotas:
     def __init__(self, core: ComputeCore):
         self.core = core
-        configured = ConfiguredLimits(core.conf.default_quotas, QUOTA_TABLES, core.db)
+        configured = ClassedLimits(core.conf.default_quotas, QUOTA_TABLES, core.db)
         self.limits: ConfiguredLimits | UnifiedOrConfigured = configured
         if core.conf.quota_driver == "unified":
             self.limits = UnifiedOrConfigured(_unified(core), configured)

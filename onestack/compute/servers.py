@@ -109,6 +109,20 @@ def check_metadata(value: Any, limit: int) -> dict[str, str]:
     return dict(value)
 
 
+def _check_ip(key: str, value: object, family: int) -> None:
+    import ipaddress
+
+    try:
+        ok = isinstance(value, str) and ipaddress.ip_address(value).version == family
+    except ValueError:
+        ok = False
+    if not ok:
+        raise BadRequest(
+            f"Invalid input for field/attribute {key}. Value: {value!r} is not "
+            f"an IPv{family} address."
+        )
+
+
 def _hostname(name: str) -> str:
     text = re.sub(r"[^\w.-]+", "-", name.lower()).strip(".-")
     text = re.sub(r"[_]", "-", text)
@@ -237,7 +251,29 @@ async def create(
         isinstance(g, dict) and isinstance(g.get("name"), str) for g in groups
     ):
         raise BadRequest("Invalid input for field/attribute security_groups.")
+    for key in ("key_name", "adminPass", "hostname"):
+        value = body.get(key)
+        if value is not None and (not isinstance(value, str) or not value or len(value) > 255):
+            raise BadRequest(f"Invalid input for field/attribute {key}. Value: {value!r}.")
+    for key, family in (("accessIPv4", 4), ("accessIPv6", 6)):
+        value = body.get(key)
+        if value not in (None, ""):
+            _check_ip(key, value, family)
     config_drive = body.get("config_drive")
+    if config_drive is not None and config_drive not in (
+        True,
+        False,
+        "True",
+        "False",
+        "true",
+        "false",
+        "1",
+        "0",
+        "",
+    ):
+        raise BadRequest(
+            f"Invalid input for field/attribute config_drive. Value: {config_drive!r}."
+        )
     config_drive_text = "True" if config_drive in (True, "True", "true", "1") else ""
     image_ref = body.get("imageRef", "")
     bdms = body.get("block_device_mapping_v2") or []

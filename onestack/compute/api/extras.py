@@ -106,7 +106,7 @@ async def quota_defaults(
 ) -> Response:
     core = core_of(request)
     core.enforce(ctx, "os-quota-sets:defaults")
-    values = {r: core.conf.default_quotas.get(r, -1) for r in RESOURCES}
+    values = await _class_values(core, "default")
     return json({"quota_set": {"id": project_id, **_quota_body(values, version)}})
 
 
@@ -172,14 +172,50 @@ async def quota_delete(request: Request, project_id: str, ctx: RequestContext = 
     return Response(status_code=202)
 
 
+async def _class_values(core: ComputeCore, name: str) -> dict[str, int]:
+    from onestack.compute.quotas import DEFAULT_CLASS
+
+    async with core.read() as session:
+        stored = await core.quotas.limits.overrides(session, f"class:{name}")
+        if name != "default":  # only the default class counts; others show the defaults
+            stored = {**(await core.quotas.limits.overrides(session, DEFAULT_CLASS)), **stored}
+    return {r: stored.get(r, core.conf.default_quotas.get(r, -1)) for r in RESOURCES}
+
+
 @router.get("/os-quota-class-sets/{name}")
 async def quota_class(
     request: Request, name: str, ctx: RequestContext = Caller, version: Version = Ver
 ) -> Response:
     core = core_of(request)
     core.enforce(ctx, "os-quota-class-sets:show")
-    values = {r: core.conf.default_quotas.get(r, -1) for r in RESOURCES}
+    values = await _class_values(core, name)
     return json({"quota_class_set": {"id": name, **_quota_body(values, version)}})
+
+
+@router.put("/os-quota-class-sets/{name}")
+async def quota_class_update(
+    request: Request, name: str, ctx: RequestContext = Caller, version: Version = Ver
+) -> Response:
+    core = core_of(request)
+    core.enforce(ctx, "os-quota-class-sets:update")
+    if not name or len(name) > 255:
+        raise BadRequest("Invalid quota class name.")
+    body = await body_of(request, "quota_class_set")
+    values: dict[str, int] = {}
+    for key, value in body.items():
+        if key in _OLD_QUOTAS and version < (2, 50):
+            continue
+        if key not in RESOURCES:
+            raise BadRequest(
+                f"Invalid input for field/attribute quota_class_set. Additional "
+                f"properties are not allowed ('{key}' was unexpected)"
+            )
+        if isinstance(value, bool) or not isinstance(value, int) or value < -1 or value > 2**31 - 1:
+            raise BadRequest(f"Invalid input for field/attribute {key}. Value: {value}.")
+        values[key] = value
+    async with core.write() as session:
+        await core.quotas.limits.set_overrides(session, f"class:{name}", values)
+    return json({"quota_class_set": _quota_body(await _class_values(core, name), version)})
 
 
 # -- availability zones -----------------------------------------------------------------------

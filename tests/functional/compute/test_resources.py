@@ -238,3 +238,27 @@ async def test_external_events_and_image_proxy(client: httpx.AsyncClient,
     assert r.status_code == 404
     await client.delete(f"{API}/servers/{sid}", headers=demo_headers)
     await wait_gone(client, demo_headers, sid)
+
+
+async def test_quota_class_default(client: httpx.AsyncClient, admin_headers: dict[str, str],
+                                   demo_headers: dict[str, str]) -> None:
+    h = mv(admin_headers)
+    r = await client.put(f"{API}/os-quota-class-sets/default", headers=h,
+                         json={"quota_class_set": {"key_pairs": 7}})
+    assert r.status_code == 200 and r.json()["quota_class_set"]["key_pairs"] == 7
+    try:
+        r = await client.get(f"{API}/os-quota-class-sets/default", headers=h)
+        assert r.json()["quota_class_set"]["key_pairs"] == 7
+        r = await client.get(f"{API}/os-quota-sets/any/defaults", headers=mv(demo_headers))
+        assert r.json()["quota_set"]["key_pairs"] == 7
+        r = await client.get(f"{API}/limits", headers=demo_headers)
+        assert r.json()["limits"]["absolute"]["maxTotalKeypairs"] == 7
+        r = await client.put(f"{API}/os-quota-class-sets/default", headers=mv(demo_headers),
+                             json={"quota_class_set": {"key_pairs": 1}})
+        assert r.status_code == 403
+        r = await client.put(f"{API}/os-quota-class-sets/default", headers=h,
+                             json={"quota_class_set": {"key_pairs": "x"}})
+        assert r.status_code == 400
+    finally:
+        await client.put(f"{API}/os-quota-class-sets/default", headers=h,
+                         json={"quota_class_set": {"key_pairs": 100}})
