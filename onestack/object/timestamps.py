@@ -32,9 +32,23 @@ def http_date(ts: str | float) -> str:
     return email.utils.formatdate(math.ceil(float(ts)), usegmt=True)
 
 
+_SECONDS: dict[int, str] = {}
+
+
 def iso(ts: str | float) -> str:
-    """The listings' ``last_modified``: 2024-01-02T03:04:05.678900."""
-    return datetime.fromtimestamp(float(ts), UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")
+    """The listings' ``last_modified``: 2024-01-02T03:04:05.678900 (the seconds part of
+    recent values is remembered: a listing formats thousands of close timestamps)."""
+    value = float(ts)
+    whole = int(value)
+    micro = round((value - whole) * 1_000_000)
+    if micro >= 1_000_000:
+        whole, micro = whole + 1, micro - 1_000_000
+    text = _SECONDS.get(whole)
+    if text is None:
+        if len(_SECONDS) > 65536:
+            _SECONDS.clear()
+        text = _SECONDS[whole] = datetime.fromtimestamp(whole, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    return f"{text}.{micro:06d}"
 
 
 def parse_http_date(text: str) -> float | None:

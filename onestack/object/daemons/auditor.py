@@ -52,6 +52,8 @@ def run_once(storage: Storage, bytes_per_second: int) -> dict[str, Any]:
                     try:
                         metadata = disk.read_metadata(directory / data)
                         good = _check(directory / data, metadata, bytes_per_second, budget)
+                    except FileNotFoundError:
+                        continue  # a newer version replaced it meanwhile: not corrupt
                     except (OSError, ValueError):
                         good = False
                     if not good:

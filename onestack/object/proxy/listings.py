@@ -59,8 +59,9 @@ def object_entry(row: dict[str, Any]) -> dict[str, Any]:
         "name": row["name"],
         "content_type": row["content_type"],
     }
-    extra = orjson.loads(row.get("extra") or "{}")
-    entry.update(extra)
+    extra = row.get("extra")
+    if extra and extra != "{}":
+        entry.update(orjson.loads(extra))
     return entry
 
 

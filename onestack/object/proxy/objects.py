@@ -3,6 +3,7 @@ large objects), POST (metadata), DELETE, COPY and X-Copy-From, expiry, versionin
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import mimetypes
 import secrets
@@ -37,6 +38,54 @@ USER_HEADERS = (
 CHUNK = 1 << 16
 EXPIRING_ACCOUNT = ".expiring_objects"
 EXPIRING_DIVISOR = 86400
+
+
+class _Sink:
+    """Hashes and writes a body: small bodies right here; large ones in 1 MiB blocks in a
+    worker thread (hashlib and os.write release the GIL), one block in flight while the next
+    arrives, so a large upload is not bound to one core doing everything in turn."""
+
+    BLOCK = 1 << 20
+
+    def __init__(self, digest: Any, writers: list[disk.DiskWriter]):
+        self.digest = digest
+        self.writers = writers
+        self.buffer: list[bytes] = []
+        self.buffered = 0
+        self.pending: asyncio.Future[None] | None = None
+
+    def _absorb(self, block: bytes) -> None:
+        self.digest.update(block)
+        for w in self.writers:
+            w.write(block)
+
+    async def take(self, chunk: bytes) -> None:
+        self.buffer.append(chunk)
+        self.buffered += len(chunk)
+        if self.buffered >= self.BLOCK:
+            await self._submit()
+
+    async def _submit(self) -> None:
+        block = b"".join(self.buffer) if len(self.buffer) > 1 else self.buffer[0]
+        self.buffer, self.buffered = [], 0
+        await self.drain()
+        self.pending = asyncio.get_running_loop().run_in_executor(None, self._absorb, block)
+
+    async def flush(self) -> None:
+        """The rest: written here when the whole body was small (no thread hop)."""
+        if self.pending is None and self.buffer:
+            for chunk in self.buffer:
+                self._absorb(chunk)
+            self.buffer, self.buffered = [], 0
+            return
+        if self.buffer:
+            await self._submit()
+        await self.drain()
+
+    async def drain(self) -> None:
+        if self.pending is not None:
+            pending, self.pending = self.pending, None
+            await pending
 
 
 @dataclass
@@ -372,6 +421,7 @@ class ObjectController(Controller):
         digest = hashlib.md5(usedforsecurity=False)
         size = 0
         limit = constraints.MAX_FILE_SIZE if length is None else length
+        sink = _Sink(digest, writers)
         try:
             try:
                 async for chunk in chunks:
@@ -380,11 +430,12 @@ class ObjectController(Controller):
                         if length is None:
                             raise HTTPError(413, "Your request is too large.")
                         raise HTTPError(400, "Request body longer than Content-Length")
-                    digest.update(chunk)
-                    for w in writers:
-                        w.write(chunk)
+                    await sink.take(chunk)
+                await sink.flush()
             except ClientGone:
                 raise HTTPError(499) from None
+            finally:
+                await sink.drain()
             if length is not None and size < length:
                 raise HTTPError(499)
             actual = digest.hexdigest()

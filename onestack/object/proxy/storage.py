@@ -395,7 +395,7 @@ class Storage:
         seen = 0
         for node, directory in self.object_dirs(account, container, obj):
             try:
-                state = disk.read_state(directory)
+                state = self._read_state(directory)
             except (OSError, ValueError):
                 LOG.warning("unreadable object in %s: quarantined", directory)
                 with contextlib.suppress(OSError):
@@ -409,6 +409,17 @@ class Storage:
             if seen >= replicas and best.timestamp is not None:
                 break
         return best, best_node
+
+    @staticmethod
+    def _read_state(directory: Path) -> disk.ObjectState:
+        """The directory's state; a file a concurrent write replaced is read again, never
+        taken for corruption."""
+        for _ in range(3):
+            try:
+                return disk.read_state(directory)
+            except FileNotFoundError:
+                continue
+        return disk.read_state(directory)
 
     def write_marker(
         self,

@@ -29,6 +29,7 @@ def list_names(
         marker, end_marker = end_marker, marker
     lower, upper = marker, end_marker
     lower_op = ">"
+    names = [c.strip() for c in columns.split(",")]
     while len(results) < limit:
         where = ["deleted = 0"]
         args: list[Any] = []
@@ -45,11 +46,16 @@ def list_names(
             args.append(_upper_bound(prefix))
         order = "DESC" if reverse else "ASC"
         wanted = limit - len(results)
-        rows = conn.execute(
-            f"SELECT {columns} FROM {table} WHERE {' AND '.join(where)} "
-            f"ORDER BY name {order} LIMIT ?",
-            [*args, wanted],
-        ).fetchall()
+        cursor = conn.cursor()
+        cursor.row_factory = None  # plain tuples: a listing reads thousands of rows
+        rows = [
+            dict(zip(names, row, strict=True))
+            for row in cursor.execute(
+                f"SELECT {columns} FROM {table} WHERE {' AND '.join(where)} "
+                f"ORDER BY name {order} LIMIT ?",
+                [*args, wanted],
+            )
+        ]
         if not rows:
             break
         jumped = False
@@ -67,7 +73,7 @@ def list_names(
                         lower, lower_op = _upper_bound(subdir), ">="
                     jumped = True
                     break
-            results.append(dict(row))
+            results.append(row)
             if len(results) >= limit:
                 break
         if not jumped:

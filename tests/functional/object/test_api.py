@@ -290,3 +290,23 @@ async def test_reader_reads_but_does_not_write(demo: Account, reader: Account) -
     assert (await reader.request("GET", f"/{name}")).status_code == 200
     assert (await reader.request("PUT", f"/{name}/o2", content=b"x")).status_code == 403
     assert (await reader.request("DELETE", f"/{name}/o")).status_code == 403
+
+
+async def test_large_body_in_blocks(demo: Account) -> None:
+    import os
+
+    name = await demo.container()
+    data = os.urandom(3 * 1024 * 1024 + 12345)
+
+    async def body():  # type: ignore[no-untyped-def]
+        for i in range(0, len(data), 65536):
+            yield data[i:i + 65536]
+
+    r = await demo.request("PUT", f"/{name}/big", content=body(),
+                           headers={"ETag": hashlib.md5(data).hexdigest()})
+    assert r.status_code == 201
+    r = await demo.request("GET", f"/{name}/big")
+    assert r.content == data
+    r = await demo.request("PUT", f"/{name}/bad", content=data, headers={"ETag": "0" * 32})
+    assert r.status_code == 422
+    assert (await demo.request("GET", f"/{name}/bad")).status_code == 404
