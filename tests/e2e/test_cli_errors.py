@@ -79,13 +79,13 @@ def test_an_unsupported_database_url_keeps_its_password(tmp_path: Path) -> None:
 
 def test_unknown_services_and_workers_list_the_valid_ones(tmp_path: Path) -> None:
     valid = ", ".join(SERVICES)
-    one_line_error(onestack("up", "--services", "identity,compute", "--data-dir", str(tmp_path)),
-                   "--services", "'compute'", valid)
-    one_line_error(onestack("serve", "compute", "--data-dir", str(tmp_path)), "'compute'", valid)
+    one_line_error(onestack("up", "--services", "identity,nosuch", "--data-dir", str(tmp_path)),
+                   "--services", "'nosuch'", valid)
+    one_line_error(onestack("serve", "nosuch", "--data-dir", str(tmp_path)), "'nosuch'", valid)
     one_line_error(onestack("up", "--data-dir", str(tmp_path),
                             env={"ONESTACK_SERVICES": '["identity", "nova"]'}),
                    "services", "'nova'", valid, "$ONESTACK_SERVICES")
-    one_line_error(onestack("agent", "compute", "--data-dir", str(tmp_path)), "'compute'",
+    one_line_error(onestack("agent", "nosuch", "--data-dir", str(tmp_path)), "'nosuch'",
                    ", ".join(AGENTS))
     assert list(tmp_path.iterdir()) == []
 
