@@ -101,17 +101,18 @@ async def bench(url: str, token: str, pid: int | None, ports: int, rules: int) -
     limits = httpx.Limits(max_connections=32, max_keepalive_connections=32)
     async with httpx.AsyncClient(base_url=f"{url}/v2.0", headers=headers, timeout=120,
                                  limits=limits) as c:
-        project = (await c.get("/networks", params={"name": "public"})).json()
-        r = await c.post("/networks", json={"network": {"name": "bench-net"}})
-        r.raise_for_status()
-        net = r.json()["network"]
-        project_id = net["project_id"]
-        await c.put(f"/quotas/{project_id}", json={"quota": {
+        found = (await c.get("/networks", params={"name": "bench-net"})).json()["networks"]
+        if found:  # a run interrupted before: its network and ports are reused
+            net = found[0]
+        else:
+            r = await c.post("/networks", json={"network": {"name": "bench-net"}})
+            r.raise_for_status()
+            net = r.json()["network"]
+            r = await c.post("/subnets", json={"subnet": {
+                "network_id": net["id"], "cidr": "10.128.0.0/16", "ip_version": 4}})
+            r.raise_for_status()
+        await c.put(f"/quotas/{net['project_id']}", json={"quota": {
             "port": -1, "security_group_rule": -1, "network": -1, "subnet": -1}})
-        r = await c.post("/subnets", json={"subnet": {
-            "network_id": net["id"], "cidr": "10.128.0.0/16", "ip_version": 4}})
-        r.raise_for_status()
-        del project
         body = {"port": {"network_id": net["id"]}}
         for concurrency, n in ((1, 200), (16, 640)):
             await run_concurrent(20, concurrency, lambda _i: timed(c, "POST", "/ports", body, 201))
@@ -122,6 +123,7 @@ async def bench(url: str, token: str, pid: int | None, ports: int, rules: int) -
             rows.append(f"| port create, c{concurrency} | {n} | {pct(lat, .5) * 1000:.1f} | "
                         f"{pct(lat, .99) * 1000:.1f} | {n / wall:.0f} | "
                         f"{cpu:.2f} |")
+            print(rows[-1], flush=True)
         have = len((await c.get("/ports", params={"network_id": net["id"], "fields": "id"})
                     ).json()["ports"])
         bulk = [{"network_id": net["id"]} for _ in range(100)]
@@ -140,7 +142,9 @@ async def bench(url: str, token: str, pid: int | None, ports: int, rules: int) -
         rows.append(f"| GET /v2.0/ports ({count} ports, {len(r.content) // 1024} KiB) | 7 | "
                     f"{statistics.median(lat) * 1000:.0f} | {max(lat) * 1000:.0f} | "
                     f"{7 / sum(lat):.1f} | {cpu:.0f} |")
-        r = await c.post("/security-groups", json={"security_group": {"name": "bench-sg"}})
+        print(rows[-1], flush=True)
+        name = f"bench-sg-{int(time.time())}"
+        r = await c.post("/security-groups", json={"security_group": {"name": name}})
         sg = r.json()["security_group"]["id"]
 
         def rule(i: int) -> object:
