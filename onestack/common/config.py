@@ -13,7 +13,14 @@ import tomllib
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+)
 from pydantic import ValidationError as SettingsValidationError
 from pydantic_settings import (
     BaseSettings,
@@ -372,6 +379,7 @@ class Settings(BaseSettings):
     services: list[str] = ["identity", "image", "placement", "network", "compute", "object"]
     remote_services: dict[str, str] = Field(
         default_factory=dict,
+        validate_default=True,
         description="services served by other processes: name -> their base URL, for the catalog",
     )
     run_agents: bool = Field(
@@ -428,6 +436,19 @@ class Settings(BaseSettings):
                 f"unknown service {', '.join(map(repr, unknown))}; valid: {', '.join(SERVICES)}"
             )
         return names
+
+    @field_validator("remote_services")
+    @classmethod
+    def _requirements_met(cls, remote: dict[str, str], info: ValidationInfo) -> dict[str, str]:
+        from onestack.common.service import missing_requirements
+
+        missing = missing_requirements(info.data.get("services", []), remote)
+        if missing:
+            raise ValueError(
+                f"{'; '.join(missing)}: add it to services (--services) or name where it runs "
+                "in remote_services"
+            )
+        return remote
 
     @classmethod
     def settings_customise_sources(

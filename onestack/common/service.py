@@ -51,6 +51,23 @@ SERVICES: dict[str, str] = {
     "object": "onestack.object.service:ObjectService",
 }
 
+#: Services another service cannot work without (it calls their APIs from the start).
+REQUIRES: dict[str, tuple[str, ...]] = {"compute": ("placement",)}
+
+
+def missing_requirements(services: list[str], remote: dict[str, str]) -> list[str]:
+    """What the enabled ``services`` need that neither runs here nor is named as remote, as
+    "compute needs placement" lines; only a process that holds the catalog (runs Identity)
+    can tell: elsewhere the other services are found in the catalog."""
+    if "identity" not in services:
+        return []
+    return [
+        f"{name} needs {need}"
+        for name in services
+        for need in REQUIRES.get(name, ())
+        if need not in services and need not in remote
+    ]
+
 
 def service_names(settings: Settings) -> list[str]:
     """The enabled services in start order; unknown names are a configuration error."""

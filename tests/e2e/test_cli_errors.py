@@ -90,6 +90,14 @@ def test_unknown_services_and_workers_list_the_valid_ones(tmp_path: Path) -> Non
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_service_without_one_it_needs(tmp_path: Path) -> None:
+    """Compute calls Placement from its first start: without it (here or remote) the command
+    says so in one line before anything is written."""
+    one_line_error(onestack("up", "--services", "identity,compute", "--data-dir", str(tmp_path)),
+                   "compute needs placement", "--services", "remote_services")
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_an_unwritable_data_dir(tmp_path: Path) -> None:
     (tmp_path / "a-file").write_text("")
     data_dir = tmp_path / "a-file" / "data"  # a directory can't be made under a file, even by root

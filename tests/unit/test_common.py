@@ -82,3 +82,12 @@ def test_error_formats() -> None:
     assert errors.nova_format(err) == {"itemNotFound": {"code": 404,
                                                          "message": "Could not find user: x."}}
     assert errors.neutron_format(errors.Conflict("in use"))["NeutronError"]["message"] == "in use"
+
+
+def test_missing_requirements_only_where_the_catalog_is() -> None:
+    from onestack.common.service import missing_requirements
+
+    assert missing_requirements(["identity", "compute"], {}) == ["compute needs placement"]
+    assert missing_requirements(["identity", "compute"], {"placement": "http://p"}) == []
+    assert missing_requirements(["identity", "placement", "compute"], {}) == []
+    assert missing_requirements(["compute"], {}) == []  # found through another's catalog
