@@ -58,3 +58,5 @@ def setup_logging(level: str = "INFO", fmt: str = "text", access_log: bool = Tru
     logging.getLogger("alembic").setLevel(logging.WARNING)
     logging.getLogger("aio_pika").setLevel(logging.WARNING)
     logging.getLogger("aiormq").setLevel(logging.WARNING)
+    # a call between services has its access line on the side that answers it
+    logging.getLogger("httpx").setLevel(logging.WARNING)
