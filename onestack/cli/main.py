@@ -331,7 +331,7 @@ def _serve(settings: Settings, *, announce: bool) -> None:
 
     failed: list[bool] = []
 
-    def fatal() -> None:  # a worker failed to start after the APIs did
+    def fatal() -> None:  # a worker failed to start after the APIs did: a failed start
         failed.append(True)
         server.should_exit = True
 
@@ -349,7 +349,9 @@ def _serve(settings: Settings, *, announce: bool) -> None:
 
     with contextlib.suppress(KeyboardInterrupt):
         uvloop.run(main())
-    if not server.started or failed:
+    if failed:  # as uvicorn exits when the lifespan's startup fails
+        sys.exit(uvicorn.config.STARTUP_FAILURE)
+    if not server.started:
         sys.exit(1)
 
 
