@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -50,6 +52,8 @@ class Cloud:
         )
         self.ready = False
         self.agents: list[Agent] = []
+        self._agents_task: asyncio.Task[None] | None = None
+        self.on_fatal: Callable[[], None] | None = None  # a served cloud's stop, on a failure
         self.bootstrap_ids: dict[str, str] = {}
         routes: list[Any] = [
             Route("/healthcheck", self.healthcheck, methods=["GET", "HEAD"]),
@@ -65,13 +69,20 @@ class Cloud:
 
     @asynccontextmanager
     async def lifespan(self, _app: Starlette) -> AsyncIterator[None]:
-        await self.start()
+        await self.start(agents_in_background=True)
         try:
             yield
         finally:
             await self.stop()
 
-    async def start(self) -> None:
+    async def start(self, *, agents_in_background: bool = False) -> None:
+        """Start the platform and every service, then the workers; ``ready`` once all run.
+
+        With ``agents_in_background`` (a served cloud) the APIs answer while the workers
+        start (compute registers its hosts with Placement: half a second of start-up); the
+        healthcheck says "starting" until they run, and a worker that fails to start calls
+        ``on_fatal`` (the server stops) as a failed start would.
+        """
         self.settings.data_dir.mkdir(parents=True, exist_ok=True)
         await self.platform.start()
         if self.identity is not None:
@@ -90,15 +101,34 @@ class Cloud:
         for svc in self.services:
             if svc is not self.identity:
                 await svc.start()
-        # on the in-process bus no other process can take the work: the workers run here
-        if self.settings.run_agents or not self.platform.transport.durable:
-            self.agents = [
-                await start_agent(kind, self.platform) for kind in agent_kinds(self.settings)
-            ]
+        if agents_in_background:
+            self._agents_task = asyncio.create_task(self._start_agents(), name="start-agents")
+        else:
+            await self._start_agents()
+
+    async def _start_agents(self) -> None:
+        try:
+            # on the in-process bus no other process can take the work: the workers run here
+            if self.settings.run_agents or not self.platform.transport.durable:
+                for kind in agent_kinds(self.settings):
+                    self.agents.append(await start_agent(kind, self.platform))
+        except Exception:
+            if self._agents_task is None:
+                raise
+            LOG.exception("a worker failed to start: stopping")
+            if self.on_fatal is not None:
+                self.on_fatal()
+            return
         self.ready = True
 
     async def stop(self) -> None:
         self.ready = False
+        if self._agents_task is not None:
+            # let a start in progress finish (a half-started worker could not be stopped)
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(asyncio.shield(self._agents_task), timeout=30)
+            self._agents_task.cancel()
+            self._agents_task = None
         for worker in reversed(self.agents):
             await worker.stop()
         self.agents = []

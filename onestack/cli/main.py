@@ -308,7 +308,7 @@ def _serve(settings: Settings, *, announce: bool) -> None:
     )
 
     async def say_ready() -> None:
-        while not server.started:
+        while not (server.started and cloud.ready):  # the workers too
             if server.should_exit:
                 return
             await asyncio.sleep(0.02)
@@ -329,6 +329,14 @@ def _serve(settings: Settings, *, announce: bool) -> None:
             soft_wrap=True,
         )
 
+    failed: list[bool] = []
+
+    def fatal() -> None:  # a worker failed to start after the APIs did: a failed start
+        failed.append(True)
+        server.should_exit = True
+
+    cloud.on_fatal = fatal
+
     async def main() -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -341,6 +349,8 @@ def _serve(settings: Settings, *, announce: bool) -> None:
 
     with contextlib.suppress(KeyboardInterrupt):
         uvloop.run(main())
+    if failed:  # as uvicorn exits when the lifespan's startup fails
+        sys.exit(uvicorn.config.STARTUP_FAILURE)
     if not server.started:
         sys.exit(1)
 

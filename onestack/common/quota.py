@@ -30,8 +30,6 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from sqlalchemy import Column, Integer, MetaData, String, Table, delete, insert, select, update
-from sqlalchemy.dialects.mysql import insert as mysql_insert
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -316,6 +314,8 @@ class QuotaEnforcer:
             return
         row = {"project_id": project_id}
         if dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert as pg_insert  # its backend only
+
             pg = pg_insert(self.locks).values(row)
             # inserts the row or locks the existing one; waits for a concurrent inserter
             stmt: Any = pg.on_conflict_do_update(
@@ -324,6 +324,8 @@ class QuotaEnforcer:
             )
             await session.execute(stmt)
         elif dialect in ("mysql", "mariadb"):
+            from sqlalchemy.dialects.mysql import insert as mysql_insert
+
             my = mysql_insert(self.locks).values(row)
             await session.execute(my.on_duplicate_key_update(project_id=my.inserted.project_id))
         else:

@@ -5,12 +5,11 @@ admins write (Glance's defaults)."""
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
-from jsonschema import Draft4Validator, FormatChecker
-from jsonschema.exceptions import best_match
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -98,22 +97,29 @@ def _optional_str(value: Any, what: str, max_length: int | None = None) -> str |
     return value
 
 
-#: The optional attributes of a property definition, checked against the published schema
-#: (``type`` and ``name`` are checked by hand: ``type`` may also be "null").
-_PROPERTY_ATTRIBUTES = Draft4Validator(
-    {
-        "type": "object",
-        "properties": {
-            k: v for k, v in PROPERTY_DEF["properties"].items() if k not in ("name", "type")
+@functools.cache
+def _property_attributes() -> Any:
+    """The optional attributes of a property definition, checked against the published schema
+    (``type`` and ``name`` are checked by hand: ``type`` may also be "null"); built on first
+    use, as jsonschema costs ~50 ms to import."""
+    from jsonschema import Draft4Validator, FormatChecker
+
+    return Draft4Validator(
+        {
+            "type": "object",
+            "properties": {
+                k: v for k, v in PROPERTY_DEF["properties"].items() if k not in ("name", "type")
+            },
         },
-    },
-    format_checker=FormatChecker(),
-)
+        format_checker=FormatChecker(),
+    )
 
 
 def _check_property_attributes(body: dict[str, Any]) -> None:
+    from jsonschema.exceptions import best_match
+
     present = {k: v for k, v in body.items() if v is not None}
-    error = best_match(_PROPERTY_ATTRIBUTES.iter_errors(present))
+    error = best_match(_property_attributes().iter_errors(present))
     if error is not None:
         where = ".".join(str(p) for p in error.absolute_path) or "property"
         rule = error.schema.get("type") or error.schema.get("format") or error.validator
