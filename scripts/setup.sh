@@ -54,7 +54,9 @@ fi
 uv sync --locked --inexact --quiet --python "$VENV/bin/python" \
     --extra "$(tr -d '[]' <<<"$extras")"
 # Compile bytecode now (uv does not): with PYTHONDONTWRITEBYTECODE set, every start would
-# otherwise parse every library again (about a second more to start).
-"$VENV/bin/python" -m compileall -q -j 0 "$VENV"/lib/python3*/site-packages >/dev/null || true
+# otherwise parse every library again (about a second more to start), and onestack's own
+# modules (an editable install; a changed module is simply parsed again).
+"$VENV/bin/python" -m compileall -q -j 0 "$VENV"/lib/python3*/site-packages onestack \
+    >/dev/null || true
 touch "$stamp"
 echo "onestack installed into $VENV (extras: $extras)"
