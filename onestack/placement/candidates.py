@@ -9,6 +9,7 @@ group's candidate providers per tree, combined tree by tree (lazily, up to ``lim
 from __future__ import annotations
 
 import itertools
+import random
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -78,7 +79,11 @@ class _Data:
         self.tree_members: dict[int, list[int]] = {}
 
 
-async def compute(mgr: PlacementManager, conn: AsyncConnection, req: CandidateRequest) -> Result:
+async def compute(
+    mgr: PlacementManager, conn: AsyncConnection, req: CandidateRequest, randomize: bool = False
+) -> Result:
+    """The candidates of ``req``: the first ``limit`` found, or with ``randomize`` (the
+    ``randomize_allocation_candidates`` option) a random ``limit`` of all of them."""
     class_names = {rc for g in req.groups for rc in g.resources}
     class_ids, unknown = await mgr.classes.ids_of(conn, class_names)
     if unknown:
@@ -96,7 +101,7 @@ async def compute(mgr: PlacementManager, conn: AsyncConnection, req: CandidateRe
             f"No such trait(s): {', '.join(sorted(missing))}.", "placement.query.bad_value"
         )
     data = _Data()
-    await _load(conn, req, data, class_ids, set(trait_ids.values()))
+    await _load(conn, req, data, class_ids, trait_ids)
     in_tree_roots: dict[str, int | None] = {}
     for g in req.groups:
         if g.in_tree and g.in_tree not in in_tree_roots:
@@ -108,7 +113,14 @@ async def compute(mgr: PlacementManager, conn: AsyncConnection, req: CandidateRe
             in_tree_roots[g.in_tree] = row[0] if row else None
     solver = _Solver(req, data, class_ids, trait_ids, in_tree_roots)
     with gc_paused():
-        requests = list(itertools.islice(solver.solve(), req.limit))
+        if randomize:  # as upstream: a random sample of all of them, or all of them shuffled
+            requests = list(solver.solve())
+            if req.limit is not None and req.limit < len(requests):
+                requests = random.sample(requests, req.limit)
+            else:
+                random.shuffle(requests)
+        else:
+            requests = list(itertools.islice(solver.solve(), req.limit))
     used_ids = {rp for alloc, mapping in requests for rp in alloc} | {
         rp for _, mapping in requests for ids in mapping.values() for rp in ids
     }
@@ -120,8 +132,9 @@ async def _load(
     req: CandidateRequest,
     data: _Data,
     class_map: dict[str, int],
-    trait_ids: set[int],
+    trait_map: dict[str, int],
 ) -> None:
+    trait_ids = set(trait_map.values())
     # one row per (provider, class) that has room for the smallest amount asked of the class:
     # the free capacity and the unit constraints are computed by the database
     least: dict[int, int] = {}
@@ -134,6 +147,7 @@ async def _load(
         conn,
         _prefiltered(
             req,
+            trait_map,
             select(
                 inventories.c.resource_provider_id,
                 inventories.c.resource_class_id,
@@ -219,10 +233,28 @@ def _in_aggregates(uuids: set[str]) -> Any:
     )
 
 
-def _prefiltered(req: CandidateRequest, query: Any) -> Any:
-    """With one request group, its aggregate and tree filters go into the inventory query
-    (a provider qualifies through its own aggregates or its root's, as the solver checks
-    again), so only the rows that can matter come back."""
+def _with_traits(ids: set[int]) -> Any:
+    """Ids of the providers that have any of the traits ``ids`` (a subquery)."""
+    return select(provider_traits.c.resource_provider_id).where(
+        provider_traits.c.trait_id.in_(sorted(ids))
+    )
+
+
+def _prefiltered(req: CandidateRequest, trait_map: dict[str, int], query: Any) -> Any:
+    """Filters that only drop inventory rows no candidate can use go into the inventory query
+    itself, so only the rows that can matter come back (the solver checks all of them again).
+
+    Always: the root traits (``root_required``). With one request group also its aggregates
+    (a provider qualifies through its own aggregates or its root's, as upstream), its tree,
+    its forbidden traits, and its required traits on the provider itself, or, for the
+    unsuffixed group, anywhere in a tree of several providers (whose other members may bring
+    the trait to the candidate)."""
+    for anyof in req.root_required:
+        ids = {trait_map[t] for t in anyof}
+        query = query.where(providers.c.root_provider_id.in_(_with_traits(ids)))
+    if req.root_forbidden:
+        ids = {trait_map[t] for t in req.root_forbidden}
+        query = query.where(providers.c.root_provider_id.not_in(_with_traits(ids)))
     if len(req.groups) != 1:
         return query
     group = req.groups[0]
@@ -245,6 +277,19 @@ def _prefiltered(req: CandidateRequest, query: Any) -> Any:
                 select(root.c.root_provider_id).where(root.c.uuid == group.in_tree)
             )
         )
+    if group.forbidden:
+        ids = {trait_map[t] for t in group.forbidden}
+        query = query.where(providers.c.id.not_in(_with_traits(ids)))
+    if group.required:
+        child = providers.alias("child")
+        nested_roots = select(child.c.root_provider_id).where(
+            child.c.parent_provider_id.is_not(None)
+        )
+        for anyof in group.required:
+            own = providers.c.id.in_(_with_traits({trait_map[t] for t in anyof}))
+            if group.suffix == "":
+                own = or_(own, providers.c.root_provider_id.in_(nested_roots))
+            query = query.where(own)
     return query
 
 

@@ -189,7 +189,7 @@ async def list_(request: Request, ctx: RequestContext = Caller) -> Response:
     req = parse_request(request, v, mgr.conf.max_allocation_candidates)
     requested = {rc for g in req.groups for rc in g.resources}
     async with mgr.read() as conn:
-        result = await candidates.compute(mgr, conn, req)
+        result = await candidates.compute(mgr, conn, req, mgr.conf.randomize_allocation_candidates)
         provider_summaries = await summaries.provider_summaries(mgr, conn, result, requested, v)
     with gc_paused():
         body = {
