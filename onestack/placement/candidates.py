@@ -100,8 +100,6 @@ async def compute(
         raise bad_request(
             f"No such trait(s): {', '.join(sorted(missing))}.", "placement.query.bad_value"
         )
-    data = _Data()
-    await _load(conn, req, data, class_ids, trait_ids)
     in_tree_roots: dict[str, int | None] = {}
     for g in req.groups:
         if g.in_tree and g.in_tree not in in_tree_roots:
@@ -111,20 +109,51 @@ async def compute(
                 )
             ).first()
             in_tree_roots[g.in_tree] = row[0] if row else None
-    solver = _Solver(req, data, class_ids, trait_ids, in_tree_roots)
-    with gc_paused():
-        if randomize:  # as upstream: a random sample of all of them, or all of them shuffled
+    if randomize or req.limit is None:  # every candidate: one pass over every tree
+        data = _Data()
+        await _load(conn, req, data, class_ids, trait_ids, None)
+        solver = _Solver(req, data, class_ids, trait_ids, in_tree_roots)
+        with gc_paused():
             requests = list(solver.solve())
+        if randomize:  # as upstream: a random sample of all of them, or all of them shuffled
             if req.limit is not None and req.limit < len(requests):
                 requests = random.sample(requests, req.limit)
             else:
                 random.shuffle(requests)
-        else:
-            requests = list(itertools.islice(solver.solve(), req.limit))
+        nodes = data.nodes
+    else:
+        requests, nodes = await _first(mgr, conn, req, class_ids, trait_ids, in_tree_roots)
     used_ids = {rp for alloc, mapping in requests for rp in alloc} | {
         rp for _, mapping in requests for ids in mapping.values() for rp in ids
     }
-    return Result(requests, data.nodes, used_ids)
+    return Result(requests, nodes, used_ids)
+
+
+async def _first(
+    mgr: PlacementManager,
+    conn: AsyncConnection,
+    req: CandidateRequest,
+    class_ids: dict[str, int],
+    trait_ids: dict[str, int],
+    in_tree_roots: dict[str, int | None],
+) -> tuple[list[Any], dict[int, Node]]:
+    """The first ``limit`` candidates, in the order of their trees' root ids, reading the
+    trees a range of root ids at a time (growing) until there are enough: a candidate lies
+    within one tree, so each range's candidates follow the previous range's."""
+    assert req.limit is not None
+    top = (await conn.execute(select(func.max(providers.c.id)))).scalar() or 0
+    requests: list[Any] = []
+    nodes: dict[int, Node] = {}
+    low, step = 0, max(4 * req.limit, 128)
+    while len(requests) < req.limit and low <= top:
+        data = _Data()
+        await _load(conn, req, data, class_ids, trait_ids, (low, low + step))
+        solver = _Solver(req, data, class_ids, trait_ids, in_tree_roots)
+        with gc_paused():
+            requests.extend(itertools.islice(solver.solve(), req.limit - len(requests)))
+        nodes.update(data.nodes)
+        low, step = low + step, step * 2
+    return requests, nodes
 
 
 async def _load(
@@ -133,7 +162,9 @@ async def _load(
     data: _Data,
     class_map: dict[str, int],
     trait_map: dict[str, int],
+    roots: tuple[int, int] | None,
 ) -> None:
+    """The rows of the trees whose root id is in the range ``roots`` (all trees if None)."""
     trait_ids = set(trait_map.values())
     # one row per (provider, class) that has room for the smallest amount asked of the class:
     # the free capacity and the unit constraints are computed by the database
@@ -143,6 +174,12 @@ async def _load(
             rc_id = class_map[rc_name]
             least[rc_id] = min(amount, least.get(rc_id, amount))
     free = capacity_expr(conn.dialect.name) - used_expr()
+    in_range: list[Any] = []
+    if roots is not None:
+        in_range = [
+            providers.c.root_provider_id >= roots[0],
+            providers.c.root_provider_id < roots[1],
+        ]
     rows = await fetch_all(
         conn,
         _prefiltered(
@@ -167,7 +204,8 @@ async def _load(
                         and_(inventories.c.resource_class_id == rc, free >= amount)
                         for rc, amount in sorted(least.items())
                     )
-                )
+                ),
+                *in_range,
             ),
         ),
     )

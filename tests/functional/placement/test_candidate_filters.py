@@ -122,3 +122,35 @@ async def test_error_code_from_1_23(placement: Placement) -> None:
     assert r.status_code == 400 and "code" not in r.json()["errors"][0]
     r = await placement.get("/resource_providers", version="9.99")
     assert r.status_code == 406 and "code" not in r.json()["errors"][0]
+
+
+async def spacers(placement: Placement, count: int) -> None:
+    """Providers with nothing, so the next ones' ids lie beyond a range of ids read."""
+    for _ in range(count):
+        r = await placement.post("/resource_providers", json={"name": f"sp-{new_uuid()}"})
+        assert r.status_code == 200, r.text
+
+
+async def test_limit_reads_trees_by_ranges_in_order(placement: Placement) -> None:
+    """With a limit the trees are read a range of root ids at a time: the answer is the
+    first ``limit`` of the whole answer, trees whose members lie far apart included."""
+    agg = new_uuid()
+    first = await placement.provider(inventory={"CUSTOM_CF_SLOT": 2}, aggregates=[agg])
+    tree = await placement.provider(inventory={"VCPU": 1}, aggregates=[agg])
+    await spacers(placement, 140)
+    leaf = await placement.provider(parent=tree, inventory={"CUSTOM_CF_SLOT": 2})
+    await spacers(placement, 300)
+    last = await placement.provider(inventory={"CUSTOM_CF_SLOT": 2}, aggregates=[agg])
+    q = f"resources=CUSTOM_CF_SLOT:1&member_of={agg}"
+    whole = [r.pop() for r in providers_of(await candidates(placement, q))]
+    assert whole == [first, leaf, last]
+    for limit in (1, 2, 3, 5):
+        body = await candidates(placement, f"{q}&limit={limit}")
+        assert [r.pop() for r in providers_of(body)] == whole[:limit]
+        expected = {first, tree, leaf} if limit >= 2 else {first}
+        if limit >= 3:
+            expected.add(last)
+        assert set(body["provider_summaries"]) == expected
+    # a two-provider candidate from the far-apart tree
+    q = f"resources=CUSTOM_CF_SLOT:1,VCPU:1&member_of={agg}&limit=1"
+    assert providers_of(await candidates(placement, q)) == [{tree, leaf}]
