@@ -74,10 +74,11 @@ def used_expr() -> Any:
 
 @contextmanager
 def gc_paused() -> Iterator[None]:
-    """No cyclic garbage collection during a synchronous stretch that builds many containers
-    (thousands of candidates and summaries): otherwise collections triggered by the
-    allocations themselves cost more than the work. Nothing else runs meanwhile (no await
-    inside), and the next allocation after it collects as usual."""
+    """No cyclic garbage collection during a stretch that builds many containers (thousands
+    of rows, candidates and summaries): otherwise collections triggered by the allocations
+    themselves cost more than the work. Awaits inside only defer collections (other tasks
+    meanwhile allocate without them); a nested use leaves it to the outermost, and the next
+    allocation after it collects as usual."""
     if not gc.isenabled():
         yield
         return
