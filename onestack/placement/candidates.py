@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from onestack.placement.api.common import bad_request
@@ -166,8 +166,8 @@ async def _load(
 ) -> None:
     """The rows of the trees whose root id is in the range ``roots`` (all trees if None)."""
     trait_ids = set(trait_map.values())
-    # one row per (provider, class) that has room for the smallest amount asked of the class:
-    # the free capacity and the unit constraints are computed by the database
+    # one row per (provider, class) of the classes asked for, with its free capacity as the
+    # database computes it; those without room for the least amount asked are skipped
     least: dict[int, int] = {}
     for g in req.groups:
         for rc_name, amount in g.resources.items():
@@ -198,20 +198,14 @@ async def _load(
                 providers.c.parent_provider_id,
             )
             .join(providers, providers.c.id == inventories.c.resource_provider_id)
-            .where(
-                or_(
-                    *(
-                        and_(inventories.c.resource_class_id == rc, free >= amount)
-                        for rc, amount in sorted(least.items())
-                    )
-                ),
-                *in_range,
-            ),
+            .where(inventories.c.resource_class_id.in_(sorted(least)), *in_range),
         ),
     )
     nodes, units, free_of, by_class = data.nodes, data.units, data.free, data.by_class
     with gc_paused():
         for rp, rc, min_unit, max_unit, step, room, uuid, generation, root, parent in rows:
+            if room < least[rc]:  # here rather than in the query: it computes it only once
+                continue
             key = (rp, rc)
             units[key] = (min_unit, max_unit, step)
             free_of[key] = int(room)
