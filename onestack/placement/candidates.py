@@ -141,7 +141,7 @@ async def _first(
     trees a range of root ids at a time (growing) until there are enough: a candidate lies
     within one tree, so each range's candidates follow the previous range's."""
     assert req.limit is not None
-    top = (await conn.execute(select(func.max(providers.c.id)))).scalar() or 0
+    top = (await fetch_all(conn, select(func.max(providers.c.id))))[0][0] or 0
     requests: list[Any] = []
     nodes: dict[int, Node] = {}
     low, step = 0, max(4 * req.limit, 128)
@@ -212,27 +212,29 @@ async def _load(
             by_class.setdefault(rc, []).append(rp)
             if rp not in nodes:
                 nodes[rp] = Node(rp, uuid, generation, root, parent)
-    # the trees with more than one provider: load their other members too
+    # the trees with more than one provider (those with a child): load their other members
     roots = {n.root for n in data.nodes.values()}
     nested = [
         r
-        for (r,) in await conn.execute(
+        for (r,) in await fetch_all(
+            conn,
             select(providers.c.root_provider_id)
-            .group_by(providers.c.root_provider_id)
-            .having(func.count() > 1)
+            .where(providers.c.parent_provider_id.is_not(None), *in_range)
+            .distinct(),
         )
         if r in roots
     ]
     for start in range(0, len(nested), 900):
         chunk = nested[start : start + 900]
-        for row in await conn.execute(
+        for row in await fetch_all(
+            conn,
             select(
                 providers.c.id,
                 providers.c.uuid,
                 providers.c.generation,
                 providers.c.root_provider_id,
                 providers.c.parent_provider_id,
-            ).where(providers.c.root_provider_id.in_(chunk))
+            ).where(providers.c.root_provider_id.in_(chunk)),
         ):
             data.nodes.setdefault(row[0], Node(*row))
     for node in data.nodes.values():
@@ -248,10 +250,11 @@ async def _load(
     agg_names = {a for g in req.groups for s in g.member_of for a in s}
     agg_names |= {a for g in req.groups for a in g.forbidden_aggs}
     if agg_names:
-        for rp, agg in await conn.execute(
+        for rp, agg in await fetch_all(
+            conn,
             select(provider_aggregates.c.resource_provider_id, aggregates.c.uuid)
             .join(aggregates, aggregates.c.id == provider_aggregates.c.aggregate_id)
-            .where(aggregates.c.uuid.in_(sorted(agg_names)))
+            .where(aggregates.c.uuid.in_(sorted(agg_names))),
         ):
             data.aggs.setdefault(rp, set()).add(agg)
 
