@@ -147,12 +147,13 @@ async def _first(
     low, step = 0, max(4 * req.limit, 128)
     while len(requests) < req.limit and low <= top:
         data = _Data()
-        await _load(conn, req, data, class_ids, trait_ids, (low, low + step))
+        high = min(low + step, top + 1)  # ids stay within the column's type
+        await _load(conn, req, data, class_ids, trait_ids, (low, high))
         solver = _Solver(req, data, class_ids, trait_ids, in_tree_roots)
         with gc_paused():
             requests.extend(itertools.islice(solver.solve(), req.limit - len(requests)))
         nodes.update(data.nodes)
-        low, step = low + step, step * 2
+        low, step = high, step * 2
     return requests, nodes
 
 
