@@ -280,6 +280,9 @@ class PlacementSettings(BaseModel):
     max_allocation_candidates: int = Field(
         -1, ge=-1, description="most allocation candidates one request computes (-1: all)"
     )
+    randomize_allocation_candidates: bool = Field(
+        False, description="a random limit of all candidates instead of the first found"
+    )
 
 
 class NetworkSettings(BaseModel):

@@ -9,11 +9,12 @@ group's candidate providers per tree, combined tree by tree (lazily, up to ``lim
 from __future__ import annotations
 
 import itertools
+import random
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from onestack.placement.api.common import bad_request
@@ -78,7 +79,11 @@ class _Data:
         self.tree_members: dict[int, list[int]] = {}
 
 
-async def compute(mgr: PlacementManager, conn: AsyncConnection, req: CandidateRequest) -> Result:
+async def compute(
+    mgr: PlacementManager, conn: AsyncConnection, req: CandidateRequest, randomize: bool = False
+) -> Result:
+    """The candidates of ``req``: the first ``limit`` found, or with ``randomize`` (the
+    ``randomize_allocation_candidates`` option) a random ``limit`` of all of them."""
     class_names = {rc for g in req.groups for rc in g.resources}
     class_ids, unknown = await mgr.classes.ids_of(conn, class_names)
     if unknown:
@@ -95,8 +100,6 @@ async def compute(mgr: PlacementManager, conn: AsyncConnection, req: CandidateRe
         raise bad_request(
             f"No such trait(s): {', '.join(sorted(missing))}.", "placement.query.bad_value"
         )
-    data = _Data()
-    await _load(conn, req, data, class_ids, set(trait_ids.values()))
     in_tree_roots: dict[str, int | None] = {}
     for g in req.groups:
         if g.in_tree and g.in_tree not in in_tree_roots:
@@ -106,13 +109,52 @@ async def compute(mgr: PlacementManager, conn: AsyncConnection, req: CandidateRe
                 )
             ).first()
             in_tree_roots[g.in_tree] = row[0] if row else None
-    solver = _Solver(req, data, class_ids, trait_ids, in_tree_roots)
-    with gc_paused():
-        requests = list(itertools.islice(solver.solve(), req.limit))
+    if randomize or req.limit is None:  # every candidate: one pass over every tree
+        data = _Data()
+        await _load(conn, req, data, class_ids, trait_ids, None)
+        solver = _Solver(req, data, class_ids, trait_ids, in_tree_roots)
+        with gc_paused():
+            requests = list(solver.solve())
+        if randomize:  # as upstream: a random sample of all of them, or all of them shuffled
+            if req.limit is not None and req.limit < len(requests):
+                requests = random.sample(requests, req.limit)
+            else:
+                random.shuffle(requests)
+        nodes = data.nodes
+    else:
+        requests, nodes = await _first(mgr, conn, req, class_ids, trait_ids, in_tree_roots)
     used_ids = {rp for alloc, mapping in requests for rp in alloc} | {
         rp for _, mapping in requests for ids in mapping.values() for rp in ids
     }
-    return Result(requests, data.nodes, used_ids)
+    return Result(requests, nodes, used_ids)
+
+
+async def _first(
+    mgr: PlacementManager,
+    conn: AsyncConnection,
+    req: CandidateRequest,
+    class_ids: dict[str, int],
+    trait_ids: dict[str, int],
+    in_tree_roots: dict[str, int | None],
+) -> tuple[list[Any], dict[int, Node]]:
+    """The first ``limit`` candidates, in the order of their trees' root ids, reading the
+    trees a range of root ids at a time (growing) until there are enough: a candidate lies
+    within one tree, so each range's candidates follow the previous range's."""
+    assert req.limit is not None
+    top = (await fetch_all(conn, select(func.max(providers.c.id))))[0][0] or 0
+    requests: list[Any] = []
+    nodes: dict[int, Node] = {}
+    low, step = 0, max(4 * req.limit, 128)
+    while len(requests) < req.limit and low <= top:
+        data = _Data()
+        high = min(low + step, top + 1)  # ids stay within the column's type
+        await _load(conn, req, data, class_ids, trait_ids, (low, high))
+        solver = _Solver(req, data, class_ids, trait_ids, in_tree_roots)
+        with gc_paused():
+            requests.extend(itertools.islice(solver.solve(), req.limit - len(requests)))
+        nodes.update(data.nodes)
+        low, step = high, step * 2
+    return requests, nodes
 
 
 async def _load(
@@ -120,20 +162,30 @@ async def _load(
     req: CandidateRequest,
     data: _Data,
     class_map: dict[str, int],
-    trait_ids: set[int],
+    trait_map: dict[str, int],
+    roots: tuple[int, int] | None,
 ) -> None:
-    # one row per (provider, class) that has room for the smallest amount asked of the class:
-    # the free capacity and the unit constraints are computed by the database
+    """The rows of the trees whose root id is in the range ``roots`` (all trees if None)."""
+    trait_ids = set(trait_map.values())
+    # one row per (provider, class) of the classes asked for, with its free capacity as the
+    # database computes it; those without room for the least amount asked are skipped
     least: dict[int, int] = {}
     for g in req.groups:
         for rc_name, amount in g.resources.items():
             rc_id = class_map[rc_name]
             least[rc_id] = min(amount, least.get(rc_id, amount))
     free = capacity_expr(conn.dialect.name) - used_expr()
+    in_range: list[Any] = []
+    if roots is not None:
+        in_range = [
+            providers.c.root_provider_id >= roots[0],
+            providers.c.root_provider_id < roots[1],
+        ]
     rows = await fetch_all(
         conn,
         _prefiltered(
             req,
+            trait_map,
             select(
                 inventories.c.resource_provider_id,
                 inventories.c.resource_class_id,
@@ -147,46 +199,43 @@ async def _load(
                 providers.c.parent_provider_id,
             )
             .join(providers, providers.c.id == inventories.c.resource_provider_id)
-            .where(
-                or_(
-                    *(
-                        and_(inventories.c.resource_class_id == rc, free >= amount)
-                        for rc, amount in sorted(least.items())
-                    )
-                )
-            ),
+            .where(inventories.c.resource_class_id.in_(sorted(least)), *in_range),
         ),
     )
     nodes, units, free_of, by_class = data.nodes, data.units, data.free, data.by_class
     with gc_paused():
         for rp, rc, min_unit, max_unit, step, room, uuid, generation, root, parent in rows:
+            if room < least[rc]:  # here rather than in the query: it computes it only once
+                continue
             key = (rp, rc)
             units[key] = (min_unit, max_unit, step)
             free_of[key] = int(room)
             by_class.setdefault(rc, []).append(rp)
             if rp not in nodes:
                 nodes[rp] = Node(rp, uuid, generation, root, parent)
-    # the trees with more than one provider: load their other members too
+    # the trees with more than one provider (those with a child): load their other members
     roots = {n.root for n in data.nodes.values()}
     nested = [
         r
-        for (r,) in await conn.execute(
+        for (r,) in await fetch_all(
+            conn,
             select(providers.c.root_provider_id)
-            .group_by(providers.c.root_provider_id)
-            .having(func.count() > 1)
+            .where(providers.c.parent_provider_id.is_not(None), *in_range)
+            .distinct(),
         )
         if r in roots
     ]
     for start in range(0, len(nested), 900):
         chunk = nested[start : start + 900]
-        for row in await conn.execute(
+        for row in await fetch_all(
+            conn,
             select(
                 providers.c.id,
                 providers.c.uuid,
                 providers.c.generation,
                 providers.c.root_provider_id,
                 providers.c.parent_provider_id,
-            ).where(providers.c.root_provider_id.in_(chunk))
+            ).where(providers.c.root_provider_id.in_(chunk)),
         ):
             data.nodes.setdefault(row[0], Node(*row))
     for node in data.nodes.values():
@@ -202,10 +251,11 @@ async def _load(
     agg_names = {a for g in req.groups for s in g.member_of for a in s}
     agg_names |= {a for g in req.groups for a in g.forbidden_aggs}
     if agg_names:
-        for rp, agg in await conn.execute(
+        for rp, agg in await fetch_all(
+            conn,
             select(provider_aggregates.c.resource_provider_id, aggregates.c.uuid)
             .join(aggregates, aggregates.c.id == provider_aggregates.c.aggregate_id)
-            .where(aggregates.c.uuid.in_(sorted(agg_names)))
+            .where(aggregates.c.uuid.in_(sorted(agg_names))),
         ):
             data.aggs.setdefault(rp, set()).add(agg)
 
@@ -219,10 +269,28 @@ def _in_aggregates(uuids: set[str]) -> Any:
     )
 
 
-def _prefiltered(req: CandidateRequest, query: Any) -> Any:
-    """With one request group, its aggregate and tree filters go into the inventory query
-    (a provider qualifies through its own aggregates or its root's, as the solver checks
-    again), so only the rows that can matter come back."""
+def _with_traits(ids: set[int]) -> Any:
+    """Ids of the providers that have any of the traits ``ids`` (a subquery)."""
+    return select(provider_traits.c.resource_provider_id).where(
+        provider_traits.c.trait_id.in_(sorted(ids))
+    )
+
+
+def _prefiltered(req: CandidateRequest, trait_map: dict[str, int], query: Any) -> Any:
+    """Filters that only drop inventory rows no candidate can use go into the inventory query
+    itself, so only the rows that can matter come back (the solver checks all of them again).
+
+    Always: the root traits (``root_required``). With one request group also its aggregates
+    (a provider qualifies through its own aggregates or its root's, as upstream), its tree,
+    its forbidden traits, and its required traits on the provider itself, or, for the
+    unsuffixed group, anywhere in a tree of several providers (whose other members may bring
+    the trait to the candidate)."""
+    for anyof in req.root_required:
+        ids = {trait_map[t] for t in anyof}
+        query = query.where(providers.c.root_provider_id.in_(_with_traits(ids)))
+    if req.root_forbidden:
+        ids = {trait_map[t] for t in req.root_forbidden}
+        query = query.where(providers.c.root_provider_id.not_in(_with_traits(ids)))
     if len(req.groups) != 1:
         return query
     group = req.groups[0]
@@ -245,6 +313,19 @@ def _prefiltered(req: CandidateRequest, query: Any) -> Any:
                 select(root.c.root_provider_id).where(root.c.uuid == group.in_tree)
             )
         )
+    if group.forbidden:
+        ids = {trait_map[t] for t in group.forbidden}
+        query = query.where(providers.c.id.not_in(_with_traits(ids)))
+    if group.required:
+        child = providers.alias("child")
+        nested_roots = select(child.c.root_provider_id).where(
+            child.c.parent_provider_id.is_not(None)
+        )
+        for anyof in group.required:
+            own = providers.c.id.in_(_with_traits({trait_map[t] for t in anyof}))
+            if group.suffix == "":
+                own = or_(own, providers.c.root_provider_id.in_(nested_roots))
+            query = query.where(own)
     return query
 
 

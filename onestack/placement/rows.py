@@ -16,15 +16,31 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+#: Compiled statements by SQLAlchemy cache key (the statement's shape, not its values):
+#: compiling the candidates query costs more than running it on a small database.
+_compiled: dict[Any, Any] = {}
+_MAX_COMPILED = 256
+
 
 async def fetch_all(conn: AsyncConnection, statement: Any) -> list[tuple[Any, ...]]:
     if conn.dialect.name != "sqlite":
         return [tuple(row) for row in await conn.execute(statement)]
-    compiled = statement.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
-    params = compiled.construct_params()
-    args = [params[name] for name in compiled.positiontup or ()]
+    key = statement._generate_cache_key()
+    compiled = _compiled.get(key.key) if key is not None else None
+    if compiled is None:
+        compiled = statement.compile(dialect=conn.dialect, cache_key=key)
+        if key is not None:
+            if len(_compiled) >= _MAX_COMPILED:
+                _compiled.clear()
+            _compiled[key.key] = compiled
+    params = compiled.construct_params(
+        extracted_parameters=key.bindparams if key is not None else None
+    )
+    expanded = compiled.construct_expanded_state(params)
     raw = await conn.get_raw_connection()
-    rows = await raw.driver_connection.execute_fetchall(compiled.string, args)
+    rows = await raw.driver_connection.execute_fetchall(
+        expanded.statement, expanded.positional_parameters
+    )
     return list(rows)
 
 
@@ -58,10 +74,11 @@ def used_expr() -> Any:
 
 @contextmanager
 def gc_paused() -> Iterator[None]:
-    """No cyclic garbage collection during a synchronous stretch that builds many containers
-    (thousands of candidates and summaries): otherwise collections triggered by the
-    allocations themselves cost more than the work. Nothing else runs meanwhile (no await
-    inside), and the next allocation after it collects as usual."""
+    """No cyclic garbage collection during a stretch that builds many containers (thousands
+    of rows, candidates and summaries): otherwise collections triggered by the allocations
+    themselves cost more than the work. Awaits inside only defer collections (other tasks
+    meanwhile allocate without them); a nested use leaves it to the outermost, and the next
+    allocation after it collects as usual."""
     if not gc.isenabled():
         yield
         return

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from starlette.middleware import Middleware
+
 from onestack.common import microversions
 from onestack.common.api import create_app
-from onestack.common.errors import placement_format
 from onestack.common.platform import Platform
 from onestack.common.service import ServiceSpec
 from onestack.image.service import _PlatformValidator
@@ -20,6 +21,7 @@ from onestack.placement.api import (
     traits,
     usages,
 )
+from onestack.placement.errors import RememberVersion, placement_errors
 from onestack.placement.manager import PlacementManager
 from onestack.placement.versions import SPEC as VERSIONS
 
@@ -47,13 +49,16 @@ class PlacementService:
         self.app = create_app(
             title="onestack placement",
             routers=[m.router for m in ROUTERS],
-            error_format=placement_format,
+            error_format=placement_errors,
             token_validator=_PlatformValidator(platform),
             policy=self.manager.policy,
             max_body=platform.settings.max_request_body,
             state={"placement": self.manager},
             service="placement",
-            middleware=[microversions.middleware(VERSIONS, placement_format)],
+            middleware=[
+                microversions.middleware(VERSIONS, placement_errors),
+                Middleware(RememberVersion),
+            ],
         )
 
     async def start(self) -> None:

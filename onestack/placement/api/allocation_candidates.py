@@ -188,10 +188,13 @@ async def list_(request: Request, ctx: RequestContext = Caller) -> Response:
     v = version(request)
     req = parse_request(request, v, mgr.conf.max_allocation_candidates)
     requested = {rc for g in req.groups for rc in g.resources}
-    async with mgr.read() as conn:
-        result = await candidates.compute(mgr, conn, req)
-        provider_summaries = await summaries.provider_summaries(mgr, conn, result, requested, v)
+    # no cyclic collections while the thousands of rows and candidates are built (collected
+    # after the answer): with the whole cloud's objects in memory they cost more than the work
     with gc_paused():
+        async with mgr.read() as conn:
+            randomize = mgr.conf.randomize_allocation_candidates
+            result = await candidates.compute(mgr, conn, req, randomize)
+            provider_summaries = await summaries.provider_summaries(mgr, conn, result, requested, v)
         body = {
             "allocation_requests": _render_requests(result, mgr, v),
             "provider_summaries": provider_summaries,
