@@ -34,16 +34,19 @@ PYTEST = $(VENV)/bin/pytest -q -p no:cacheprovider
 # suites (docs/conformance.md); the in-process tests of BACKEND_TESTS on PostgreSQL, on MariaDB
 # and on RabbitMQ.
 SUITE_JOBS ?= 3
-SUITES = 'e2e=$(PYTEST) -m e2e $(ARGS)' \
+SUITES = 'e2e=$(PYTEST) -m "e2e and not broker_restart" $(ARGS)' \
 	'tempest=scripts/tempest.sh identity image' \
-	'in-process=$(PYTEST) -m "not e2e" $(ARGS)' \
+	'in-process=$(PYTEST) -m "not e2e and not broker_restart" $(ARGS)' \
 	$(BACKEND_SUITES)
-BACKEND_SUITES = 'postgresql=ONESTACK_TEST_DATABASE_URL=$(PG_URL) $(PYTEST) -m "not e2e" $(BACKEND_TESTS)' \
-	'mariadb=ONESTACK_TEST_DATABASE_URL=$(MYSQL_URL) $(PYTEST) -m "not e2e" $(BACKEND_TESTS)' \
-	'rabbitmq=ONESTACK_TEST_TRANSPORT_URL=$(RABBIT_URL) $(PYTEST) -m "not e2e" $(BACKEND_TESTS)'
+IN_PROCESS = -m "not e2e and not broker_restart" $(BACKEND_TESTS)
+BACKEND_SUITES = 'postgresql=ONESTACK_TEST_DATABASE_URL=$(PG_URL) $(PYTEST) $(IN_PROCESS)' \
+	'mariadb=ONESTACK_TEST_DATABASE_URL=$(MYSQL_URL) $(PYTEST) $(IN_PROCESS)' \
+	'rabbitmq=ONESTACK_TEST_TRANSPORT_URL=$(RABBIT_URL) $(PYTEST) $(IN_PROCESS)'
 
+# The tests that restart RabbitMQ run alone, after the suites that share it.
 test: setup-test lint services
 	scripts/parallel.sh -j $(SUITE_JOBS) $(SUITES)
+	$(PYTEST) -m broker_restart tests
 
 # Tempest's identity and image API suites against a fresh onestack (docs/conformance.md).
 tempest: setup-test
@@ -51,6 +54,7 @@ tempest: setup-test
 
 test-backends: setup-test services
 	scripts/parallel.sh -j $(SUITE_JOBS) $(BACKEND_SUITES)
+	$(PYTEST) -m broker_restart tests
 
 test-fast: setup-test
 	$(VENV)/bin/pytest -q -m "not e2e" $(ARGS)

@@ -3,7 +3,8 @@ again, casts kept on disk while nobody serves them. Fails (not skips) without Ra
 ONESTACK_TEST_NO_RABBIT=1.
 
 The restart test runs ``rabbitmqctl stop_app`` / ``start_app`` (about a second; the broker
-process keeps running) and always starts the app again in ``finally``.
+process keeps running) and always starts the app again in ``finally``. Those two carry the
+``broker_restart`` mark: `make test` runs them alone, after the suites that share the broker.
 """
 
 from __future__ import annotations
@@ -68,6 +69,7 @@ class Recorder:
         return "pong"
 
 
+@pytest.mark.broker_restart
 async def test_broker_restart_mid_stream_loses_no_cast(rabbit: Bus) -> None:
     server_side = await rabbit.transport()
     client_side = await rabbit.transport()
@@ -156,6 +158,7 @@ async def test_a_killed_workers_unacknowledged_casts_go_to_another(rabbit: Bus) 
     assert sorted(successor.seen) == [1, 2]  # 0 was acknowledged: not delivered again
 
 
+@pytest.mark.broker_restart
 async def test_casts_wait_on_disk_for_a_server(rabbit: Bus) -> None:
     """Persistent casts to a topic nobody serves yet survive a broker restart."""
     transport = await rabbit.transport()
