@@ -14,6 +14,7 @@ from onestack.common.clients import ServiceClients
 from onestack.common.config import Settings
 
 if TYPE_CHECKING:
+    from onestack.common.context import RequestContext
     from onestack.common.notifications import Notifier
     from onestack.common.rpc import Transport
 
@@ -67,3 +68,20 @@ class Platform:
         from onestack.common.notifications import Notifier
 
         return Notifier(self.transport, publisher_id=f"{service}.{self.host}")
+
+
+class PlatformValidator:
+    """A service app's token validator: validates through whatever validator the platform
+    holds when the request comes (the Identity service installs its own when it is built in
+    the same process; a remote one otherwise)."""
+
+    def __init__(self, platform: Platform):
+        self.platform = platform
+
+    async def context_for(self, token: str, request_id: str) -> RequestContext:
+        from onestack.common.errors import ServiceUnavailable
+
+        validator: TokenValidator | None = self.platform.token_validator
+        if validator is None:
+            raise ServiceUnavailable("No token validator is configured.")
+        return await validator.context_for(token, request_id)

@@ -5,11 +5,10 @@ from __future__ import annotations
 from onestack.common import microversions
 from onestack.common.api import create_app
 from onestack.common.errors import nova_format
-from onestack.common.platform import Platform
+from onestack.common.platform import Platform, PlatformValidator
 from onestack.common.service import ServiceSpec
 from onestack.compute.api import flavors, keypairs, servers, versions
 from onestack.compute.core import SharedCore
-from onestack.image.service import _PlatformValidator
 
 SPEC = ServiceSpec("compute", "/compute", "compute", "nova", endpoint_suffix="/v2.1")
 ROUTERS = (versions, servers, flavors, keypairs)
@@ -39,7 +38,7 @@ class ComputeService:
             title="onestack compute",
             routers=_routers(),  # type: ignore[arg-type]
             error_format=nova_format,
-            token_validator=_PlatformValidator(platform),
+            token_validator=PlatformValidator(platform),
             policy=self.core.policy,
             max_body=self.settings.max_request_body,
             state={"compute": self.core},

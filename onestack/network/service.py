@@ -5,30 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from onestack.common.api import create_app
-from onestack.common.auth import TokenValidator
-from onestack.common.context import RequestContext
-from onestack.common.errors import ServiceUnavailable, neutron_format
-from onestack.common.platform import Platform
+from onestack.common.errors import neutron_format
+from onestack.common.platform import Platform, PlatformValidator
 from onestack.common.service import ServiceSpec
 from onestack.network.api import core, extensions, extras, qos, routers, versions
 from onestack.network.manager import NetworkManager
 
 SPEC = ServiceSpec("network", "/networking", "network", "neutron")
 ROUTERS = (versions, core, routers, qos, extras, extensions)
-
-
-class _PlatformValidator:
-    """Validates through the platform's validator at request time (Identity installs its
-    own when it runs in the same process)."""
-
-    def __init__(self, platform: Platform):
-        self.platform = platform
-
-    async def context_for(self, token: str, request_id: str) -> RequestContext:
-        validator: TokenValidator | None = self.platform.token_validator
-        if validator is None:
-            raise ServiceUnavailable("No token validator is configured.")
-        return await validator.context_for(token, request_id)
 
 
 class NetworkService:
@@ -42,7 +26,7 @@ class NetworkService:
             title="onestack network",
             routers=[m.router for m in ROUTERS],
             error_format=neutron_format,
-            token_validator=_PlatformValidator(platform),
+            token_validator=PlatformValidator(platform),
             policy=self.manager.policy,
             max_body=self.settings.max_request_body,
             state={"network": self.manager},

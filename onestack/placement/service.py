@@ -6,9 +6,8 @@ from starlette.middleware import Middleware
 
 from onestack.common import microversions
 from onestack.common.api import create_app
-from onestack.common.platform import Platform
+from onestack.common.platform import Platform, PlatformValidator
 from onestack.common.service import ServiceSpec
-from onestack.image.service import _PlatformValidator
 from onestack.placement.api import (
     aggregates,
     allocation_candidates,
@@ -50,7 +49,7 @@ class PlacementService:
             title="onestack placement",
             routers=[m.router for m in ROUTERS],
             error_format=placement_errors,
-            token_validator=_PlatformValidator(platform),
+            token_validator=PlatformValidator(platform),
             policy=self.manager.policy,
             max_body=platform.settings.max_request_body,
             state={"placement": self.manager},
