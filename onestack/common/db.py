@@ -8,6 +8,7 @@ the async driver onestack ships (:func:`onestack.common.config.async_database_ur
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import re
 import uuid
@@ -98,6 +99,9 @@ class Database:
         self._writer = async_sessionmaker(
             self.engine.execution_options(sqlite_immediate=True), expire_on_commit=False
         )
+        #: On SQLite, this process's writers queue here in order instead of in SQLite's busy
+        #: handler, which sleeps and retries (unfair, long tails); None elsewhere.
+        self.write_lock: asyncio.Lock | None = asyncio.Lock() if self.is_sqlite else None
 
     @asynccontextmanager
     async def session(self, write: bool = False) -> AsyncIterator[AsyncSession]:
@@ -112,6 +116,16 @@ class Database:
                     yield session
             except IntegrityError as exc:
                 raise errors.Conflict(_integrity_message(exc)) from exc
+
+    @asynccontextmanager
+    async def write(self) -> AsyncIterator[AsyncSession]:
+        """A write transaction, queued behind this process's other writers on SQLite."""
+        if self.write_lock is None:
+            async with self.session(write=True) as session:
+                yield session
+            return
+        async with self.write_lock, self.session(write=True) as session:
+            yield session
 
     async def upgrade(self) -> None:
         """Apply this service's Alembic migrations up to head.

@@ -50,7 +50,6 @@ class ComputeCore:
         self._versioned: Any = None
         self._background: set[asyncio.Task[Any]] = set()
         self._admin_memo: dict[tuple[str, ...], bool] = {}
-        self._write_lock = asyncio.Lock() if self.db.is_sqlite else None
         #: bumped when this process changes services or aggregates (schedulers look again)
         self.host_generation = 0
 
@@ -99,11 +98,7 @@ class ComputeCore:
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncSession]:
         """A write transaction (queued in-process on SQLite, as the Image service does)."""
-        if self._write_lock is None:
-            async with self.db.session(write=True) as session:
-                yield session
-            return
-        async with self._write_lock, self.db.session(write=True) as session:
+        async with self.db.write() as session:
             yield session
 
     # -- policy -----------------------------------------------------------------------------

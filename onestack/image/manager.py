@@ -65,7 +65,6 @@ class ImageManager:
         self._notifier: Any = None
         self._background: set[asyncio.Task[Any]] = set()
         self._admin_memo: dict[tuple[Any, ...], bool] = {}
-        self._write_lock = asyncio.Lock() if self.db.is_sqlite else None
         #: The local image cache (caching.py); only the API service sets it up.
         self.cache: ImageCache | None = None
         self._prefetch_wake = asyncio.Event()
@@ -114,11 +113,7 @@ class ImageManager:
     async def write(self) -> AsyncIterator[AsyncSession]:
         """A write transaction. On SQLite, writers of this process queue here in order instead
         of in SQLite's busy handler, which sleeps and retries (unfair, long tails)."""
-        if self._write_lock is None:
-            async with self.db.session(write=True) as session:
-                yield session
-            return
-        async with self._write_lock, self.db.session(write=True) as session:
+        async with self.db.write() as session:
             yield session
 
     def is_admin(self, ctx: RequestContext) -> bool:

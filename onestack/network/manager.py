@@ -59,7 +59,6 @@ class NetworkManager:
         self._notifier: Any = None
         self._background: set[asyncio.Task[Any]] = set()
         self._admin_memo: dict[tuple[str, ...], bool] = {}
-        self._write_lock = asyncio.Lock() if self.db.is_sqlite else None
 
     async def start(self) -> None:
         await self.db.upgrade()
@@ -78,11 +77,7 @@ class NetworkManager:
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncSession]:
         """A write transaction; SQLite writers of this process queue here in order."""
-        if self._write_lock is None:
-            async with self.db.session(write=True) as session:
-                yield session
-            return
-        async with self._write_lock, self.db.session(write=True) as session:
+        async with self.db.write() as session:
             yield session
 
     async def transaction(self, work: Callable[[AsyncSession], Awaitable[T]]) -> T:

@@ -43,7 +43,7 @@ class PlacementManager:
         self.traits = names.NameCache(traits)
         self._engine = self.db.engine
         self._write_engine = self.db.engine.execution_options(sqlite_immediate=True)
-        self._write_lock = asyncio.Lock() if self.db.is_sqlite else None
+        self._write_lock = self.db.write_lock  # one queue with the service's other writers
         self._seeding: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
