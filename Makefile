@@ -32,7 +32,7 @@ PYTEST = $(VENV)/bin/pytest -q -p no:cacheprovider
 # longest first): the end-to-end tests (real clients against real onestack processes) and the
 # in-process tests on the defaults (SQLite, in-process bus); Tempest's identity and image API
 # suites (docs/conformance.md); the in-process tests of BACKEND_TESTS on PostgreSQL, on MariaDB
-# and on RabbitMQ.
+# and on RabbitMQ; the sum of their counts is the closing line.
 SUITE_JOBS ?= 3
 SUITES = 'e2e=$(PYTEST) -m "e2e and not broker_restart" $(ARGS)' \
 	'tempest=scripts/tempest.sh identity image' \
@@ -43,18 +43,18 @@ BACKEND_SUITES = 'postgresql=ONESTACK_TEST_DATABASE_URL=$(PG_URL) $(PYTEST) $(IN
 	'mariadb=ONESTACK_TEST_DATABASE_URL=$(MYSQL_URL) $(PYTEST) $(IN_PROCESS)' \
 	'rabbitmq=ONESTACK_TEST_TRANSPORT_URL=$(RABBIT_URL) $(PYTEST) $(IN_PROCESS)'
 
-# The tests that restart RabbitMQ run alone, after the suites that share it.
+# The tests that restart RabbitMQ run alone, before the suites that share it.
+BROKER_RESTART = --alone 'broker-restart=$(PYTEST) -m broker_restart tests'
+
 test: setup-test lint services
-	scripts/parallel.sh -j $(SUITE_JOBS) $(SUITES)
-	$(PYTEST) -m broker_restart tests
+	scripts/parallel.sh -j $(SUITE_JOBS) $(BROKER_RESTART) $(SUITES)
 
 # Tempest's identity and image API suites against a fresh onestack (docs/conformance.md).
 tempest: setup-test
 	scripts/tempest.sh identity image
 
 test-backends: setup-test services
-	scripts/parallel.sh -j $(SUITE_JOBS) $(BACKEND_SUITES)
-	$(PYTEST) -m broker_restart tests
+	scripts/parallel.sh -j $(SUITE_JOBS) $(BROKER_RESTART) $(BACKEND_SUITES)
 
 test-fast: setup-test
 	$(VENV)/bin/pytest -q -m "not e2e" $(ARGS)
