@@ -194,6 +194,10 @@ class ComputeSettings(BaseModel):
     default_availability_zone: str = "nova"
     internal_service_availability_zone: str = "internal"
     enable_instance_password: bool = True
+    vif_plugging_timeout: float = Field(
+        300.0, ge=0, description="seconds a build waits for network-vif-plugged (0: no wait)"
+    )
+    vif_plugging_is_fatal: bool = Field(True, description="a vif plug timeout fails the build")
     reclaim_instance_interval: int = Field(0, ge=0, description="soft delete when > 0 (s)")
     max_limit: int = Field(1000, ge=1)
     quota_driver: str = Field(

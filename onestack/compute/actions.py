@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from onestack.common.context import RequestContext
 from onestack.common.errors import BadRequest, Conflict, NotFound
 from onestack.common.microversions import Version
-from onestack.compute import flavors, instances, servers, states
+from onestack.compute import flavors, instances, network, servers, states
 from onestack.compute import states as S
 from onestack.compute.models import Instance
 
@@ -585,6 +585,9 @@ async def add_security_group(
     name = args.get("name") if isinstance(args, dict) else None
     if not isinstance(name, str) or not name.strip():
         raise BadRequest("Security group name cannot be empty")
+    async with core.read() as session:
+        instance = await servers.get(session, core, ctx, uuid, "os-security-groups:add")
+    await network.change_security_group(core, ctx, instance, name, add=True)
     async with core.write() as session:
         instance = await servers.get(session, core, ctx, uuid, "os-security-groups:add")
         if name not in instance.security_groups:
@@ -596,20 +599,52 @@ async def remove_security_group(
     core: ComputeCore, ctx: RequestContext, uuid: str, args: Any, version: Version
 ) -> None:
     name = args.get("name") if isinstance(args, dict) else None
+    if not isinstance(name, str) or not name.strip():
+        raise BadRequest("Security group name cannot be empty")
+    async with core.read() as session:
+        instance = await servers.get(session, core, ctx, uuid, "os-security-groups:remove")
+    on_ports = await network.change_security_group(core, ctx, instance, name, add=False)
     async with core.write() as session:
         instance = await servers.get(session, core, ctx, uuid, "os-security-groups:remove")
-        if name not in instance.security_groups:
-            raise NotFound(f"Security group {name} not found on instance {uuid}.")
+        if not on_ports and name not in instance.security_groups:
+            raise NotFound(f"Security group {name} not in use on instance {uuid}.")
         instance.security_groups = [g for g in instance.security_groups if g != name]
 
 
 @action("addFixedIp")
 @action("removeFixedIp")
-@action("addFloatingIp")
-@action("removeFloatingIp")
-async def network_proxies(
+async def fixed_ip_proxies(
     core: ComputeCore, ctx: RequestContext, uuid: str, args: Any, version: Version
 ) -> None:
     raise NotFound(
         "These network proxy actions were removed in microversion 2.44; use the Networking API."
     )
+
+
+@action("addFloatingIp")
+async def add_floating_ip(
+    core: ComputeCore, ctx: RequestContext, uuid: str, args: Any, version: Version
+) -> None:
+    """The deprecated proxy (below 2.44): associate a floating IP of the caller's project."""
+    if version >= (2, 44):
+        raise NotFound("The addFloatingIp action was removed in microversion 2.44.")
+    if not isinstance(args, dict) or not isinstance(args.get("address"), str):
+        raise BadRequest("Invalid input for field/attribute address.")
+    async with core.read() as session:
+        instance = await servers.get(session, core, ctx, uuid, "os-floating-ips:add")
+    await network.associate_floating_ip(
+        core, ctx, instance, args["address"], args.get("fixed_address")
+    )
+
+
+@action("removeFloatingIp")
+async def remove_floating_ip(
+    core: ComputeCore, ctx: RequestContext, uuid: str, args: Any, version: Version
+) -> None:
+    if version >= (2, 44):
+        raise NotFound("The removeFloatingIp action was removed in microversion 2.44.")
+    if not isinstance(args, dict) or not isinstance(args.get("address"), str):
+        raise BadRequest("Invalid input for field/attribute address.")
+    async with core.read() as session:
+        instance = await servers.get(session, core, ctx, uuid, "os-floating-ips:remove")
+    await network.associate_floating_ip(core, ctx, instance, args["address"], None, remove=True)

@@ -21,10 +21,11 @@ from onestack.common.context import RequestContext
 from onestack.common.db import utcnow
 from onestack.common.platform import Platform
 from onestack.common.rpc import RPCServer
-from onestack.compute import instances, states
+from onestack.compute import instances, network, states
 from onestack.compute.core import ComputeCore, SharedCore
 from onestack.compute.models import ComputeNode, ComputeService, Instance, ServerGroup
 from onestack.compute.rpcapi import COMPUTE_TOPIC
+from onestack.compute.vifs import VifPlugTimeout
 from onestack.compute.virt import driver as virt
 from onestack.compute.virt.driver import GuestSpec, VirtDriver, VirtError
 from onestack.compute.virt.fake import FakeDriver
@@ -46,8 +47,14 @@ def host_names(platform: Platform, count: int | None = None) -> list[str]:
     return [f"{platform.host}-{i:04d}" for i in range(1, count + 1)]
 
 
-def guest_of(instance: Instance, flavor: dict[str, Any] | None = None) -> GuestSpec:
+def guest_of(
+    instance: Instance,
+    flavor: dict[str, Any] | None = None,
+    network_info: list[dict[str, Any]] | None = None,
+) -> GuestSpec:
     flavor = flavor or instance.flavor
+    if network_info is None:
+        network_info = network.cached(instance)
     return GuestSpec(
         uuid=instance.uuid,
         name=instance.hostname or instance.name,
@@ -61,6 +68,7 @@ def guest_of(instance: Instance, flavor: dict[str, Any] | None = None) -> GuestS
         admin_password=instance.admin_password,
         metadata=dict(instance.metadata_ or {}),
         config_drive=bool(instance.config_drive),
+        network_info=tuple(network_info),
     )
 
 
@@ -197,6 +205,7 @@ class HostEndpoint:
         self.driver = driver
         self.node_uuid = stable_uuid("node", driver.nodename)
         self._building: set[str] = set()
+        self.network = network.HostNetworking(self.core, host)
 
     # -- registration ---------------------------------------------------------------------
     async def report_resources(self) -> None:
@@ -493,10 +502,16 @@ class HostEndpoint:
         await self.core.notify(ctx, "instance.create.start", {"instance_uuid": uuid})
         try:
             await self._check_group_policy(instance)
-            await self.driver.spawn(guest_of(instance))
+            network_info, plug = await self.network.allocate(instance)
+            await self.driver.spawn(guest_of(instance, network_info=network_info))
+            await self.network.wait_plugged(uuid, plug)
         except Exception as exc:
             LOG.warning("build of %s failed on %s: %s", uuid, self.host, exc)
+            await self.driver.destroy(uuid)
+            await self.network.deallocate(instance)
             await self.core.placement.release(uuid)
+            if isinstance(exc, VifPlugTimeout):  # Nova aborts such a build: no reschedule
+                retry = False
             async with self.core.write() as session:
                 await instances.record_event(
                     session, uuid, "compute_build_and_run_instance", self.host, "Error", str(exc)
@@ -587,6 +602,8 @@ class HostEndpoint:
                 instance = await instances.load(session, instance_uuid)
             except Exception:
                 instance = None
+        if instance is not None:
+            await self.network.deallocate(instance)
         migration = (instance.system_metadata or {}).get("migration_uuid") if instance else None
         await self.core.placement.release(instance_uuid)
         if migration:
@@ -876,6 +893,27 @@ class HostEndpoint:
 
     async def inject_nmi(self, ctx: RequestContext | None, instance_uuid: str) -> None:
         await self.driver.inject_nmi(instance_uuid)
+
+    async def external_instance_event(
+        self, ctx: RequestContext | None, events: list[dict[str, Any]]
+    ) -> None:
+        """Server external events from the Networking service (vif plugged, changed)."""
+        await self.network.external_events(events)
+
+    async def attach_interface(
+        self, ctx: RequestContext | None, instance_uuid: str, request: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Bind a port (made from ``request`` or the user's) to the guest; its cache entry."""
+        from onestack.compute import interfaces
+
+        return await interfaces.attach(self, instance_uuid, request)
+
+    async def detach_interface(
+        self, ctx: RequestContext | None, instance_uuid: str, port_id: str
+    ) -> None:
+        from onestack.compute import interfaces
+
+        await interfaces.detach(self, instance_uuid, port_id)
 
 
 def _fields(spec: GuestSpec) -> dict[str, Any]:

@@ -42,6 +42,8 @@ _SERVER_ACTIONS_MEMBER = [
     "remote-consoles",
     "os-security-groups:add",
     "os-security-groups:remove",
+    "os-floating-ips:add",
+    "os-floating-ips:remove",
     "os-attach-interfaces:create",
     "os-attach-interfaces:delete",
     "os-volumes-attachments:create",

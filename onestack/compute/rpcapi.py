@@ -124,3 +124,23 @@ class ComputeAgentAPI:
 
     async def inject_nmi(self, ctx: RequestContext | None, host: str, instance_uuid: str) -> None:
         await self._on(host, 30).call(ctx, "inject_nmi", instance_uuid=instance_uuid)
+
+    async def external_instance_event(
+        self, ctx: RequestContext | None, host: str, events: list[dict[str, Any]]
+    ) -> None:
+        await self._on(host).cast(ctx, "external_instance_event", events=events)
+
+    async def attach_interface(
+        self, ctx: RequestContext | None, host: str, instance_uuid: str, request: dict[str, Any]
+    ) -> dict[str, Any]:
+        result: dict[str, Any] = await self._on(host, 120).call(
+            ctx, "attach_interface", instance_uuid=instance_uuid, request=request
+        )
+        return result
+
+    async def detach_interface(
+        self, ctx: RequestContext | None, host: str, instance_uuid: str, port_id: str
+    ) -> None:
+        await self._on(host, 120).call(
+            ctx, "detach_interface", instance_uuid=instance_uuid, port_id=port_id
+        )

@@ -17,7 +17,7 @@ from onestack.common.db import utcnow
 from onestack.common.errors import BadRequest, Conflict, Forbidden, NotFound
 from onestack.common.microversions import Version
 from onestack.common.quota import Overage, QuotaExceeded
-from onestack.compute import flavors, instances, states
+from onestack.compute import flavors, instances, network, states
 from onestack.compute.models import Aggregate, ComputeNode, Instance, KeyPair, ServerGroup
 from onestack.compute.placement import resources_of
 
@@ -151,31 +151,6 @@ async def _zones(session: Any, core: ComputeCore) -> set[str]:
     return zones
 
 
-def _networks(value: Any, version: Version) -> None:
-    """Check ``networks``; ports are not wired yet (the Networking service is built in
-    parallel): ``none`` and ``auto`` boot without ports, explicit networks are refused."""
-    if value is None:
-        if version >= (2, 37):
-            raise BadRequest(
-                "Invalid input for field/attribute networks: 'networks' is a required property"
-            )
-        return
-    if isinstance(value, str):
-        if version < (2, 37) or value not in ("auto", "none"):
-            raise BadRequest(f"Invalid input for field/attribute networks. Value: {value}.")
-        return
-    if not isinstance(value, list):
-        raise BadRequest("Invalid input for field/attribute networks: it must be a list.")
-    for item in value:
-        if not isinstance(item, dict):
-            raise BadRequest("Invalid input for field/attribute networks: items are objects.")
-        ident = item.get("uuid") or item.get("port") or item.get("fixed_ip")
-        raise BadRequest(
-            f"Network {ident} could not be used: the Networking service is not "
-            "available in this cloud yet; boot with networks 'none' or 'auto'."
-        )
-
-
 async def create(
     core: ComputeCore,
     ctx: RequestContext,
@@ -201,7 +176,7 @@ async def create(
             "Invalid input for field/attribute server: 'flavorRef' is a required property"
         )
     flavor_id = _ref_id(body["flavorRef"], "flavorRef")
-    _networks(body.get("networks"), version)
+    network.parse(body.get("networks"), version)
     if "personality" in body and version >= (2, 57):
         raise BadRequest(
             "Invalid input for field/attribute server. Additional properties are "
@@ -379,6 +354,9 @@ async def create(
                 isinstance(i, str) and UUID_RE.match(i) for i in ids
             ):
                 raise BadRequest(f"Invalid input for field/attribute {hint}.")
+    wanted_networks = await network.requested_networks(
+        core, ctx, body.get("networks"), version, [g["name"] for g in groups], max_count
+    )
     fsnap = flavors.snapshot(flavor)
     image_props = dict(image.get("properties") or {})
     image_props.update(
@@ -402,6 +380,7 @@ async def create(
         "group_uuid": group.uuid if group else None,
         "group_policy": group.policy if group else None,
         "group_rules": dict(group.rules or {}) if group else {},
+        "networks": wanted_networks,
     }
     reservation = f"r-{secrets.token_hex(4)}"
     password = body.get("adminPass")
@@ -667,8 +646,9 @@ async def list_servers(
         rows = [r for r in rows if pattern.search(r.name)]
     if version >= (2, 26):
         rows = _tag_filter(rows, params)
-    if params.get("ip") or params.get("ip6"):
-        rows = []  # no server has addresses until the Networking service wires ports
+    for key, family in (("ip", 4), ("ip6", 6)):
+        if params.get(key):
+            rows = _ip_filter(rows, params[key], family)
     marker = params.get("marker")
     if marker:
         ids = [r.uuid for r in rows]
@@ -684,6 +664,24 @@ async def list_servers(
         if limit < 0:
             raise BadRequest("limit must be >= 0")
     return rows[:limit]
+
+
+def _ip_filter(rows: list[Instance], value: str, family: int) -> list[Instance]:
+    """Nova's ``ip``/``ip6`` filters: a regular expression over the servers' addresses."""
+    try:
+        pattern = re.compile(value)
+    except re.error:
+        raise BadRequest(f"Invalid ip filter regex {value!r}.") from None
+    return [
+        r
+        for r in rows
+        if any(
+            pattern.search(ip["ip_address"]) or any(pattern.search(f) for f in ip["floating_ips"])
+            for port in network.cached(r)
+            for ip in port["fixed_ips"]
+            if ip["version"] == family
+        )
+    ]
 
 
 def _tag_filter(rows: list[Instance], params: Any) -> list[Instance]:
@@ -819,6 +817,7 @@ async def delete(core: ComputeCore, ctx: RequestContext, uuid: str, *, force: bo
     migration = (instance.system_metadata or {}).get("migration_uuid")
     if migration:
         await core.placement.release(migration)
+    await network.HostNetworking(core, host or "").deallocate(instance)
     await finish_delete(core, uuid)
 
 

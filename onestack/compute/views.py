@@ -6,7 +6,7 @@ import hashlib
 from typing import Any
 
 from onestack.common.microversions import Version
-from onestack.compute import states
+from onestack.compute import network, states
 from onestack.compute.models import Flavor, Instance, KeyPair
 
 
@@ -94,7 +94,7 @@ def server_detail(
         "flavor": _flavor(base, instance, version, show_specs),
         "created": iso(instance.created_at),
         "updated": iso(instance.updated_at or instance.created_at),
-        "addresses": {},
+        "addresses": network.addresses(network.cached(instance)),
         "accessIPv4": instance.access_ip_v4 or "",
         "accessIPv6": instance.access_ip_v6 or "",
         "links": links(base, "servers", instance.uuid),

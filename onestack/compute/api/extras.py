@@ -1235,46 +1235,6 @@ async def delete_tag(
     return Response(status_code=204)
 
 
-@router.get("/servers/{server_id}/ips")
-async def list_ips(request: Request, server_id: str, ctx: RequestContext = Caller) -> Response:
-    core = core_of(request)
-    async with core.read() as session:
-        await servers.get(session, core, ctx, server_id, "ips:index")
-    return json({"addresses": {}})
-
-
-@router.get("/servers/{server_id}/ips/{network}")
-async def show_ips(
-    request: Request, server_id: str, network: str, ctx: RequestContext = Caller
-) -> Response:
-    core = core_of(request)
-    async with core.read() as session:
-        await servers.get(session, core, ctx, server_id, "ips:show")
-    raise NotFound("Instance is not a member of specified network")
-
-
-@router.get("/servers/{server_id}/os-interface")
-async def list_interfaces(
-    request: Request, server_id: str, ctx: RequestContext = Caller
-) -> Response:
-    core = core_of(request)
-    async with core.read() as session:
-        await servers.get(session, core, ctx, server_id, "os-attach-interfaces:list")
-    return json({"interfaceAttachments": []})
-
-
-@router.post("/servers/{server_id}/os-interface")
-async def attach_interface(
-    request: Request, server_id: str, ctx: RequestContext = Caller
-) -> Response:
-    core = core_of(request)
-    async with core.read() as session:
-        await servers.get(session, core, ctx, server_id, "os-attach-interfaces:create")
-    raise Conflict(
-        "Interfaces cannot be attached: the Networking service is not part of this cloud yet."
-    )
-
-
 @router.get("/servers/{server_id}/os-volume_attachments")
 async def list_volume_attachments(
     request: Request, server_id: str, ctx: RequestContext = Caller
@@ -1377,6 +1337,7 @@ async def external_events(
     if not isinstance(events, list) or not events:
         raise BadRequest("Invalid input for field/attribute events.")
     out = []
+    by_host: dict[str, list[dict[str, Any]]] = {}
     async with core.read() as session:
         for event in events:
             if (
@@ -1400,9 +1361,12 @@ async def external_events(
                 result.update(code=422, status="failed")
             else:
                 result["code"] = 200
+                by_host.setdefault(found.host, []).append(result)
             out.append(result)
     if all(e["code"] == 404 for e in out):
         raise NotFound("No instances found for any event")
+    for host, host_events in by_host.items():
+        await core.agents.external_instance_event(ctx, host, host_events)
     code = 200 if all(e["code"] == 200 for e in out) else 207
     return json({"events": out}, status=code)
 

@@ -41,6 +41,11 @@ class GuestSpec:
     admin_password: str | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
     config_drive: bool = False
+    #: The guest's ports (Compute's network info cache): each a dict with ``id``,
+    #: ``mac_address``, ``devname`` (``tap`` + port id[:11]), ``network`` {id, name, mtu},
+    #: ``fixed_ips`` [{ip_address, subnet_id, version, subnet {cidr, gateway_ip, ...}}],
+    #: ``binding:vif_type`` and ``binding:vif_details``.
+    network_info: tuple[dict[str, Any], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -80,7 +80,11 @@ class FakeDriver(driver.VirtDriver):
         if self.fail_spawn:
             raise VirtError(f"The fake host {self.nodename} is set to fail every build.")
         if guest.uuid not in self.guests:
-            self.guests[guest.uuid] = _Guest(guest, console=[f"{guest.name} login: "])
+            self.guests[guest.uuid] = _Guest(
+                guest,
+                console=[f"{guest.name} login: "],
+                interfaces={str(p["id"]): dict(p) for p in guest.network_info},
+            )
 
     async def destroy(self, uuid: str) -> None:
         await self._work()

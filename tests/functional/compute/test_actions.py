@@ -174,12 +174,6 @@ async def test_bad_actions(
         json={"volumeAttachment": {"volumeId": "x"}},
     )
     assert r.status_code == 409 and "Block Storage" in r.text
-    r = await client.post(
-        f"{API}/servers/{server}/os-interface",
-        headers=demo_headers,
-        json={"interfaceAttachment": {}},
-    )
-    assert r.status_code == 409
 
 
 async def test_migrations_are_recorded(client: httpx.AsyncClient, demo_headers: dict[str, str],

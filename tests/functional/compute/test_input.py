@@ -26,7 +26,7 @@ BAD = [
     ({"imageRef": "00000000-0000-0000-0000-000000000000"}, "could not be found"),
     ({"key_name": "missing"}, "Invalid key_name"),
     ({"networks": "everything"}, "networks"),
-    ({"networks": [{"uuid": "00000000-0000-0000-0000-000000000000"}]}, "Networking"),
+    ({"networks": [{"uuid": "00000000-0000-0000-0000-000000000000"}]}, "could not be found"),
     ({"min_count": 0}, "min_count"),
     ({"min_count": 3, "max_count": 2}, "min_count"),
     ({"user_data": "not base64!"}, "base 64"),
