@@ -335,6 +335,7 @@ async def create(mgr: Any, ctx: RequestContext, values: dict[str, Any]) -> dict[
 
     out = await mgr.transaction(work)
     await crud.notify(mgr, ctx, "floatingip", "create", {"floatingip": out})
+    await _tell_compute(mgr, [out["port_id"]] if out.get("port_id") else [])
     return out
 
 
@@ -426,7 +427,7 @@ async def _tell_compute(mgr: Any, port_ids: list[str]) -> None:
 
 
 async def delete_fip(mgr: Any, ctx: RequestContext, fip_id: str, if_match: str | None) -> None:
-    async def work(session: AsyncSession) -> None:
+    async def work(session: AsyncSession) -> str | None:
         row = await get_visible(mgr, session, ctx, fip_id, for_update=True)
         mgr.enforce(ctx, "delete_floatingip", {"project_id": row.project_id})
         crud.check_revision(if_match, row)
@@ -434,9 +435,11 @@ async def delete_fip(mgr: Any, ctx: RequestContext, fip_id: str, if_match: str |
         port_id = row.floating_port_id
         await session.execute(delete(FloatingIP).where(FloatingIP.id == row.id))
         await session.execute(delete(Port).where(Port.id == port_id))
+        return row.port_id
 
-    await mgr.transaction(work)
+    associated = await mgr.transaction(work)
     await crud.notify(mgr, ctx, "floatingip", "delete", {"floatingip_id": fip_id})
+    await _tell_compute(mgr, [associated] if associated else [])
 
 
 # -- port forwardings ---------------------------------------------------------------------------
