@@ -815,6 +815,10 @@ class HostEndpoint:
     ) -> None:
         async with self.core.read() as session:
             i = await instances.load(session, instance_uuid)
+        if source != self.host:
+            await self.network.rebind(i)
+            async with self.core.read() as session:
+                i = await instances.load(session, instance_uuid)
         meta = dict(i.system_metadata or {})
         values: dict[str, Any] = {
             "task_state": None,

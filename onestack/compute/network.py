@@ -593,6 +593,22 @@ class HostNetworking:
             LOG.warning("could not release the ports of %s", instance.uuid, exc_info=True)
         await save_cache(self.core, instance.uuid, [])
 
+    async def rebind(self, instance: Instance) -> list[dict[str, Any]]:
+        """After a move to this host: the instance's ports bound here; the new cache."""
+        if not cached(instance) or not self.api.available():
+            return cached(instance)
+        try:
+            for port in cached(instance):
+                await self.api.as_service(
+                    "PUT",
+                    f"/v2.0/ports/{port['id']}",
+                    json={"port": {"binding:host_id": self.host}},
+                )
+            return await self.refresh(instance.uuid)
+        except Exception:
+            LOG.warning("could not bind the ports of %s here", instance.uuid, exc_info=True)
+            return cached(instance)
+
     async def refresh(self, instance_uuid: str) -> list[dict[str, Any]]:
         """Read the instance's ports again into its info cache (``network-changed``)."""
         from onestack.compute import instances
