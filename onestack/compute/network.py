@@ -544,6 +544,7 @@ class HostNetworking:
         if not self._wanted(instance) or not self.api.available():
             return [], []
         self.events.prepare(instance.uuid)
+        await self.api.deallocate(instance)  # what an interrupted attempt left (idempotent)
         active_before = await self._active_user_ports(instance)
         try:
             info = await self.api.allocate(instance, self.host)

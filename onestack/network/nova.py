@@ -1,6 +1,6 @@
-"""The Nova notifier: ``network-vif-plugged`` / ``network-changed`` events to Compute's
-``/os-server-external-events`` when Compute is in the catalog (in the background; a cloud
-without Compute just skips them)."""
+"""The Nova notifier: ``network-vif-plugged`` / ``network-changed`` / ``network-vif-deleted``
+events to Compute's ``/os-server-external-events`` when Compute is in the catalog (in the
+background; a cloud without Compute just skips them)."""
 
 from __future__ import annotations
 
@@ -26,6 +26,10 @@ def vif_plugged(mgr: Any, server_id: str, port_id: str, status: str = "completed
 
 def network_changed(mgr: Any, server_id: str, port_id: str) -> None:
     send(mgr, [{"name": "network-changed", "server_uuid": server_id, "tag": port_id}])
+
+
+def vif_deleted(mgr: Any, server_id: str, port_id: str) -> None:
+    send(mgr, [{"name": "network-vif-deleted", "server_uuid": server_id, "tag": port_id}])
 
 
 def send(mgr: Any, events: list[dict[str, Any]]) -> None:

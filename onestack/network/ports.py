@@ -756,10 +756,16 @@ async def delete_port(
         return {
             "port_id": row.id,
             "port": {"id": row.id, "network_id": row.network_id, "device_id": row.device_id},
+            "owner": row.device_owner,
         }
 
     payload = await mgr.transaction(work)
+    owner = payload.pop("owner")
     await crud.notify(mgr, ctx, "port", "delete", payload)
+    if str(owner).startswith("compute:") and payload["port"]["device_id"]:
+        from onestack.network import nova
+
+        nova.vif_deleted(mgr, payload["port"]["device_id"], port_id)
 
 
 async def delete_in(session: AsyncSession, row: Port) -> None:

@@ -446,3 +446,26 @@ async def test_port_quota_refuses_the_boot(
     await admin_net.put(f"/quotas/{project}", {"quota": {"port": used}})  # all used up
     body = await boot(client, other, image_id, networks=[{"uuid": net["id"]}], expect=403)
     assert "Maximum number of ports exceeded" in body["forbidden"]["message"]
+
+
+async def test_port_deleted_in_networking_leaves_the_addresses(
+    client: httpx.AsyncClient,
+    demo_headers: dict[str, str],
+    admin_net: Net,
+    demo_net: Net,
+    image_id: str,
+    private: dict[str, Any],
+) -> None:
+    sid = (await boot(client, demo_headers, image_id, networks=[{"uuid": private["id"]}]))[
+        "server"
+    ]["id"]
+    await wait_for(client, demo_headers, sid, "ACTIVE")
+    (port,) = await ports_of(admin_net, sid)
+    await demo_net.delete(f"/ports/{port['id']}")
+    deadline = time.monotonic() + 10
+    while (await show(client, demo_headers, sid))["addresses"]:  # network-vif-deleted
+        assert time.monotonic() < deadline
+        await asyncio.sleep(0.05)
+    r = await client.get(f"{API}/servers/{sid}/os-interface", headers=demo_headers)
+    assert r.json() == {"interfaceAttachments": []}
+    await delete_and_wait(client, demo_headers, sid)
