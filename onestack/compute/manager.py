@@ -728,6 +728,7 @@ class HostEndpoint:
     async def _do_shelve_offload(self, i: Instance) -> dict[str, Any]:
         await self.driver.destroy(i.uuid)
         await self.core.placement.release(i.uuid)
+        await self.network.rebind(i, host="")  # the ports stay, bound to no host
         return {
             "vm_state": states.SHELVED_OFFLOADED,
             "power_state": virt.SHUTDOWN,

@@ -594,8 +594,9 @@ class HostNetworking:
             LOG.warning("could not release the ports of %s", instance.uuid, exc_info=True)
         await save_cache(self.core, instance.uuid, [])
 
-    async def rebind(self, instance: Instance) -> list[dict[str, Any]]:
-        """After a move to this host: the instance's ports bound here; the new cache."""
+    async def rebind(self, instance: Instance, host: str | None = None) -> list[dict[str, Any]]:
+        """After a move to this host: the instance's ports bound here (``host=""``: unbound,
+        as a shelve offload leaves them); the new cache."""
         if not cached(instance) or not self.api.available():
             return cached(instance)
         try:
@@ -603,7 +604,7 @@ class HostNetworking:
                 await self.api.as_service(
                     "PUT",
                     f"/v2.0/ports/{port['id']}",
-                    json={"port": {"binding:host_id": self.host}},
+                    json={"port": {"binding:host_id": self.host if host is None else host}},
                 )
             return await self.refresh(instance.uuid)
         except Exception:

@@ -469,3 +469,30 @@ async def test_port_deleted_in_networking_leaves_the_addresses(
     r = await client.get(f"{API}/servers/{sid}/os-interface", headers=demo_headers)
     assert r.json() == {"interfaceAttachments": []}
     await delete_and_wait(client, demo_headers, sid)
+
+
+async def test_shelve_unbinds_and_unshelve_binds_the_ports_again(
+    cloud: Any,
+    client: httpx.AsyncClient,
+    demo_headers: dict[str, str],
+    admin_net: Net,
+    image_id: str,
+    private: dict[str, Any],
+) -> None:
+    sid = (await boot(client, demo_headers, image_id, networks=[{"uuid": private["id"]}]))[
+        "server"
+    ]["id"]
+    before = (await wait_for(client, demo_headers, sid, "ACTIVE"))["addresses"]
+    await action(client, demo_headers, sid, {"shelve": None})
+    await wait_for(client, demo_headers, sid, "SHELVED_OFFLOADED")
+    (port,) = await ports_of(admin_net, sid)
+    assert port["binding:host_id"] == ""
+    await action(client, demo_headers, sid, {"unshelve": None})
+    server = await wait_for(client, demo_headers, sid, "ACTIVE")
+    (port,) = await ports_of(admin_net, sid)
+    assert port["binding:host_id"] == cloud.platform.host and port["status"] == "ACTIVE"
+    assert server["addresses"] == before
+    guest = agent_of(cloud).drivers[cloud.platform.host].guests[sid]  # type: ignore[attr-defined]
+    assert [p["id"] for p in guest.spec.network_info] == [port["id"]]
+    await delete_and_wait(client, demo_headers, sid)
+    assert await ports_of(admin_net, sid) == []
