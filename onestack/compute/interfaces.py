@@ -24,7 +24,7 @@ async def attach(ep: HostEndpoint, instance_uuid: str, request: dict[str, Any]) 
     )
     try:
         keep = network.preserved(instance) | ({port_id} if user_given else set())
-        tags = {**network._tags(instance), port_id: request.get("tag")}
+        tags = {**network.port_tags(instance), port_id: request.get("tag")}
         info = await api.network_info(instance_uuid, keep, tags)
         entry = next(p for p in info if p["id"] == port_id)
         await ep.driver.attach_interface(instance_uuid, entry)

@@ -554,6 +554,8 @@ class HostEndpoint:
                     still = None
             if still is None or still.host != self.host:  # deleted or moved meanwhile
                 await self.driver.destroy(uuid)
+                if still is None:
+                    await self.network.deallocate(instance)
             return
         await self.core.notify(
             ctx, "instance.create.end", {"instance_uuid": uuid, "host": self.host}

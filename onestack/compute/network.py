@@ -141,7 +141,7 @@ async def requested_networks(
         if len(set(ports)) != len(ports):
             raise BadRequest("Duplicate port in the networks of the request.")
     group_ids = await api.security_group_ids(ctx, groups) if (requests or auto) else []
-    await api.check_port_quota(ctx, sum(1 for r in requests if not r["port_id"]) or auto)
+    await api.check_port_quota(ctx, sum(1 for r in requests if not r["port_id"]) + int(auto))
     return {"requests": requests, "auto_allocate": auto, "security_group_ids": group_ids}
 
 
@@ -585,7 +585,7 @@ class HostNetworking:
     async def deallocate(self, instance: Instance) -> None:
         """Ports made by Compute deleted, the user's unbound; a failure is logged (the
         ports stay visible in the Networking API for an operator)."""
-        self.events.done(instance.uuid)
+        self.events.done(instance.uuid, abort=f"the ports of {instance.uuid} were released")
         if not self.api.available():
             return
         try:
@@ -617,7 +617,7 @@ class HostNetworking:
 
         async with self.core.read() as session:
             instance = await instances.load(session, instance_uuid)
-        info = await self.api.network_info(instance_uuid, preserved(instance), _tags(instance))
+        info = await self.api.network_info(instance_uuid, preserved(instance), port_tags(instance))
         await save_cache(self.core, instance_uuid, info)
         return info
 
@@ -635,7 +635,7 @@ class HostNetworking:
                 LOG.warning("could not refresh the network info of %s", uuid, exc_info=True)
 
 
-def _tags(instance: Instance) -> dict[str | None, str | None]:
+def port_tags(instance: Instance) -> dict[str | None, str | None]:
     tags: dict[str | None, str | None] = {p["id"]: p.get("tag") for p in cached(instance)}
     wanted = (instance.request_spec or {}).get("networks") or {}
     tags.update(
@@ -691,7 +691,7 @@ async def change_security_group(
     await save_cache(
         core,
         instance.uuid,
-        await api.network_info(instance.uuid, preserved(instance), _tags(instance)),
+        await api.network_info(instance.uuid, preserved(instance), port_tags(instance)),
     )
     return found
 
@@ -738,5 +738,5 @@ async def associate_floating_ip(
     await save_cache(
         core,
         instance.uuid,
-        await api.network_info(instance.uuid, preserved(instance), _tags(instance)),
+        await api.network_info(instance.uuid, preserved(instance), port_tags(instance)),
     )

@@ -26,7 +26,12 @@ class VifWaiter:
     def __init__(self) -> None:
         self.plugged: set[str] = set()
         self.failed: set[str] = set()
+        self.aborted: str | None = None
         self._changed = asyncio.Event()
+
+    def abort(self, reason: str) -> None:
+        self.aborted = reason
+        self._changed.set()
 
     def deliver(self, port_id: str, status: str) -> None:
         (self.failed if status == "failed" else self.plugged).add(port_id)
@@ -37,6 +42,8 @@ class VifWaiter:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while True:
+            if self.aborted:
+                raise VifPlugTimeout(self.aborted)
             if wanted & self.failed:
                 raise VifPlugTimeout(f"ports {sorted(wanted & self.failed)} failed to plug")
             missing = wanted - self.plugged
@@ -67,8 +74,11 @@ class VifEvents:
             waiter = self._waiters[instance_uuid] = VifWaiter()
         return waiter
 
-    def done(self, instance_uuid: str) -> None:
-        self._waiters.pop(instance_uuid, None)
+    def done(self, instance_uuid: str, abort: str | None = None) -> None:
+        """Forget the instance's waiter; with ``abort`` a build still waiting stops."""
+        waiter = self._waiters.pop(instance_uuid, None)
+        if waiter is not None and abort:
+            waiter.abort(abort)
 
     def deliver(self, event: dict[str, Any]) -> bool:
         """A ``network-vif-plugged`` event for a waiting build; False if none waits."""

@@ -76,7 +76,7 @@ async def _ports(core: ComputeCore, instance: Instance) -> list[dict[str, Any]]:
 
 
 def _tag(instance: Instance, port_id: str) -> str | None:
-    return network._tags(instance).get(port_id)
+    return network.port_tags(instance).get(port_id)
 
 
 @router.get("/servers/{server_id}/os-interface")

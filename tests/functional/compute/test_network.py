@@ -496,3 +496,35 @@ async def test_shelve_unbinds_and_unshelve_binds_the_ports_again(
     assert [p["id"] for p in guest.spec.network_info] == [port["id"]]
     await delete_and_wait(client, demo_headers, sid)
     assert await ports_of(admin_net, sid) == []
+
+
+async def test_delete_while_waiting_for_the_vif_stops_the_wait(
+    cloud: Any,
+    client: httpx.AsyncClient,
+    demo_headers: dict[str, str],
+    admin_net: Net,
+    image_id: str,
+    private: dict[str, Any],
+) -> None:
+    network_conf = cloud.platform.settings.network
+    compute_conf = cloud.platform.settings.compute
+    old = network_conf.nova_notify, compute_conf.vif_plugging_timeout
+    network_conf.nova_notify, compute_conf.vif_plugging_timeout = False, 120.0
+    try:
+        sid = (await boot(client, demo_headers, image_id, networks=[{"uuid": private["id"]}]))[
+            "server"
+        ]["id"]
+        deadline = time.monotonic() + 10
+        while not await ports_of(admin_net, sid):  # the build is waiting now
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.05)
+        started = time.monotonic()
+        await delete_and_wait(client, demo_headers, sid)
+        assert time.monotonic() - started < 10
+    finally:
+        network_conf.nova_notify, compute_conf.vif_plugging_timeout = old
+    deadline = time.monotonic() + 10
+    while await ports_of(admin_net, sid):
+        assert time.monotonic() < deadline
+        await asyncio.sleep(0.05)
+    assert sid not in agent_of(cloud).drivers[cloud.platform.host].guests  # type: ignore[attr-defined]
