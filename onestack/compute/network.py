@@ -586,8 +586,8 @@ class HostNetworking:
         """Ports made by Compute deleted, the user's unbound; a failure is logged (the
         ports stay visible in the Networking API for an operator)."""
         self.events.done(instance.uuid, abort=f"the ports of {instance.uuid} were released")
-        if not self.api.available():
-            return
+        if not self.api.available() or not (self._wanted(instance) or cached(instance)):
+            return  # never had a port: no call to the Networking service
         try:
             await self.api.deallocate(instance)
         except Exception:
