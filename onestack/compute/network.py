@@ -109,6 +109,7 @@ async def requested_networks(
     version: Version,
     groups: list[str],
     max_count: int,
+    min_count: int = 1,
 ) -> dict[str, Any]:
     """Check ``networks`` and ``security_groups`` against what the caller may use; what the
     compute host needs to allocate the ports (kept in the request spec)."""
@@ -141,7 +142,8 @@ async def requested_networks(
         if len(set(ports)) != len(ports):
             raise BadRequest("Duplicate port in the networks of the request.")
     group_ids = await api.security_group_ids(ctx, groups) if (requests or auto) else []
-    await api.check_port_quota(ctx, sum(1 for r in requests if not r["port_id"]) + int(auto))
+    per_server = sum(1 for r in requests if not r["port_id"]) + int(auto)
+    await api.check_port_quota(ctx, per_server * min_count)
     return {"requests": requests, "auto_allocate": auto, "security_group_ids": group_ids}
 
 

@@ -355,7 +355,13 @@ async def create(
             ):
                 raise BadRequest(f"Invalid input for field/attribute {hint}.")
     wanted_networks = await network.requested_networks(
-        core, ctx, body.get("networks"), version, [g["name"] for g in groups], max_count
+        core,
+        ctx,
+        body.get("networks"),
+        version,
+        [g["name"] for g in groups],
+        max_count,
+        min_count,
     )
     fsnap = flavors.snapshot(flavor)
     image_props = dict(image.get("properties") or {})

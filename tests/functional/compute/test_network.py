@@ -443,9 +443,15 @@ async def test_port_quota_refuses_the_boot(
     project = net["project_id"]
     await other_net.port(net["id"])
     used = (await admin_net.get(f"/quotas/{project}/details.json"))["quota"]["port"]["used"]
-    await admin_net.put(f"/quotas/{project}", {"quota": {"port": used}})  # all used up
-    body = await boot(client, other, image_id, networks=[{"uuid": net["id"]}], expect=403)
+    await admin_net.put(f"/quotas/{project}", {"quota": {"port": used + 1}})  # one port left
+    wanted = [{"uuid": net["id"]}]
+    body = await boot(client, other, image_id, networks=wanted, min_count=2, expect=403)
     assert "Maximum number of ports exceeded" in body["forbidden"]["message"]
+    sid = (await boot(client, other, image_id, networks=wanted))["server"]["id"]
+    await wait_for(client, other, sid, "ACTIVE")
+    body = await boot(client, other, image_id, networks=wanted, expect=403)
+    assert "Maximum number of ports exceeded" in body["forbidden"]["message"]
+    await delete_and_wait(client, other, sid)
 
 
 async def test_port_deleted_in_networking_leaves_the_addresses(
