@@ -40,7 +40,7 @@ async def detach(ep: HostEndpoint, instance_uuid: str, port_id: str) -> None:
         instance = await instances.load(session, instance_uuid)
     entries = {p["id"]: p for p in network.cached(instance)}
     if port_id not in entries:
-        raise network.NetworkError(f"Port {port_id} is not attached")
+        raise network.NetworkError(f"Port {port_id} is not attached", 404)
     await ep.driver.detach_interface(instance_uuid, port_id)
     await ep.network.api.release([(port_id, port_id in network.preserved(instance))], instance_uuid)
     await network.save_cache(

@@ -40,8 +40,14 @@ CACHE_KEY = "network_info"
 _UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-?([0-9a-fA-F]{4}-?){3}[0-9a-fA-F]{12}$")
 
 
-class NetworkError(Exception):
-    """The Networking service refused or failed a call the compute host made."""
+class NetworkError(ServiceUnavailable):
+    """The Networking service refused or failed a call made as the service user; at the API
+    it answers as the Networking service's status did (400, 404, 409; else 503)."""
+
+    def __init__(self, message: str, status: int = 503):
+        super().__init__(message)
+        if status in (400, 403, 404, 409):
+            self.code = status
 
 
 # -- the request --------------------------------------------------------------------------------
@@ -184,7 +190,10 @@ class NetworkAPI:
     async def as_service(self, method: str, path: str, **kw: Any) -> Any:
         resp = await self._send(None, method, path, **kw)
         if resp.status_code >= 400:
-            raise NetworkError(f"{method} {path}: {resp.status_code} {_message(resp)}")
+            raise NetworkError(
+                f"The Networking service refused {method} {path}: {_message(resp)}",
+                resp.status_code,
+            )
         return resp.json() if resp.content else None
 
     # -- checks at the API -------------------------------------------------------------------
@@ -338,7 +347,7 @@ class NetworkAPI:
         if req.get("port_id"):
             port = (await self.as_service("GET", f"/v2.0/ports/{req['port_id']}"))["port"]
             if port.get("device_id") not in ("", None, instance.uuid):
-                raise NetworkError(f"Port {req['port_id']} is still in use.")
+                raise NetworkError(f"Port {req['port_id']} is still in use.", 409)
             await self.as_service("PUT", f"/v2.0/ports/{port['id']}", json={"port": binding})
             return port["id"], True
         body: dict[str, Any] = {
@@ -377,7 +386,10 @@ class NetworkAPI:
     async def _delete_port(self, port_id: str) -> None:
         resp = await self._send(None, "DELETE", f"/v2.0/ports/{port_id}")
         if resp.status_code not in (204, 404):
-            raise NetworkError(f"DELETE port {port_id}: {resp.status_code} {_message(resp)}")
+            raise NetworkError(
+                f"The Networking service refused to delete port {port_id}: {_message(resp)}",
+                resp.status_code,
+            )
 
     async def deallocate(self, instance: Instance) -> None:
         """Delete the ports Compute made for the instance; unbind the ones the user gave."""

@@ -365,6 +365,9 @@ async def test_floating_ip_shows_in_addresses_and_security_groups_act_on_ports(
         version="2.43",
     )
     assert len((await show(client, demo_headers, sid))["addresses"]["private"]) == 1
+    again = {"removeFloatingIp": {"address": fip["floating_ip_address"]}}
+    r = await action(client, demo_headers, sid, again, version="2.43", expect=409)
+    assert "not associated" in r.text
     await action(
         client,
         demo_headers,
@@ -373,7 +376,11 @@ async def test_floating_ip_shows_in_addresses_and_security_groups_act_on_ports(
         version="2.43",
     )
     assert len((await show(client, demo_headers, sid))["addresses"]["private"]) == 2
-    await action(client, demo_headers, sid, {"addFloatingIp": {"address": "x"}}, expect=404)
+    unknown = {"addFloatingIp": {"address": "192.0.2.99"}}
+    r = await action(client, demo_headers, sid, unknown, version="2.43", expect=404)
+    assert "floating IP not found" in r.text
+    r = await action(client, demo_headers, sid, unknown, expect=404)  # gone in 2.44
+    assert "2.44" in r.text
     # security groups on the ports
     group = (
         await demo_net.post("/security-groups", {"security_group": {"name": f"web-{sid[:6]}"}})
