@@ -195,6 +195,9 @@ class ComputeSettings(BaseModel):
     internal_service_availability_zone: str = "internal"
     enable_instance_password: bool = True
     reclaim_instance_interval: int = Field(0, ge=0, description="soft delete when > 0 (s)")
+    shelved_offload_time: int = Field(
+        0, ge=-1, description="s a shelved server keeps its host: 0 offloads at once, -1 never"
+    )
     max_limit: int = Field(1000, ge=1)
     quota_driver: str = Field(
         "db", pattern="^(db|unified)$", description="unified: Keystone's limits where set"

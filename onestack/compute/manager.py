@@ -703,19 +703,56 @@ class HostEndpoint:
         return {}
 
     async def _do_shelve(self, i: Instance, image_id: str | None = None) -> dict[str, Any]:
+        """Power off, upload the snapshot, then offload at once (``shelved_offload_time``
+        0, Nova's default) or stay SHELVED on this host (-1, or offloaded later)."""
+        from onestack.compute import shelving
+
+        await self.driver.power_off(i.uuid)
         if image_id:
             await self._do_snapshot(i, image_id)
-        await self.driver.power_off(i.uuid)
-        return await self._do_shelve_offload(i)
+        values = {
+            "vm_state": states.SHELVED,
+            "power_state": virt.SHUTDOWN,
+            "system_metadata": shelving.shelved_meta(i, image_id, self.host),
+        }
+        wait = self.core.conf.shelved_offload_time
+        if wait == 0:
+            values.update(await shelving.offload(self.core, self.driver, i))
+        elif wait > 0:
+            self.core.spawn(self._offload_later(i.uuid, wait), f"offload-{i.uuid}")
+        return values
+
+    async def _offload_later(self, uuid: str, wait: float) -> None:
+        """Nova's ``_poll_shelved_instances``: offload a server shelved ``wait`` s ago."""
+        await asyncio.sleep(wait)
+        async with self.core.write() as session:
+            try:
+                i = await instances.load(session, uuid)
+            except Exception:
+                return
+            if i.vm_state != states.SHELVED or i.host != self.host:
+                return
+            if not await instances.set_state(
+                session, uuid, expected_task=None, task_state=states.SHELVING_OFFLOADING
+            ):
+                return  # an unshelve (or a delete) came first
+        await self.run_action(None, uuid, "shelve_offload", {})
 
     async def _do_shelve_offload(self, i: Instance) -> dict[str, Any]:
-        await self.driver.destroy(i.uuid)
-        await self.core.placement.release(i.uuid)
+        from onestack.compute import shelving
+
+        return await shelving.offload(self.core, self.driver, i)
+
+    async def _do_unshelve(self, i: Instance) -> dict[str, Any]:
+        """A shelved server still on this host: power it on, forget its snapshot."""
+        from onestack.compute import shelving, snapshots
+
+        await self.driver.power_on(i.uuid)
+        await snapshots.delete(self.core, None, (i.system_metadata or {}).get("shelved_image_id"))
         return {
-            "vm_state": states.SHELVED_OFFLOADED,
-            "power_state": virt.SHUTDOWN,
-            "host": None,
-            "node": None,
+            "vm_state": states.ACTIVE,
+            "power_state": virt.RUNNING,
+            "system_metadata": shelving.unshelved_meta(i),
         }
 
     async def _do_confirm_resize(self, i: Instance) -> dict[str, Any]:
@@ -831,7 +868,18 @@ class HostEndpoint:
                 values.update(system_metadata=meta)
                 if source and source != self.host:
                     await self.core.agents.run_action(ctx, source, i.uuid, "cleanup_source")
-            else:  # evacuate, unshelve: a new guest here
+            elif kind == "unshelve":  # a new guest here, from the shelved snapshot
+                from onestack.compute import shelving, snapshots
+
+                image = meta.get("shelved_image_id") or i.image_ref
+                await self.driver.spawn(GuestSpec(**{**_fields(guest_of(i)), "image_ref": image}))
+                await snapshots.delete(self.core, None, meta.get("shelved_image_id"))
+                meta = shelving.unshelved_meta(i)
+                meta.pop("move_source", None)
+                values.update(
+                    vm_state=states.ACTIVE, power_state=virt.RUNNING, system_metadata=meta
+                )
+            else:  # evacuate: a new guest here
                 await self.driver.spawn(guest_of(i))
                 meta.pop("move_source", None)
                 values.update(
