@@ -154,6 +154,9 @@ class ComputeSettings(BaseModel):
     fake_memory_mb: int = Field(32768, ge=1)
     fake_local_gb: int = Field(1000, ge=1)
     fake_delay: float = Field(0.0, ge=0, description="seconds each fake hypervisor call takes")
+    fake_live_migration_time: float = Field(
+        0.0, ge=0, description="seconds a fake live migration runs (to abort or force it)"
+    )
     fake_fail_hosts: list[str] = Field(
         default_factory=list, description="fake hosts on which every build fails (tests)"
     )

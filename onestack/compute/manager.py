@@ -21,7 +21,7 @@ from onestack.common.context import RequestContext
 from onestack.common.db import utcnow
 from onestack.common.platform import Platform
 from onestack.common.rpc import RPCServer
-from onestack.compute import instances, states
+from onestack.compute import instances, live_migration, states
 from onestack.compute.core import ComputeCore, SharedCore
 from onestack.compute.models import ComputeNode, ComputeService, Instance, ServerGroup
 from onestack.compute.rpcapi import COMPUTE_TOPIC
@@ -90,6 +90,7 @@ class ComputeAgent:
                 local_gb=conf.fake_local_gb,
                 delay=conf.fake_delay,
                 fail_spawn=name in conf.fake_fail_hosts,
+                migration_time=conf.fake_live_migration_time,
             )
             for name in names
         }
@@ -778,21 +779,7 @@ class HostEndpoint:
         old_vm = meta.pop("old_vm_state", states.ACTIVE)
         if source != i.host:
             await self.driver.destroy(i.uuid)
-        if migration:
-            held = await self.core.placement.allocations(migration)
-            allocs = {
-                rp: {"resources": a["resources"]}
-                for rp, a in (held.get("allocations") or {}).items()
-            }
-            current = await self.core.placement.allocations(i.uuid)
-            await self.core.placement.claim(
-                i.uuid,
-                allocs,
-                project_id=i.project_id,
-                user_id=i.user_id,
-                consumer_generation=current.get("consumer_generation"),
-            )
-            await self.core.placement.release(migration)
+        await live_migration.restore_allocation(self.core, i, migration)
         record = meta.pop("migration_record", None)
         async with self.core.write() as session:
             await instances.set_migration(session, record, status="reverted")
@@ -861,6 +848,8 @@ class HostEndpoint:
                     power_state=virt.RUNNING if power_on else virt.SHUTDOWN,
                 )
             elif kind == "live-migration":
+                if not await live_migration.run(self.core, self.driver, self.host, i, guest_of(i)):
+                    return  # aborted: the guest stays on its source
                 await self.driver.finish_migration(guest_of(i), True)
                 if meta.get("migration_uuid"):
                     await self.core.placement.release(meta.pop("migration_uuid"))
@@ -924,6 +913,14 @@ class HostEndpoint:
 
     async def inject_nmi(self, ctx: RequestContext | None, instance_uuid: str) -> None:
         await self.driver.inject_nmi(instance_uuid)
+
+    async def live_migration_abort(self, ctx: RequestContext | None, instance_uuid: str) -> None:
+        await self.driver.live_migration_abort(instance_uuid)
+
+    async def live_migration_force_complete(
+        self, ctx: RequestContext | None, instance_uuid: str
+    ) -> None:
+        await self.driver.live_migration_force_complete(instance_uuid)
 
 
 def _fields(spec: GuestSpec) -> dict[str, Any]:

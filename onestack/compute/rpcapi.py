@@ -64,7 +64,7 @@ class SchedulerAPI:
 
 class ComputeAgentAPI:
     """1.0: build_and_run_instance, run_action, terminate_instance, console_output,
-    finish_move, snapshot_instance."""
+    finish_move, snapshot_instance, live_migration_abort, live_migration_force_complete."""
 
     def __init__(self, transport: Transport):
         self.client = RPCClient(transport, COMPUTE_TOPIC, version="1.0")
@@ -124,3 +124,13 @@ class ComputeAgentAPI:
 
     async def inject_nmi(self, ctx: RequestContext | None, host: str, instance_uuid: str) -> None:
         await self._on(host, 30).call(ctx, "inject_nmi", instance_uuid=instance_uuid)
+
+    async def live_migration_abort(
+        self, ctx: RequestContext | None, host: str, instance_uuid: str
+    ) -> None:
+        await self._on(host).cast(ctx, "live_migration_abort", instance_uuid=instance_uuid)
+
+    async def live_migration_force_complete(
+        self, ctx: RequestContext | None, host: str, instance_uuid: str
+    ) -> None:
+        await self._on(host).cast(ctx, "live_migration_force_complete", instance_uuid=instance_uuid)

@@ -22,9 +22,9 @@ MICROVERSIONS = microversions.MicroversionSpec(
 
 
 def _routers() -> list[object]:
-    from onestack.compute.api import extras
+    from onestack.compute.api import extras, migrations
 
-    return [m.router for m in (*ROUTERS, extras)]
+    return [m.router for m in (*ROUTERS, extras, migrations)]
 
 
 class ComputeService:

@@ -27,7 +27,6 @@ from onestack.compute.models import (
     ComputeService,
     Instance,
     InstanceAction,
-    Migration,
     ServerGroup,
 )
 from onestack.compute.quotas import RESOURCES
@@ -1679,100 +1678,3 @@ async def proxy_metadata(
 @router.get("/extensions")
 async def extensions(request: Request, ctx: RequestContext = Caller) -> Response:
     return json({"extensions": []})
-
-
-# -- migrations --------------------------------------------------------------------------
-def _migration_view(m: Migration, version: Version, root: str) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "id": m.id,
-        "instance_uuid": m.instance_uuid,
-        "status": m.status,
-        "source_compute": m.source_compute,
-        "source_node": m.source_node,
-        "dest_compute": m.dest_compute,
-        "dest_node": m.dest_node,
-        "dest_host": "127.0.0.1" if m.dest_compute else None,
-        "old_instance_type_id": m.old_flavor_id,
-        "new_instance_type_id": m.new_flavor_id,
-        "created_at": views.iso_usec(m.created_at),
-        "updated_at": views.iso_usec(m.updated_at),
-    }
-    if version >= (2, 23):
-        body["migration_type"] = m.migration_type
-        if m.migration_type == "live-migration" and m.status in ("running", "preparing", "queued"):
-            body["links"] = views.links(root, f"servers/{m.instance_uuid}/migrations", str(m.id))
-    if version >= (2, 59):
-        body["uuid"] = m.uuid
-    if version >= (2, 80):
-        body["user_id"] = m.user_id
-        body["project_id"] = m.project_id
-    return body
-
-
-@router.get("/os-migrations")
-async def list_migrations(
-    request: Request, ctx: RequestContext = Caller, version: Version = Ver
-) -> Response:
-    core = core_of(request)
-    core.enforce(ctx, "os-migrations:index")
-    params = request.query_params
-    stmt = select(Migration).order_by(Migration.created_at.desc(), Migration.id.desc())
-    for key, column in (
-        ("instance_uuid", Migration.instance_uuid),
-        ("status", Migration.status),
-        ("migration_type", Migration.migration_type),
-        ("source_compute", Migration.source_compute),
-    ):
-        if params.get(key):
-            stmt = stmt.where(column == params[key])
-    if params.get("host"):
-        stmt = stmt.where(
-            (Migration.source_compute == params["host"])
-            | (Migration.dest_compute == params["host"])
-        )
-    if version >= (2, 80):
-        if params.get("user_id"):
-            stmt = stmt.where(Migration.user_id == params["user_id"])
-        if params.get("project_id"):
-            stmt = stmt.where(Migration.project_id == params["project_id"])
-    async with core.read() as session:
-        rows = list((await session.execute(stmt)).scalars())
-    if version >= (2, 59):
-        marker = params.get("marker")
-        if marker:
-            ids = [m.uuid for m in rows]
-            if marker not in ids:
-                raise BadRequest(f"Marker {marker} could not be found.")
-            rows = rows[ids.index(marker) + 1 :]
-        if params.get("limit"):
-            try:
-                rows = rows[: int(params["limit"])]
-            except ValueError:
-                raise BadRequest("limit must be an integer") from None
-    root = base(request)
-    return json({"migrations": [_migration_view(m, version, root) for m in rows]})
-
-
-@router.get("/servers/{server_id}/migrations")
-async def server_migrations(
-    request: Request, server_id: str, ctx: RequestContext = Caller, version: Version = Ver
-) -> Response:
-    if version < (2, 23):
-        raise NotFound("The resource could not be found.")
-    core = core_of(request)
-    core.enforce(ctx, "servers:migrations:index")
-    async with core.read() as session:
-        await servers.get(session, core, ctx, server_id, "servers:migrations:index")
-        rows = list(
-            (
-                await session.execute(
-                    select(Migration).where(
-                        Migration.instance_uuid == server_id,
-                        Migration.migration_type == "live-migration",
-                        Migration.status.in_(["queued", "preparing", "running"]),
-                    )
-                )
-            ).scalars()
-        )
-    root = base(request)
-    return json({"migrations": [_migration_view(m, version, root) for m in rows]})

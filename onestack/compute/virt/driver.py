@@ -133,6 +133,17 @@ class VirtDriver(abc.ABC):
     @abc.abstractmethod
     async def finish_revert_migration(self, guest: GuestSpec, power_on: bool) -> None: ...
 
+    async def live_migration(self, guest: GuestSpec) -> bool:
+        """On the destination: copy the running guest here; False when it was aborted."""
+        return True
+
+    async def live_migration_abort(self, uuid: str) -> None:
+        """Stop a running live migration of ``uuid`` to this host (the guest stays put)."""
+        raise VirtError(f"{type(self).__name__} cannot abort a live migration.")
+
+    async def live_migration_force_complete(self, uuid: str) -> None:  # noqa: B027 - optional
+        """Make a live migration converge now (libvirt pauses the guest for it)."""
+
     @abc.abstractmethod
     async def get_console_output(self, uuid: str) -> str: ...
 
