@@ -198,6 +198,17 @@ class ComputeSettings(BaseModel):
     internal_service_availability_zone: str = "internal"
     enable_instance_password: bool = True
     reclaim_instance_interval: int = Field(0, ge=0, description="soft delete when > 0 (s)")
+    console_token_ttl: int = Field(600, ge=1, description="s a remote console's token lives")
+    console_base_urls: dict[str, str] = Field(
+        default_factory=lambda: {
+            "novnc": "http://127.0.0.1:6080/vnc_auto.html",
+            "spice-html5": "http://127.0.0.1:6082/spice_auto.html",
+            "serial": "ws://127.0.0.1:6083/",
+            "rdp-html5": "http://127.0.0.1:6083/",
+            "webmks": "http://127.0.0.1:6090/",
+        },
+        description="the console proxies' base URLs by console type (Nova's *_base_url)",
+    )
     shelved_offload_time: int = Field(
         0, ge=-1, description="s a shelved server keeps its host: 0 offloads at once, -1 never"
     )

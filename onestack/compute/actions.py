@@ -553,4 +553,4 @@ async def network_proxies(
 
 
 # the actions of their own modules register themselves on import
-from onestack.compute import shelving  # noqa: E402, F401
+from onestack.compute import consoles, shelving  # noqa: E402, F401

@@ -15,7 +15,7 @@ import uuid as uuidlib
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 
 from onestack.common.context import RequestContext
 from onestack.common.db import utcnow
@@ -23,7 +23,13 @@ from onestack.common.platform import Platform
 from onestack.common.rpc import RPCServer
 from onestack.compute import instances, live_migration, states
 from onestack.compute.core import ComputeCore, SharedCore
-from onestack.compute.models import ComputeNode, ComputeService, Instance, ServerGroup
+from onestack.compute.models import (
+    ComputeNode,
+    ComputeService,
+    ConsoleAuthToken,
+    Instance,
+    ServerGroup,
+)
 from onestack.compute.rpcapi import COMPUTE_TOPIC
 from onestack.compute.virt import driver as virt
 from onestack.compute.virt.driver import GuestSpec, VirtDriver, VirtError
@@ -914,6 +920,18 @@ class HostEndpoint:
     async def inject_nmi(self, ctx: RequestContext | None, instance_uuid: str) -> None:
         await self.driver.inject_nmi(instance_uuid)
 
+    async def get_console(
+        self, ctx: RequestContext | None, instance_uuid: str, console_type: str
+    ) -> dict[str, Any]:
+        """Where the guest's console listens, or why there is none."""
+        try:
+            info = await self.driver.get_console(instance_uuid, console_type)
+        except virt.ConsoleUnavailable as exc:
+            return {"unavailable": str(exc)}
+        except VirtError as exc:
+            return {"not_ready": str(exc)}
+        return {"host": info.host, "port": info.port, "path": info.internal_access_path}
+
     async def live_migration_abort(self, ctx: RequestContext | None, instance_uuid: str) -> None:
         await self.driver.live_migration_abort(instance_uuid)
 
@@ -943,6 +961,9 @@ async def finish_delete(core: ComputeCore, uuid: str) -> None:
                 power_state=virt.NOSTATE,
                 updated_at=now,
             )
+        )
+        await session.execute(  # its console tokens stop working
+            delete(ConsoleAuthToken).where(ConsoleAuthToken.instance_uuid == uuid)
         )
         groups = (await session.execute(select(ServerGroup))).scalars()
         for group in groups:

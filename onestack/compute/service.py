@@ -22,9 +22,9 @@ MICROVERSIONS = microversions.MicroversionSpec(
 
 
 def _routers() -> list[object]:
-    from onestack.compute.api import extras, migrations
+    from onestack.compute.api import consoles, extras, migrations
 
-    return [m.router for m in (*ROUTERS, extras, migrations)]
+    return [m.router for m in (*ROUTERS, extras, migrations, consoles)]
 
 
 class ComputeService:

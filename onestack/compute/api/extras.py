@@ -1294,25 +1294,6 @@ async def attach_volume(request: Request, server_id: str, ctx: RequestContext = 
     )
 
 
-@router.post("/servers/{server_id}/remote-consoles")
-async def remote_console(
-    request: Request, server_id: str, ctx: RequestContext = Caller, version: Version = Ver
-) -> Response:
-    core = core_of(request)
-    body = await body_of(request, "remote_console")
-    protocol, kind = body.get("protocol"), body.get("type")
-    if protocol not in ("vnc", "spice", "serial", "rdp", "mks") or not isinstance(kind, str):
-        raise BadRequest("Invalid input for field/attribute remote_console.")
-    async with core.read() as session:
-        instance = await servers.get(session, core, ctx, server_id, "remote-consoles")
-    if instance.vm_state != states.ACTIVE:
-        raise Conflict(f"Instance {server_id} is not ready for a console.")
-    raise BadRequest(
-        f"Unavailable console type {kind}: the fake virt driver has no "
-        "graphical or serial console (the QEMU driver brings VNC)."
-    )
-
-
 @router.get("/servers/{server_id}/topology")
 async def topology(
     request: Request, server_id: str, ctx: RequestContext = Caller, version: Version = Ver

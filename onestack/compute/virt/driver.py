@@ -43,6 +43,19 @@ class GuestSpec:
     config_drive: bool = False
 
 
+class ConsoleUnavailable(VirtError):
+    """The driver offers no console of the asked kind for this guest."""
+
+
+@dataclass(frozen=True, slots=True)
+class ConsoleInfo:
+    """Where a guest's console listens on its host (what the console proxy connects to)."""
+
+    host: str
+    port: int
+    internal_access_path: str | None = None
+
+
 @dataclass(frozen=True, slots=True)
 class GuestInfo:
     power_state: int
@@ -146,6 +159,10 @@ class VirtDriver(abc.ABC):
 
     @abc.abstractmethod
     async def get_console_output(self, uuid: str) -> str: ...
+
+    async def get_console(self, uuid: str, console_type: str) -> ConsoleInfo:
+        """The connection of a ``vnc``, ``spice``, ``serial``, ``rdp`` or ``mks`` console."""
+        raise ConsoleUnavailable(f"Unavailable console type {console_type}.")
 
     @abc.abstractmethod
     async def set_admin_password(self, uuid: str, password: str) -> None: ...

@@ -12,7 +12,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from onestack.compute.virt import driver
-from onestack.compute.virt.driver import GuestInfo, GuestSpec, HostResources, VirtError
+from onestack.compute.virt.driver import (
+    ConsoleInfo,
+    GuestInfo,
+    GuestSpec,
+    HostResources,
+    VirtError,
+)
+
+FAKE_CONSOLE_PORTS = {"vnc": 5900, "spice": 5901, "rdp": 3389, "serial": 10000, "mks": 8902}
 
 
 @dataclass
@@ -170,6 +178,15 @@ class FakeDriver(driver.VirtDriver):
 
     async def get_console_output(self, uuid: str) -> str:
         return "\n".join(self._guest(uuid).console) + "\n"
+
+    async def get_console(self, uuid: str, console_type: str) -> ConsoleInfo:
+        """Fake connection info, as Nova's fake driver gives (nothing listens there)."""
+        self._guest(uuid)
+        port = FAKE_CONSOLE_PORTS.get(console_type)
+        if port is None:
+            return await super().get_console(uuid, console_type)
+        path = "/fake-webmks" if console_type == "mks" else None
+        return ConsoleInfo("127.0.0.1", port, path)
 
     async def set_admin_password(self, uuid: str, password: str) -> None:
         self._guest(uuid)
