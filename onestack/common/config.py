@@ -148,6 +148,10 @@ class ComputeSettings(BaseModel):
 
     database_url: str | None = None
     policy_file: Path | None = None
+    enforce_new_defaults: bool = Field(
+        True, description="false: Nova's deprecated admin_or_owner rules also allow"
+    )
+    enforce_scope: bool = Field(False, description="true: system-scoped tokens get 403")
     virt_driver: str = Field("fake", description="fake (the QEMU driver comes next)")
     fake_hosts: int = Field(1, ge=1, description="hosts the in-process fake agent simulates")
     fake_vcpus: int = Field(16, ge=1)
@@ -198,6 +202,10 @@ class ComputeSettings(BaseModel):
     internal_service_availability_zone: str = "internal"
     enable_instance_password: bool = True
     reclaim_instance_interval: int = Field(0, ge=0, description="soft delete when > 0 (s)")
+    instance_usage_audit: bool = Field(
+        False, description="each host audits its instances' usage once per period"
+    )
+    instance_usage_audit_period: str = Field("month", pattern="^(hour|day|month|year)$")
     console_token_ttl: int = Field(600, ge=1, description="s a remote console's token lives")
     console_base_urls: dict[str, str] = Field(
         default_factory=lambda: {

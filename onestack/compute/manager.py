@@ -21,7 +21,7 @@ from onestack.common.context import RequestContext
 from onestack.common.db import utcnow
 from onestack.common.platform import Platform
 from onestack.common.rpc import RPCServer
-from onestack.compute import instances, live_migration, states
+from onestack.compute import instances, live_migration, states, usage_audit
 from onestack.compute.core import ComputeCore, SharedCore
 from onestack.compute.models import (
     ComputeNode,
@@ -37,6 +37,14 @@ from onestack.compute.virt.fake import FakeDriver
 
 LOG = logging.getLogger(__name__)
 _NS = uuidlib.UUID("5a3c1c5e-5f0b-4c55-9a55-6f6e65737461")
+
+
+#: the notifications Nova sends for the destination's half of a move
+MOVE_EVENTS = {
+    "resize": "resize_finish",
+    "migrate": "resize_finish",
+    "live-migration": "live_migration_post_dest",
+}
 
 
 def stable_uuid(kind: str, name: str) -> str:
@@ -188,6 +196,7 @@ class ComputeAgent:
                         await endpoint.report_resources()
                         await endpoint.sync_power_states()
                         await endpoint.reclaim_soft_deleted()
+                        await usage_audit.run(self.core, endpoint.host)
             except Exception:
                 LOG.exception("compute heartbeat failed; trying again")
 
@@ -588,7 +597,10 @@ class HostEndpoint:
             raise VirtError("Affinity instance group policy was violated.")
 
     async def terminate_instance(self, ctx: RequestContext | None, instance_uuid: str) -> None:
+        note = {"instance_uuid": instance_uuid}
+        await self.core.notify(ctx, "instance.shutdown.start", note)
         await self.driver.destroy(instance_uuid)
+        await self.core.notify(ctx, "instance.shutdown.end", note)
         async with self.core.read() as session:
             try:
                 instance = await instances.load(session, instance_uuid)
@@ -616,7 +628,10 @@ class HostEndpoint:
                 instance = await instances.load(session, instance_uuid)
             except Exception:
                 return
-        await self.core.notify(ctx, f"instance.{action}.start", {"instance_uuid": instance_uuid})
+        note = {"instance_uuid": instance_uuid}
+        if "image_id" in args:
+            note["image_id"] = args["image_id"]
+        await self.core.notify(ctx, f"instance.{action}.start", note)
         try:
             values = await handler(instance, **args)
         except Exception as exc:
@@ -626,11 +641,13 @@ class HostEndpoint:
                 await instances.record_event(
                     session, instance_uuid, f"compute_{action}", self.host, "Error", str(exc)
                 )
+            fault = {**instances.fault(str(exc), 500, exc), "exception": type(exc).__name__}
+            await self.core.notify(ctx, f"instance.{action}.error", {**note, "fault": fault})
             return
         async with self.core.write() as session:
             await instances.set_state(session, instance_uuid, **{"task_state": None, **values})
             await instances.record_event(session, instance_uuid, f"compute_{action}", self.host)
-        await self.core.notify(ctx, f"instance.{action}.end", {"instance_uuid": instance_uuid})
+        await self.core.notify(ctx, f"instance.{action}.end", note)
 
     async def _do_stop(self, i: Instance) -> dict[str, Any]:
         await self.driver.power_off(i.uuid)
@@ -834,6 +851,8 @@ class HostEndpoint:
             "host": self.host,
             "node": self.driver.nodename,
         }
+        event = f"instance.{MOVE_EVENTS.get(kind, kind)}"
+        await self.core.notify(ctx, f"{event}.start", {"instance_uuid": instance_uuid})
         try:
             if kind in ("resize", "migrate"):
                 new_flavor = i.new_flavor or i.flavor
@@ -907,6 +926,7 @@ class HostEndpoint:
             await instances.record_event(
                 session, instance_uuid, f"compute_finish_{kind}", self.host
             )
+        await self.core.notify(ctx, f"{event}.end", {"instance_uuid": instance_uuid})
 
     async def console_output(
         self, ctx: RequestContext | None, instance_uuid: str, length: int | None

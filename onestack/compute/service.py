@@ -22,9 +22,9 @@ MICROVERSIONS = microversions.MicroversionSpec(
 
 
 def _routers() -> list[object]:
-    from onestack.compute.api import consoles, extras, migrations
+    from onestack.compute.api import consoles, extras, migrations, usage_audit
 
-    return [m.router for m in (*ROUTERS, extras, migrations, consoles)]
+    return [m.router for m in (*ROUTERS, extras, migrations, consoles, usage_audit)]
 
 
 class ComputeService:

@@ -1485,38 +1485,6 @@ async def usage_one(request: Request, project_id: str, ctx: RequestContext = Cal
     return json({"tenant_usage": _usage(rows, start, end, project_id)})
 
 
-@router.get("/os-instance-usage-audit-log")
-async def audit_log(request: Request, ctx: RequestContext = Caller) -> Response:
-    core = core_of(request)
-    core.enforce(ctx, "os-instance-usage-audit-log:list")
-    async with core.read() as session:
-        hosts = [
-            s.host
-            for s in (
-                await session.execute(
-                    select(ComputeService).where(ComputeService.binary == "nova-compute")
-                )
-            ).scalars()
-        ]
-    return json(
-        {
-            "instance_usage_audit_logs": {
-                "hosts_not_run": hosts,
-                "log": {},
-                "num_hosts": len(hosts),
-                "num_hosts_done": 0,
-                "num_hosts_not_run": len(hosts),
-                "num_hosts_running": 0,
-                "overall_status": f"0 of {len(hosts)} hosts done. 0 errors.",
-                "period_beginning": "",
-                "period_ending": "",
-                "total_errors": 0,
-                "total_instances": 0,
-            }
-        }
-    )
-
-
 # -- the image proxy (below 2.36) ------------------------------------------------------------------
 def _proxy_version(version: Version) -> None:
     if version >= (2, 36):
