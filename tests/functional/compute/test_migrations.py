@@ -201,3 +201,32 @@ async def test_os_migrations_paging_and_filters(
         admin_headers, "2.79"))).json()["migrations"][0]
     r = await client.get(f"{API}/servers/{server}/migrations", headers=mv(demo_headers))
     assert r.status_code in (403, 404)
+
+
+async def test_abort_while_preparing_needs_2_65(client: httpx.AsyncClient, cloud,
+                                                admin_headers: dict[str, str],
+                                                server: str) -> None:
+    from sqlalchemy import update
+
+    from onestack.compute.core import SharedCore
+    from onestack.compute.models import Migration
+
+    await action(client, admin_headers, server, {"os-migrateLive": {"host": DEST}})
+    mig = await _running(client, admin_headers, server)
+    core = SharedCore.get(cloud.platform)
+    async with core.write() as session:  # as while the destination still prepares
+        await session.execute(update(Migration).where(Migration.id == mig["id"])
+                              .values(status="preparing"))
+    url = f"{API}/servers/{server}/migrations/{mig['id']}"
+    r = await client.delete(url, headers=mv(admin_headers, "2.64"))
+    assert r.status_code == 400 and "badRequest" in r.json()
+    r = await client.post(f"{url}/action", headers=mv(admin_headers),
+                          json={"force_complete": None})
+    assert r.status_code == 400  # force complete only while running
+    r = await client.delete(url, headers=mv(admin_headers, "2.65"))
+    assert r.status_code == 202, r.text
+    got = await wait_for(client, admin_headers, server, "ACTIVE")
+    assert got["OS-EXT-SRV-ATTR:host"] == cloud.platform.host
+    r = await client.get(f"{API}/os-migrations", params={"instance_uuid": server},
+                         headers=mv(admin_headers))
+    assert [m["status"] for m in r.json()["migrations"]] == ["cancelled"]
