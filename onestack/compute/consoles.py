@@ -118,7 +118,8 @@ def _old_action(name: str, protocol: str) -> Any:
         core: ComputeCore, ctx: RequestContext, uuid: str, args: Any, version: Version
     ) -> dict[str, Any]:
         if version >= (2, 6):
-            raise BadRequest(f"There is no such action: {name} (use remote-consoles from 2.6)")
+            # Nova: the action's method does not exist at this version
+            raise NotFound(f"{name} is not supported from 2.6: use remote-consoles.")
         kind = args.get("type") if isinstance(args, dict) else None
         if kind not in TYPES[protocol]:
             raise BadRequest(f"Invalid input for field/attribute type. Value: {kind}.")

@@ -100,7 +100,7 @@ async def test_old_console_actions(
         assert got.json()["console"]["instance_uuid"] == server
         await action(client, demo_headers, server, {name: {"type": "bogus"}}, expect=400,
                      version="2.5")
-        await action(client, demo_headers, server, {name: {"type": kind}}, expect=400,
+        await action(client, demo_headers, server, {name: {"type": kind}}, expect=404,
                      version="2.6")
 
 
