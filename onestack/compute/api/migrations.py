@@ -46,6 +46,11 @@ def migration_view(m: Migration, version: Version, root: str) -> dict[str, Any]:
         body["migration_type"] = m.migration_type
         if m.migration_type == "live-migration" and m.status in IN_PROGRESS:
             body["links"] = views.links(root, f"servers/{m.instance_uuid}/migrations", str(m.id))
+    return _later_fields(body, m, version)
+
+
+def _later_fields(body: dict[str, Any], m: Migration, version: Version) -> dict[str, Any]:
+    """``uuid`` from 2.59, ``user_id`` and ``project_id`` from 2.80 (both views)."""
     if version >= (2, 59):
         body["uuid"] = m.uuid
     if version >= (2, 80):
@@ -74,12 +79,7 @@ def server_migration_view(m: Migration, version: Version) -> dict[str, Any]:
         "disk_processed_bytes": None,
         "disk_remaining_bytes": None,
     }
-    if version >= (2, 59):
-        body["uuid"] = m.uuid
-    if version >= (2, 80):
-        body["user_id"] = m.user_id
-        body["project_id"] = m.project_id
-    return body
+    return _later_fields(body, m, version)
 
 
 @router.get("/os-migrations")

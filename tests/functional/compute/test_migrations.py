@@ -9,9 +9,17 @@ import time
 import httpx
 import pytest
 
-from onestack.compute.manager import ComputeAgent
 from onestack.compute.virt.fake import FakeDriver
-from tests.functional.compute.conftest import API, action, boot, mv, show, wait_for, wait_gone
+from tests.functional.compute.conftest import (
+    API,
+    action,
+    boot,
+    extra_host,
+    mv,
+    show,
+    wait_for,
+    wait_gone,
+)
 
 DEST = "migr-b"
 PLACEMENT = {"OpenStack-API-Version": "placement 1.36"}
@@ -20,16 +28,8 @@ PLACEMENT = {"OpenStack-API-Version": "placement 1.36"}
 @pytest.fixture(scope="module")
 async def dest(cloud, client: httpx.AsyncClient, admin_headers: dict[str, str]):
     """A destination host whose live migrations run 30 s unless forced or aborted."""
-    driver = FakeDriver(DEST, vcpus=4, memory_mb=4096, local_gb=40, migration_time=30)
-    agent = ComputeAgent(cloud.platform, drivers={DEST: driver})
-    await agent.start()
-    yield driver
-    services = (await client.get(f"{API}/os-services", headers=mv(admin_headers))).json()
-    sid = next(s["id"] for s in services["services"] if s["host"] == DEST)
-    await client.put(
-        f"{API}/os-services/{sid}", headers=mv(admin_headers), json={"status": "disabled"}
-    )
-    await agent.stop()
+    async with extra_host(cloud, client, admin_headers, DEST, migration_time=30) as driver:
+        yield driver
 
 
 @pytest.fixture

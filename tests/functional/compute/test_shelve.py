@@ -7,9 +7,16 @@ import httpx
 import pytest
 
 from onestack.compute.core import SharedCore
-from onestack.compute.manager import ComputeAgent
 from onestack.compute.virt.fake import FakeDriver
-from tests.functional.compute.conftest import API, action, boot, mv, show, wait_for, wait_gone
+from tests.functional.compute.conftest import (
+    API,
+    action,
+    boot,
+    extra_host,
+    show,
+    wait_for,
+    wait_gone,
+)
 
 OTHER = "shelve-b"
 PLACEMENT = {"OpenStack-API-Version": "placement 1.36"}
@@ -17,17 +24,9 @@ PLACEMENT = {"OpenStack-API-Version": "placement 1.36"}
 
 @pytest.fixture(scope="module")
 async def other_host(cloud, client: httpx.AsyncClient, admin_headers: dict[str, str]):
-    """A second host to unshelve to; disabled and stopped afterwards."""
-    driver = FakeDriver(OTHER, vcpus=4, memory_mb=4096, local_gb=40)
-    agent = ComputeAgent(cloud.platform, drivers={OTHER: driver})
-    await agent.start()
-    yield driver
-    services = (await client.get(f"{API}/os-services", headers=mv(admin_headers))).json()
-    sid = next(s["id"] for s in services["services"] if s["host"] == OTHER)
-    await client.put(
-        f"{API}/os-services/{sid}", headers=mv(admin_headers), json={"status": "disabled"}
-    )
-    await agent.stop()
+    """A second host to unshelve to."""
+    async with extra_host(cloud, client, admin_headers, OTHER) as driver:
+        yield driver
 
 
 @pytest.fixture
