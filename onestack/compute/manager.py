@@ -740,8 +740,11 @@ class HostEndpoint:
             "system_metadata": shelving.shelved_meta(i, image_id, self.host),
         }
         wait = self.core.conf.shelved_offload_time
-        if wait == 0:
+        if wait == 0:  # Nova announces the offload inside the shelve
+            note = {"instance_uuid": i.uuid}
+            await self.core.notify(None, "instance.shelve_offload.start", note)
             values.update(await shelving.offload(self.core, self.driver, i))
+            await self.core.notify(None, "instance.shelve_offload.end", note)
         elif wait > 0:
             self.core.spawn(self._offload_later(i.uuid, wait), f"offload-{i.uuid}")
         return values

@@ -123,6 +123,8 @@ async def test_every_action_notifies(client: httpx.AsyncClient, cloud, bus, imag
         assert before["uuid"] == after["uuid"] == sid
         if event == "power_off":
             assert after["state"] == "stopped" and after["power_state"] == "shutdown"
+        if event == "shelve":
+            check_payload(await _until(bus, "instance.shelve_offload.end", sid))
         if event == "snapshot":
             assert after["snapshot_image_id"] == r.json()["image_id"]
             await client.delete(f"/image/v2/images/{r.json()['image_id']}",
