@@ -56,3 +56,16 @@ async def restore_allocation(core: ComputeCore, i: Instance, migration: str | No
         consumer_generation=current.get("consumer_generation"),
     )
     await core.placement.release(migration)
+
+
+async def recover(core: ComputeCore, i: Instance) -> None:
+    """A live migration cut off by a restart of the agent: the guest stays on its source,
+    the allocation goes back to it and the migration ends in ``error`` (as Nova's
+    ``_init_instance`` does)."""
+    meta = dict(i.system_metadata or {})
+    record = meta.pop("migration_record", None)
+    await restore_allocation(core, i, meta.pop("migration_uuid", None))
+    meta.pop("move_source", None)
+    async with core.write() as session:
+        await instances.set_migration(session, record, status="error")
+        await instances.set_state(session, i.uuid, system_metadata=meta)

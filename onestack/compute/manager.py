@@ -346,6 +346,8 @@ class HostEndpoint:
                 states.ERROR,
             ):
                 adopt(guest_of(instance), instance.power_state or virt.RUNNING)
+            if instance.task_state == states.MIGRATING:
+                await live_migration.recover(self.core, instance)
             if instance.task_state is not None:
                 async with self.core.write() as session:
                     await instances.set_state(session, instance.uuid, task_state=None)

@@ -230,3 +230,49 @@ async def test_abort_while_preparing_needs_2_65(client: httpx.AsyncClient, cloud
     r = await client.get(f"{API}/os-migrations", params={"instance_uuid": server},
                          headers=mv(admin_headers))
     assert [m["status"] for m in r.json()["migrations"]] == ["cancelled"]
+
+
+async def test_live_migration_cut_off_by_a_restart(client: httpx.AsyncClient, cloud,
+                                                   admin_headers: dict[str, str],
+                                                   image_id: str) -> None:
+    """Both agents stop mid-migration (as a kill leaves them); the source's restart puts the
+    server back on it, ACTIVE, with its allocation there and the migration in error."""
+    from onestack.compute.manager import ComputeAgent
+    from onestack.compute.virt.fake import FakeDriver
+
+    src, dst = "lm-src", "lm-dst"
+    target = ComputeAgent(cloud.platform, drivers={dst: FakeDriver(dst, migration_time=30)})
+    source = ComputeAgent(cloud.platform, drivers={src: FakeDriver(src)})
+    await target.start()
+    await source.start()
+    created = await boot(client, admin_headers, image_id, name="cut",
+                         availability_zone=f"nova:{src}")
+    sid = created["server"]["id"]
+    await wait_for(client, admin_headers, sid, "ACTIVE")
+    await action(client, admin_headers, sid, {"os-migrateLive": {"host": dst}})
+    mig = await _running(client, admin_headers, sid)
+    await target.stop(timeout=0)  # the migration is cut off in the middle
+    await source.stop(timeout=0)
+    again = ComputeAgent(cloud.platform, drivers={src: FakeDriver(src)})
+    await again.start()
+    try:
+        for _ in range(250):  # the restart reconciles in the background
+            got = await show(client, admin_headers, sid)
+            if got["OS-EXT-STS:task_state"] is None:
+                break
+            await asyncio.sleep(0.02)
+        assert got["status"] == "ACTIVE" and got["OS-EXT-SRV-ATTR:host"] == src
+        assert await _provider_hosts(cloud, sid) == {src}
+        assert await _provider_hosts(cloud, mig["uuid"]) == set()
+        r = await client.get(f"{API}/os-migrations", params={"instance_uuid": sid},
+                             headers=mv(admin_headers))
+        assert [m["status"] for m in r.json()["migrations"]] == ["error"]
+    finally:
+        await client.delete(f"{API}/servers/{sid}", headers=admin_headers)
+        await wait_gone(client, admin_headers, sid)
+        services = (await client.get(f"{API}/os-services", headers=mv(admin_headers))).json()
+        for s in services["services"]:
+            if s["host"] in (src, dst):
+                await client.put(f"{API}/os-services/{s['id']}", headers=mv(admin_headers),
+                                 json={"status": "disabled"})
+        await again.stop()
