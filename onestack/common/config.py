@@ -148,12 +148,19 @@ class ComputeSettings(BaseModel):
 
     database_url: str | None = None
     policy_file: Path | None = None
+    enforce_new_defaults: bool = Field(
+        True, description="false: Nova's deprecated admin_or_owner rules also allow"
+    )
+    enforce_scope: bool = Field(False, description="true: system-scoped tokens get 403")
     virt_driver: str = Field("fake", description="fake (the QEMU driver comes next)")
     fake_hosts: int = Field(1, ge=1, description="hosts the in-process fake agent simulates")
     fake_vcpus: int = Field(16, ge=1)
     fake_memory_mb: int = Field(32768, ge=1)
     fake_local_gb: int = Field(1000, ge=1)
     fake_delay: float = Field(0.0, ge=0, description="seconds each fake hypervisor call takes")
+    fake_live_migration_time: float = Field(
+        0.0, ge=0, description="seconds a fake live migration runs (to abort or force it)"
+    )
     fake_fail_hosts: list[str] = Field(
         default_factory=list, description="fake hosts on which every build fails (tests)"
     )
@@ -199,6 +206,24 @@ class ComputeSettings(BaseModel):
     )
     vif_plugging_is_fatal: bool = Field(True, description="a vif plug timeout fails the build")
     reclaim_instance_interval: int = Field(0, ge=0, description="soft delete when > 0 (s)")
+    instance_usage_audit: bool = Field(
+        False, description="each host audits its instances' usage once per period"
+    )
+    instance_usage_audit_period: str = Field("month", pattern="^(hour|day|month|year)$")
+    console_token_ttl: int = Field(600, ge=1, description="s a remote console's token lives")
+    console_base_urls: dict[str, str] = Field(
+        default_factory=lambda: {
+            "novnc": "http://127.0.0.1:6080/vnc_auto.html",
+            "spice-html5": "http://127.0.0.1:6082/spice_auto.html",
+            "serial": "ws://127.0.0.1:6083/",
+            "rdp-html5": "http://127.0.0.1:6083/",
+            "webmks": "http://127.0.0.1:6090/",
+        },
+        description="the console proxies' base URLs by console type (Nova's *_base_url)",
+    )
+    shelved_offload_time: int = Field(
+        0, ge=-1, description="s a shelved server keeps its host: 0 offloads at once, -1 never"
+    )
     max_limit: int = Field(1000, ge=1)
     quota_driver: str = Field(
         "db", pattern="^(db|unified)$", description="unified: Keystone's limits where set"

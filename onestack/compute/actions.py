@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from onestack.common.context import RequestContext
 from onestack.common.errors import BadRequest, Conflict, NotFound
 from onestack.common.microversions import Version
-from onestack.compute import flavors, instances, network, servers, states
+from onestack.compute import flavors, instances, network, servers, snapshots, states
 from onestack.compute import states as S
 from onestack.compute.models import Instance
 
@@ -372,53 +372,6 @@ async def evacuate(
     return None
 
 
-@action("shelve")
-async def shelve(
-    core: ComputeCore, ctx: RequestContext, uuid: str, args: Any, version: Version
-) -> None:
-    instance = await _begin(
-        core,
-        ctx,
-        uuid,
-        "os-shelve:shelve",
-        "shelve",
-        (S.ACTIVE, S.STOPPED, S.PAUSED, S.SUSPENDED),
-        S.SHELVING,
-    )
-    await core.agents.run_action(ctx, _host(instance), uuid, "shelve")
-
-
-@action("unshelve")
-async def unshelve(
-    core: ComputeCore, ctx: RequestContext, uuid: str, args: Any, version: Version
-) -> None:
-    host = None
-    extra: dict[str, Any] = {}
-    if isinstance(args, dict):
-        if "availability_zone" in args:
-            if version < (2, 77):
-                raise BadRequest("Invalid input for field/attribute unshelve.")
-            extra["requested_zone"] = args["availability_zone"]
-        if "host" in args:
-            if version < (2, 91):
-                raise BadRequest("Invalid input for field/attribute unshelve.")
-            core.enforce(ctx, "os-shelve:unshelve_to_host")
-            host = args["host"]
-    elif args is not None:
-        raise BadRequest("Invalid input for field/attribute unshelve.")
-    await _begin(
-        core,
-        ctx,
-        uuid,
-        "os-shelve:unshelve",
-        "unshelve",
-        (S.SHELVED, S.SHELVED_OFFLOADED),
-        S.UNSHELVING,
-        extra=extra,
-    )
-    await core.conductor.move_instance(ctx, uuid, "unshelve", host)
-
-
 @action("rebuild")
 async def rebuild(
     core: ComputeCore, ctx: RequestContext, uuid: str, args: Any, version: Version
@@ -476,24 +429,8 @@ async def create_image(
         vm_states=(S.ACTIVE, S.STOPPED, S.PAUSED, S.SUSPENDED),
         uuid=uuid,
     )
-    body = {
-        "name": args["name"],
-        "disk_format": "raw",
-        "container_format": "bare",
-        "instance_uuid": uuid,
-        "image_type": "snapshot",
-        "user_id": ctx.user_id or "",
-        "base_image_ref": instance.image_ref or "",
-        "owner_project_name": ctx.project_name or "",
-        "owner_user_name": ctx.user_name or "",
-        **metadata,
-    }
-    resp = await core.image_request(ctx, "POST", "/v2/images", json=body)
-    if resp.status_code == 413 or resp.status_code == 403:
-        raise BadRequest(f"The image could not be created: {resp.text[:200]}")
-    if resp.status_code != 201:
-        raise BadRequest(f"The Image service refused the snapshot ({resp.status_code}).")
-    image_id = resp.json()["id"]
+    body = snapshots.snapshot_body(ctx, instance, args["name"], extra=metadata)
+    image_id = await snapshots.create(core, ctx, body)
     try:
         await _begin(
             core,
@@ -505,7 +442,7 @@ async def create_image(
             S.IMAGE_SNAPSHOT,
         )
     except Exception:
-        await core.image_request(ctx, "DELETE", f"/v2/images/{image_id}")
+        await snapshots.delete(core, ctx, image_id)
         raise
     await core.agents.run_action(ctx, _host(instance), uuid, "snapshot", image_id=image_id)
     return {"image_id": image_id}
@@ -648,3 +585,5 @@ async def remove_floating_ip(
     async with core.read() as session:
         instance = await servers.get(session, core, ctx, uuid, "os-floating-ips:remove")
     await network.associate_floating_ip(core, ctx, instance, args["address"], None, remove=True)
+# the actions of their own modules register themselves on import
+from onestack.compute import consoles, shelving  # noqa: E402, F401

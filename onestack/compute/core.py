@@ -18,10 +18,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from onestack.common.context import RequestContext
 from onestack.common.db import Database
-from onestack.common.errors import BadRequest, ServiceUnavailable
+from onestack.common.errors import BadRequest, Forbidden, ServiceUnavailable
 from onestack.common.policy import Policy
 from onestack.compute.placement import PlacementClient
-from onestack.compute.policies import DEFAULT_RULES
+from onestack.compute.policies import default_rules
 
 if TYPE_CHECKING:
     from fastapi import Request
@@ -41,7 +41,7 @@ class ComputeCore:
         self.settings = platform.settings
         self.conf = self.settings.compute
         self.db = Database(self.settings.database_url_for("compute"), "compute", MIGRATIONS)
-        self.policy = Policy(DEFAULT_RULES, self.conf.policy_file)
+        self.policy = Policy(default_rules(self.conf.enforce_new_defaults), self.conf.policy_file)
         self.placement = PlacementClient(platform.clients)
         self.quotas = ComputeQuotas(self)
         self._rpc: tuple[ConductorAPI, SchedulerAPI, ComputeAgentAPI] | None = None
@@ -109,9 +109,18 @@ class ComputeCore:
             self._admin_memo[ctx.roles] = decision
         return decision
 
+    def in_scope(self, ctx: RequestContext) -> bool:
+        """Nova's rules are for project-scoped tokens; with ``enforce_scope`` a system-scoped
+        token is refused (oslo.policy's InvalidScope, a 403)."""
+        return not (self.conf.enforce_scope and ctx.system_scope)
+
     def enforce(
         self, ctx: RequestContext, rule: str, target: Mapping[str, Any] | None = None
     ) -> None:
+        if not self.in_scope(ctx):
+            raise Forbidden(
+                f"os_compute_api:{rule} is enforced for project scope; the token is system-scoped."
+            )
         if target is None:
             target = {"project_id": ctx.project_id, "user_id": ctx.user_id}
         self.policy.enforce(ctx, f"os_compute_api:{rule}", target)
@@ -119,6 +128,8 @@ class ComputeCore:
     def allowed(
         self, ctx: RequestContext, rule: str, target: Mapping[str, Any] | None = None
     ) -> bool:
+        if not self.in_scope(ctx):
+            return False
         if target is None:
             target = {"project_id": ctx.project_id, "user_id": ctx.user_id}
         return self.policy.check(ctx, f"os_compute_api:{rule}", target)
@@ -128,22 +139,50 @@ class ComputeCore:
         self, ctx: RequestContext | None, event_type: str, payload: dict[str, Any]
     ) -> None:
         """An ``instance.*`` notification, as Nova sends both: the legacy one on
-        ``notifications`` and the versioned one (a ``nova_object`` envelope) on
-        ``versioned_notifications``; a failing bus never fails the work."""
+        ``notifications`` and the versioned one (the instance's full ``nova_object``
+        payload) on ``versioned_notifications``; a failing bus never fails the work."""
         if self._notifier is None:
             return
-        data = {("uuid" if k == "instance_uuid" else k): v for k, v in payload.items()}
-        versioned = {
-            "nova_object.name": "InstanceActionPayload",
-            "nova_object.namespace": "nova",
-            "nova_object.version": "1.8",
-            "nova_object.data": data,
-        }
         try:
             await self._notifier.info(ctx, f"compute.{event_type}", payload)
-            await self._versioned.info(ctx, event_type, versioned)
         except Exception:
             LOG.warning("could not publish %s", event_type, exc_info=True)
+        uuid = payload.get("instance_uuid")  # the API's multi-create start is legacy only
+        if not uuid:
+            return
+        try:
+            from onestack.compute import instances
+
+            async with self.read() as session:
+                instance = await instances.load(session, uuid, deleted=True)
+        except Exception:
+            return
+        extra = {k: v for k, v in payload.items() if k not in ("instance_uuid", "fault")}
+        await self.notify_instance(ctx, event_type, instance, fault=payload.get("fault"), **extra)
+
+    async def notify_instance(
+        self,
+        ctx: RequestContext | None,
+        event_type: str,
+        instance: Any,
+        *,
+        fault: Any = None,
+        **extra: Any,
+    ) -> None:
+        """The versioned notification of ``event_type`` about ``instance``."""
+        from onestack.compute import notifications
+
+        name = notifications.event_name(event_type)
+        if self._versioned is None or name is None:
+            return
+        body = notifications.instance_payload(instance, ctx, name, fault=fault, **extra)
+        try:
+            if name.endswith(".error"):
+                await self._versioned.error(ctx, name, body)
+            else:
+                await self._versioned.info(ctx, name, body)
+        except Exception:
+            LOG.warning("could not publish %s", name, exc_info=True)
 
     def spawn(self, work: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
         task = asyncio.create_task(work, name=name)

@@ -15,15 +15,21 @@ import uuid as uuidlib
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 
 from onestack.common.context import RequestContext
 from onestack.common.db import utcnow
 from onestack.common.platform import Platform
 from onestack.common.rpc import RPCServer
-from onestack.compute import instances, network, states
+from onestack.compute import instances, live_migration, network, states, usage_audit
 from onestack.compute.core import ComputeCore, SharedCore
-from onestack.compute.models import ComputeNode, ComputeService, Instance, ServerGroup
+from onestack.compute.models import (
+    ComputeNode,
+    ComputeService,
+    ConsoleAuthToken,
+    Instance,
+    ServerGroup,
+)
 from onestack.compute.rpcapi import COMPUTE_TOPIC
 from onestack.compute.vifs import VifPlugTimeout
 from onestack.compute.virt import driver as virt
@@ -32,6 +38,14 @@ from onestack.compute.virt.fake import FakeDriver
 
 LOG = logging.getLogger(__name__)
 _NS = uuidlib.UUID("5a3c1c5e-5f0b-4c55-9a55-6f6e65737461")
+
+
+#: the notifications Nova sends for the destination's half of a move
+MOVE_EVENTS = {
+    "resize": "resize_finish",
+    "migrate": "resize_finish",
+    "live-migration": "live_migration_post_dest",
+}
 
 
 def stable_uuid(kind: str, name: str) -> str:
@@ -98,6 +112,7 @@ class ComputeAgent:
                 local_gb=conf.fake_local_gb,
                 delay=conf.fake_delay,
                 fail_spawn=name in conf.fake_fail_hosts,
+                migration_time=conf.fake_live_migration_time,
             )
             for name in names
         }
@@ -189,6 +204,7 @@ class ComputeAgent:
                         await endpoint.report_resources()
                         await endpoint.sync_power_states()
                         await endpoint.reclaim_soft_deleted()
+                        await usage_audit.run(self.core, endpoint.host)
             except Exception:
                 LOG.exception("compute heartbeat failed; trying again")
 
@@ -339,6 +355,8 @@ class HostEndpoint:
                 states.ERROR,
             ):
                 adopt(guest_of(instance), instance.power_state or virt.RUNNING)
+            if instance.task_state == states.MIGRATING:
+                await live_migration.recover(self.core, instance)
             if instance.task_state is not None:
                 async with self.core.write() as session:
                     await instances.set_state(session, instance.uuid, task_state=None)
@@ -598,7 +616,10 @@ class HostEndpoint:
             raise VirtError("Affinity instance group policy was violated.")
 
     async def terminate_instance(self, ctx: RequestContext | None, instance_uuid: str) -> None:
+        note = {"instance_uuid": instance_uuid}
+        await self.core.notify(ctx, "instance.shutdown.start", note)
         await self.driver.destroy(instance_uuid)
+        await self.core.notify(ctx, "instance.shutdown.end", note)
         async with self.core.read() as session:
             try:
                 instance = await instances.load(session, instance_uuid)
@@ -628,7 +649,10 @@ class HostEndpoint:
                 instance = await instances.load(session, instance_uuid)
             except Exception:
                 return
-        await self.core.notify(ctx, f"instance.{action}.start", {"instance_uuid": instance_uuid})
+        note = {"instance_uuid": instance_uuid}
+        if "image_id" in args:
+            note["image_id"] = args["image_id"]
+        await self.core.notify(ctx, f"instance.{action}.start", note)
         try:
             values = await handler(instance, **args)
         except Exception as exc:
@@ -638,11 +662,13 @@ class HostEndpoint:
                 await instances.record_event(
                     session, instance_uuid, f"compute_{action}", self.host, "Error", str(exc)
                 )
+            fault = {**instances.fault(str(exc), 500, exc), "exception": type(exc).__name__}
+            await self.core.notify(ctx, f"instance.{action}.error", {**note, "fault": fault})
             return
         async with self.core.write() as session:
             await instances.set_state(session, instance_uuid, **{"task_state": None, **values})
             await instances.record_event(session, instance_uuid, f"compute_{action}", self.host)
-        await self.core.notify(ctx, f"instance.{action}.end", {"instance_uuid": instance_uuid})
+        await self.core.notify(ctx, f"instance.{action}.end", note)
 
     async def _do_stop(self, i: Instance) -> dict[str, Any]:
         await self.driver.power_off(i.uuid)
@@ -722,20 +748,62 @@ class HostEndpoint:
         return {}
 
     async def _do_shelve(self, i: Instance, image_id: str | None = None) -> dict[str, Any]:
+        """Power off, upload the snapshot, then offload at once (``shelved_offload_time``
+        0, Nova's default) or stay SHELVED on this host (-1, or offloaded later)."""
+        from onestack.compute import shelving
+
+        await self.driver.power_off(i.uuid)
         if image_id:
             await self._do_snapshot(i, image_id)
-        await self.driver.power_off(i.uuid)
-        return await self._do_shelve_offload(i)
+        values = {
+            "vm_state": states.SHELVED,
+            "power_state": virt.SHUTDOWN,
+            "system_metadata": shelving.shelved_meta(i, image_id, self.host),
+        }
+        wait = self.core.conf.shelved_offload_time
+        if wait == 0:  # Nova announces the offload inside the shelve
+            note = {"instance_uuid": i.uuid}
+            await self.core.notify(None, "instance.shelve_offload.start", note)
+            values.update(await shelving.offload(self.core, self.driver, i))
+            await self.network.rebind(i, host="")  # the ports stay, bound to no host
+            await self.core.notify(None, "instance.shelve_offload.end", note)
+        elif wait > 0:
+            self.core.spawn(self._offload_later(i.uuid, wait), f"offload-{i.uuid}")
+        return values
+
+    async def _offload_later(self, uuid: str, wait: float) -> None:
+        """Nova's ``_poll_shelved_instances``: offload a server shelved ``wait`` s ago."""
+        await asyncio.sleep(wait)
+        async with self.core.write() as session:
+            try:
+                i = await instances.load(session, uuid)
+            except Exception:
+                return
+            if i.vm_state != states.SHELVED or i.host != self.host:
+                return
+            if not await instances.set_state(
+                session, uuid, expected_task=None, task_state=states.SHELVING_OFFLOADING
+            ):
+                return  # an unshelve (or a delete) came first
+        await self.run_action(None, uuid, "shelve_offload", {})
 
     async def _do_shelve_offload(self, i: Instance) -> dict[str, Any]:
-        await self.driver.destroy(i.uuid)
-        await self.core.placement.release(i.uuid)
+        from onestack.compute import shelving
+
+        values = await shelving.offload(self.core, self.driver, i)
         await self.network.rebind(i, host="")  # the ports stay, bound to no host
+        return values
+
+    async def _do_unshelve(self, i: Instance) -> dict[str, Any]:
+        """A shelved server still on this host: power it on, forget its snapshot."""
+        from onestack.compute import shelving, snapshots
+
+        await self.driver.power_on(i.uuid)
+        await snapshots.delete(self.core, None, (i.system_metadata or {}).get("shelved_image_id"))
         return {
-            "vm_state": states.SHELVED_OFFLOADED,
-            "power_state": virt.SHUTDOWN,
-            "host": None,
-            "node": None,
+            "vm_state": states.ACTIVE,
+            "power_state": virt.RUNNING,
+            "system_metadata": shelving.unshelved_meta(i),
         }
 
     async def _do_confirm_resize(self, i: Instance) -> dict[str, Any]:
@@ -761,21 +829,7 @@ class HostEndpoint:
         old_vm = meta.pop("old_vm_state", states.ACTIVE)
         if source != i.host:
             await self.driver.destroy(i.uuid)
-        if migration:
-            held = await self.core.placement.allocations(migration)
-            allocs = {
-                rp: {"resources": a["resources"]}
-                for rp, a in (held.get("allocations") or {}).items()
-            }
-            current = await self.core.placement.allocations(i.uuid)
-            await self.core.placement.claim(
-                i.uuid,
-                allocs,
-                project_id=i.project_id,
-                user_id=i.user_id,
-                consumer_generation=current.get("consumer_generation"),
-            )
-            await self.core.placement.release(migration)
+        await live_migration.restore_allocation(self.core, i, migration)
         record = meta.pop("migration_record", None)
         async with self.core.write() as session:
             await instances.set_migration(session, record, status="reverted")
@@ -828,6 +882,8 @@ class HostEndpoint:
             "host": self.host,
             "node": self.driver.nodename,
         }
+        event = f"instance.{MOVE_EVENTS.get(kind, kind)}"
+        await self.core.notify(ctx, f"{event}.start", {"instance_uuid": instance_uuid})
         try:
             if kind in ("resize", "migrate"):
                 new_flavor = i.new_flavor or i.flavor
@@ -848,6 +904,8 @@ class HostEndpoint:
                     power_state=virt.RUNNING if power_on else virt.SHUTDOWN,
                 )
             elif kind == "live-migration":
+                if not await live_migration.run(self.core, self.driver, self.host, i, guest_of(i)):
+                    return  # aborted: the guest stays on its source
                 await self.driver.finish_migration(guest_of(i), True)
                 if meta.get("migration_uuid"):
                     await self.core.placement.release(meta.pop("migration_uuid"))
@@ -855,7 +913,18 @@ class HostEndpoint:
                 values.update(system_metadata=meta)
                 if source and source != self.host:
                     await self.core.agents.run_action(ctx, source, i.uuid, "cleanup_source")
-            else:  # evacuate, unshelve: a new guest here
+            elif kind == "unshelve":  # a new guest here, from the shelved snapshot
+                from onestack.compute import shelving, snapshots
+
+                image = meta.get("shelved_image_id") or i.image_ref
+                await self.driver.spawn(GuestSpec(**{**_fields(guest_of(i)), "image_ref": image}))
+                await snapshots.delete(self.core, None, meta.get("shelved_image_id"))
+                meta = shelving.unshelved_meta(i)
+                meta.pop("move_source", None)
+                values.update(
+                    vm_state=states.ACTIVE, power_state=virt.RUNNING, system_metadata=meta
+                )
+            else:  # evacuate: a new guest here
                 await self.driver.spawn(guest_of(i))
                 meta.pop("move_source", None)
                 values.update(
@@ -888,6 +957,7 @@ class HostEndpoint:
             await instances.record_event(
                 session, instance_uuid, f"compute_finish_{kind}", self.host
             )
+        await self.core.notify(ctx, f"{event}.end", {"instance_uuid": instance_uuid})
 
     async def console_output(
         self, ctx: RequestContext | None, instance_uuid: str, length: int | None
@@ -922,6 +992,26 @@ class HostEndpoint:
 
         await interfaces.detach(self, instance_uuid, port_id)
 
+    async def get_console(
+        self, ctx: RequestContext | None, instance_uuid: str, console_type: str
+    ) -> dict[str, Any]:
+        """Where the guest's console listens, or why there is none."""
+        try:
+            info = await self.driver.get_console(instance_uuid, console_type)
+        except virt.ConsoleUnavailable as exc:
+            return {"unavailable": str(exc)}
+        except VirtError as exc:
+            return {"not_ready": str(exc)}
+        return {"host": info.host, "port": info.port, "path": info.internal_access_path}
+
+    async def live_migration_abort(self, ctx: RequestContext | None, instance_uuid: str) -> None:
+        await self.driver.live_migration_abort(instance_uuid)
+
+    async def live_migration_force_complete(
+        self, ctx: RequestContext | None, instance_uuid: str
+    ) -> None:
+        await self.driver.live_migration_force_complete(instance_uuid)
+
 
 def _fields(spec: GuestSpec) -> dict[str, Any]:
     return {name: getattr(spec, name) for name in GuestSpec.__slots__}  # type: ignore[attr-defined]
@@ -943,6 +1033,9 @@ async def finish_delete(core: ComputeCore, uuid: str) -> None:
                 power_state=virt.NOSTATE,
                 updated_at=now,
             )
+        )
+        await session.execute(  # its console tokens stop working
+            delete(ConsoleAuthToken).where(ConsoleAuthToken.instance_uuid == uuid)
         )
         groups = (await session.execute(select(ServerGroup))).scalars()
         for group in groups:

@@ -239,5 +239,38 @@ class Migration(Base):
     updated_at: Mapped[dt.datetime | None] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
+class ConsoleAuthToken(Base):
+    """A remote console's token (Nova keeps only its hash) and where the console listens."""
+
+    __tablename__ = "compute_console_auth_token"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    token_hash: Mapped[str] = mapped_column(String(255), unique=True)
+    console_type: Mapped[str] = mapped_column(String(255))
+    host: Mapped[str] = mapped_column(String(255))
+    port: Mapped[int] = mapped_column(Integer)
+    internal_access_path: Mapped[str | None] = mapped_column(String(255))
+    instance_uuid: Mapped[str] = mapped_column(String(36), index=True)
+    expires: Mapped[dt.datetime] = mapped_column(index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class TaskLog(Base):
+    """A periodic task's run on a host for an audit period (Nova's ``task_log``)."""
+
+    __tablename__ = "compute_task_log"
+    __table_args__ = (UniqueConstraint("task_name", "host", "period_beginning", "period_ending"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    task_name: Mapped[str] = mapped_column(String(255))
+    state: Mapped[str] = mapped_column(String(255))
+    host: Mapped[str] = mapped_column(String(255))
+    period_beginning: Mapped[dt.datetime] = mapped_column(index=True)
+    period_ending: Mapped[dt.datetime] = mapped_column(index=True)
+    message: Mapped[str] = mapped_column(String(255), default="")
+    task_items: Mapped[int] = mapped_column(Integer, default=0)
+    errors: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[dt.datetime | None] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
 LEASES = lease_table(Base.metadata, "compute")
 QUOTA_TABLES = quota_tables(Base.metadata, "compute")

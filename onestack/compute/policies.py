@@ -2,6 +2,10 @@
 
 Targets carry ``project_id`` (the server's or the resource's project) and, for keypairs,
 ``user_id``. Any rule can be overridden by a policy.yaml (``[compute] policy_file``).
+``[compute] enforce_new_defaults = false`` also lets the rules Nova deprecated in Wallaby
+(``admin_or_owner``: any role on the project) allow, as oslo.policy does with deprecated
+rules; ``enforce_scope = true`` refuses system-scoped tokens, as Nova's rules are
+``scope_types=["project"]``.
 """
 
 from __future__ import annotations
@@ -39,7 +43,7 @@ _SERVER_ACTIONS_MEMBER = [
     "servers:rebuild",
     "servers:create_image",
     "servers:trigger_crash_dump",
-    "remote-consoles",
+    "os-remote-consoles",
     "os-security-groups:add",
     "os-security-groups:remove",
     "os-floating-ips:add",
@@ -142,6 +146,7 @@ _ADMIN_ONLY = [
     "servers:migrations:force_complete",
     "servers:migrations:delete",
     "os-migrations:index",
+    "os-console-auth-tokens",
     "os-hosts:list",
     "os-server-groups:index:all_projects",
     "os-keypairs:index:all_users",
@@ -159,7 +164,7 @@ DEFAULT_RULES: dict[str, str] = {
     f"{P}servers:create:trusted_certs": MEMBER_OR_ADMIN,
     f"{P}servers:update": MEMBER_OR_ADMIN,
     f"{P}servers:delete": MEMBER_OR_ADMIN,
-    f"{P}os-server-groups:create": "role:member",
+    f"{P}os-server-groups:create": PROJECT_MEMBER,
     f"{P}os-server-groups:delete": MEMBER_OR_ADMIN,
     f"{P}os-flavor-access:list": ANY,
     f"{P}flavors:index": ANY,
@@ -182,3 +187,23 @@ DEFAULT_RULES: dict[str, str] = {
     **{f"{P}{name}": READER_OR_ADMIN for name in _SERVER_READER},
     **{f"{P}{name}": ADMIN for name in _ADMIN_ONLY},
 }
+
+
+#: Nova's rules before secure RBAC, which oslo.policy still honours when
+#: ``enforce_new_defaults`` is off
+LEGACY_OWNER = "rule:admin_or_owner"
+
+
+def default_rules(enforce_new_defaults: bool = True) -> dict[str, str]:
+    """The defaults; without the new defaults a project's own rule also allows any role of
+    the project (Nova's deprecated ``admin_or_owner``)."""
+    if enforce_new_defaults:
+        return dict(DEFAULT_RULES)
+    rules = {
+        name: f"({check}) or {LEGACY_OWNER}"
+        if check in (MEMBER_OR_ADMIN, READER_OR_ADMIN)
+        else check
+        for name, check in DEFAULT_RULES.items()
+    }
+    rules["admin_or_owner"] = "is_admin:True or role:admin or project_id:%(project_id)s"
+    return rules

@@ -64,7 +64,8 @@ class SchedulerAPI:
 
 class ComputeAgentAPI:
     """1.0: build_and_run_instance, run_action, terminate_instance, console_output,
-    finish_move, snapshot_instance."""
+    finish_move, snapshot_instance, live_migration_abort, live_migration_force_complete,
+    get_console."""
 
     def __init__(self, transport: Transport):
         self.client = RPCClient(transport, COMPUTE_TOPIC, version="1.0")
@@ -144,3 +145,20 @@ class ComputeAgentAPI:
         await self._on(host, 120).call(
             ctx, "detach_interface", instance_uuid=instance_uuid, port_id=port_id
         )
+    async def get_console(
+        self, ctx: RequestContext | None, host: str, instance_uuid: str, console_type: str
+    ) -> dict[str, Any]:
+        result: dict[str, Any] = await self._on(host, 30).call(
+            ctx, "get_console", instance_uuid=instance_uuid, console_type=console_type
+        )
+        return result
+
+    async def live_migration_abort(
+        self, ctx: RequestContext | None, host: str, instance_uuid: str
+    ) -> None:
+        await self._on(host).cast(ctx, "live_migration_abort", instance_uuid=instance_uuid)
+
+    async def live_migration_force_complete(
+        self, ctx: RequestContext | None, host: str, instance_uuid: str
+    ) -> None:
+        await self._on(host).cast(ctx, "live_migration_force_complete", instance_uuid=instance_uuid)

@@ -808,6 +808,10 @@ async def delete(core: ComputeCore, ctx: RequestContext, uuid: str, *, force: bo
             instance.task_state = states.DELETING
             instance.updated_at = utcnow()
     await core.notify(ctx, "instance.delete.start", {"instance_uuid": uuid})
+    if not soft and instance.vm_state in (states.SHELVED, states.SHELVED_OFFLOADED):
+        from onestack.compute import snapshots  # a shelved server's snapshot goes with it
+
+        await snapshots.delete(core, ctx, (instance.system_metadata or {}).get("shelved_image_id"))
     if soft:
         if host:
             await core.agents.run_action(ctx, host, uuid, "soft_delete")

@@ -22,9 +22,9 @@ MICROVERSIONS = microversions.MicroversionSpec(
 
 
 def _routers() -> list[object]:
-    from onestack.compute.api import extras, interfaces
+    from onestack.compute.api import consoles, extras, interfaces, migrations, usage_audit
 
-    return [m.router for m in (*ROUTERS, extras, interfaces)]
+    return [m.router for m in (*ROUTERS, extras, interfaces, migrations, consoles, usage_audit)]
 
 
 class ComputeService:

@@ -27,7 +27,6 @@ from onestack.compute.models import (
     ComputeService,
     Instance,
     InstanceAction,
-    Migration,
     ServerGroup,
 )
 from onestack.compute.quotas import RESOURCES
@@ -1255,25 +1254,6 @@ async def attach_volume(request: Request, server_id: str, ctx: RequestContext = 
     )
 
 
-@router.post("/servers/{server_id}/remote-consoles")
-async def remote_console(
-    request: Request, server_id: str, ctx: RequestContext = Caller, version: Version = Ver
-) -> Response:
-    core = core_of(request)
-    body = await body_of(request, "remote_console")
-    protocol, kind = body.get("protocol"), body.get("type")
-    if protocol not in ("vnc", "spice", "serial", "rdp", "mks") or not isinstance(kind, str):
-        raise BadRequest("Invalid input for field/attribute remote_console.")
-    async with core.read() as session:
-        instance = await servers.get(session, core, ctx, server_id, "remote-consoles")
-    if instance.vm_state != states.ACTIVE:
-        raise Conflict(f"Instance {server_id} is not ready for a console.")
-    raise BadRequest(
-        f"Unavailable console type {kind}: the fake virt driver has no "
-        "graphical or serial console (the QEMU driver brings VNC)."
-    )
-
-
 @router.get("/servers/{server_id}/topology")
 async def topology(
     request: Request, server_id: str, ctx: RequestContext = Caller, version: Version = Ver
@@ -1469,38 +1449,6 @@ async def usage_one(request: Request, project_id: str, ctx: RequestContext = Cal
     return json({"tenant_usage": _usage(rows, start, end, project_id)})
 
 
-@router.get("/os-instance-usage-audit-log")
-async def audit_log(request: Request, ctx: RequestContext = Caller) -> Response:
-    core = core_of(request)
-    core.enforce(ctx, "os-instance-usage-audit-log:list")
-    async with core.read() as session:
-        hosts = [
-            s.host
-            for s in (
-                await session.execute(
-                    select(ComputeService).where(ComputeService.binary == "nova-compute")
-                )
-            ).scalars()
-        ]
-    return json(
-        {
-            "instance_usage_audit_logs": {
-                "hosts_not_run": hosts,
-                "log": {},
-                "num_hosts": len(hosts),
-                "num_hosts_done": 0,
-                "num_hosts_not_run": len(hosts),
-                "num_hosts_running": 0,
-                "overall_status": f"0 of {len(hosts)} hosts done. 0 errors.",
-                "period_beginning": "",
-                "period_ending": "",
-                "total_errors": 0,
-                "total_instances": 0,
-            }
-        }
-    )
-
-
 # -- the image proxy (below 2.36) ------------------------------------------------------------------
 def _proxy_version(version: Version) -> None:
     if version >= (2, 36):
@@ -1643,100 +1591,3 @@ async def proxy_metadata(
 @router.get("/extensions")
 async def extensions(request: Request, ctx: RequestContext = Caller) -> Response:
     return json({"extensions": []})
-
-
-# -- migrations --------------------------------------------------------------------------
-def _migration_view(m: Migration, version: Version, root: str) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "id": m.id,
-        "instance_uuid": m.instance_uuid,
-        "status": m.status,
-        "source_compute": m.source_compute,
-        "source_node": m.source_node,
-        "dest_compute": m.dest_compute,
-        "dest_node": m.dest_node,
-        "dest_host": "127.0.0.1" if m.dest_compute else None,
-        "old_instance_type_id": m.old_flavor_id,
-        "new_instance_type_id": m.new_flavor_id,
-        "created_at": views.iso_usec(m.created_at),
-        "updated_at": views.iso_usec(m.updated_at),
-    }
-    if version >= (2, 23):
-        body["migration_type"] = m.migration_type
-        if m.migration_type == "live-migration" and m.status in ("running", "preparing", "queued"):
-            body["links"] = views.links(root, f"servers/{m.instance_uuid}/migrations", str(m.id))
-    if version >= (2, 59):
-        body["uuid"] = m.uuid
-    if version >= (2, 80):
-        body["user_id"] = m.user_id
-        body["project_id"] = m.project_id
-    return body
-
-
-@router.get("/os-migrations")
-async def list_migrations(
-    request: Request, ctx: RequestContext = Caller, version: Version = Ver
-) -> Response:
-    core = core_of(request)
-    core.enforce(ctx, "os-migrations:index")
-    params = request.query_params
-    stmt = select(Migration).order_by(Migration.created_at.desc(), Migration.id.desc())
-    for key, column in (
-        ("instance_uuid", Migration.instance_uuid),
-        ("status", Migration.status),
-        ("migration_type", Migration.migration_type),
-        ("source_compute", Migration.source_compute),
-    ):
-        if params.get(key):
-            stmt = stmt.where(column == params[key])
-    if params.get("host"):
-        stmt = stmt.where(
-            (Migration.source_compute == params["host"])
-            | (Migration.dest_compute == params["host"])
-        )
-    if version >= (2, 80):
-        if params.get("user_id"):
-            stmt = stmt.where(Migration.user_id == params["user_id"])
-        if params.get("project_id"):
-            stmt = stmt.where(Migration.project_id == params["project_id"])
-    async with core.read() as session:
-        rows = list((await session.execute(stmt)).scalars())
-    if version >= (2, 59):
-        marker = params.get("marker")
-        if marker:
-            ids = [m.uuid for m in rows]
-            if marker not in ids:
-                raise BadRequest(f"Marker {marker} could not be found.")
-            rows = rows[ids.index(marker) + 1 :]
-        if params.get("limit"):
-            try:
-                rows = rows[: int(params["limit"])]
-            except ValueError:
-                raise BadRequest("limit must be an integer") from None
-    root = base(request)
-    return json({"migrations": [_migration_view(m, version, root) for m in rows]})
-
-
-@router.get("/servers/{server_id}/migrations")
-async def server_migrations(
-    request: Request, server_id: str, ctx: RequestContext = Caller, version: Version = Ver
-) -> Response:
-    if version < (2, 23):
-        raise NotFound("The resource could not be found.")
-    core = core_of(request)
-    core.enforce(ctx, "servers:migrations:index")
-    async with core.read() as session:
-        await servers.get(session, core, ctx, server_id, "servers:migrations:index")
-        rows = list(
-            (
-                await session.execute(
-                    select(Migration).where(
-                        Migration.instance_uuid == server_id,
-                        Migration.migration_type == "live-migration",
-                        Migration.status.in_(["queued", "preparing", "running"]),
-                    )
-                )
-            ).scalars()
-        )
-    root = base(request)
-    return json({"migrations": [_migration_view(m, version, root) for m in rows]})

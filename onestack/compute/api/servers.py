@@ -182,7 +182,7 @@ async def server_action(
     if name == "os-getConsoleOutput":
         return json(result)
     if isinstance(result, dict) and result:
-        return json(result, status=200 if name == "rescue" else 202)
+        return json(result, status=200 if name == "rescue" or "console" in result else 202)
     if name == "rescue":
         return json({}, status=200)
     return Response(status_code=202)

@@ -195,7 +195,7 @@ class Conductor:
                         project_id=instance.project_id,
                         user_id=instance.user_id,
                         migration_type=instances.MIGRATION_TYPES[kind],
-                        status="accepted" if kind == "evacuate" else "pre-migrating",
+                        status="pre-migrating" if kind in ("resize", "migrate") else "accepted",
                         source_compute=source,
                         source_node=instance.node,
                         old_flavor_id=(instance.flavor or {}).get("flavorid"),
@@ -244,7 +244,7 @@ class Conductor:
             await instances.set_migration(
                 session,
                 migration if record else None,
-                status="running" if kind == "live-migration" else "migrating",
+                status="preparing" if kind == "live-migration" else "migrating",
                 dest_compute=dest["host"],
                 dest_node=dest["nodename"],
             )

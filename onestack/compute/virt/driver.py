@@ -48,6 +48,19 @@ class GuestSpec:
     network_info: tuple[dict[str, Any], ...] = ()
 
 
+class ConsoleUnavailable(VirtError):
+    """The driver offers no console of the asked kind for this guest."""
+
+
+@dataclass(frozen=True, slots=True)
+class ConsoleInfo:
+    """Where a guest's console listens on its host (what the console proxy connects to)."""
+
+    host: str
+    port: int
+    internal_access_path: str | None = None
+
+
 @dataclass(frozen=True, slots=True)
 class GuestInfo:
     power_state: int
@@ -138,8 +151,23 @@ class VirtDriver(abc.ABC):
     @abc.abstractmethod
     async def finish_revert_migration(self, guest: GuestSpec, power_on: bool) -> None: ...
 
+    async def live_migration(self, guest: GuestSpec) -> bool:
+        """On the destination: copy the running guest here; False when it was aborted."""
+        return True
+
+    async def live_migration_abort(self, uuid: str) -> None:
+        """Stop a running live migration of ``uuid`` to this host (the guest stays put)."""
+        raise VirtError(f"{type(self).__name__} cannot abort a live migration.")
+
+    async def live_migration_force_complete(self, uuid: str) -> None:  # noqa: B027 - optional
+        """Make a live migration converge now (libvirt pauses the guest for it)."""
+
     @abc.abstractmethod
     async def get_console_output(self, uuid: str) -> str: ...
+
+    async def get_console(self, uuid: str, console_type: str) -> ConsoleInfo:
+        """The connection of a ``vnc``, ``spice``, ``serial``, ``rdp`` or ``mks`` console."""
+        raise ConsoleUnavailable(f"Unavailable console type {console_type}.")
 
     @abc.abstractmethod
     async def set_admin_password(self, uuid: str, password: str) -> None: ...

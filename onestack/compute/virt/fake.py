@@ -7,11 +7,26 @@ a host of its own. ``fail_spawn`` makes every build on the host fail (to test re
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from dataclasses import dataclass, field
 from typing import Any
 
 from onestack.compute.virt import driver
-from onestack.compute.virt.driver import GuestInfo, GuestSpec, HostResources, VirtError
+from onestack.compute.virt.driver import (
+    ConsoleInfo,
+    GuestInfo,
+    GuestSpec,
+    HostResources,
+    VirtError,
+)
+
+FAKE_CONSOLE_PORTS = {"vnc": 5900, "spice": 5901, "rdp": 3389, "serial": 10000, "mks": 8902}
+
+
+@dataclass
+class _LiveMigration:
+    done: asyncio.Event = field(default_factory=asyncio.Event)
+    aborted: bool = False
 
 
 @dataclass
@@ -34,12 +49,16 @@ class FakeDriver(driver.VirtDriver):
         local_gb: int = 1000,
         delay: float = 0.0,
         fail_spawn: bool = False,
+        migration_time: float = 0.0,
     ):
         super().__init__(nodename)
         self.vcpus, self.memory_mb, self.local_gb = vcpus, memory_mb, local_gb
         self.delay = delay
         self.fail_spawn = fail_spawn
+        #: seconds a live migration to this host runs (long enough to abort or force it)
+        self.migration_time = migration_time
         self.guests: dict[str, _Guest] = {}
+        self._migrations: dict[str, _LiveMigration] = {}
 
     async def _work(self) -> None:
         if self.delay:
@@ -140,8 +159,38 @@ class FakeDriver(driver.VirtDriver):
     async def finish_revert_migration(self, guest: GuestSpec, power_on: bool) -> None:
         await self.finish_migration(guest, power_on)
 
+    async def live_migration(self, guest: GuestSpec) -> bool:
+        """Runs ``migration_time`` s unless aborted or forced (an abort may come first)."""
+        state = self._migrations.setdefault(guest.uuid, _LiveMigration())
+        try:
+            if not state.done.is_set() and self.migration_time:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(state.done.wait(), self.migration_time)
+            return not state.aborted
+        finally:
+            self._migrations.pop(guest.uuid, None)
+
+    async def live_migration_abort(self, uuid: str) -> None:
+        state = self._migrations.setdefault(uuid, _LiveMigration())
+        state.aborted = True
+        state.done.set()
+
+    async def live_migration_force_complete(self, uuid: str) -> None:
+        state = self._migrations.get(uuid)
+        if state is not None:
+            state.done.set()
+
     async def get_console_output(self, uuid: str) -> str:
         return "\n".join(self._guest(uuid).console) + "\n"
+
+    async def get_console(self, uuid: str, console_type: str) -> ConsoleInfo:
+        """Fake connection info, as Nova's fake driver gives (nothing listens there)."""
+        self._guest(uuid)
+        port = FAKE_CONSOLE_PORTS.get(console_type)
+        if port is None:
+            return await super().get_console(uuid, console_type)
+        path = "/fake-webmks" if console_type == "mks" else None
+        return ConsoleInfo("127.0.0.1", port, path)
 
     async def set_admin_password(self, uuid: str, password: str) -> None:
         self._guest(uuid)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
@@ -125,3 +127,23 @@ async def action(
     )
     assert r.status_code == expect, r.text
     return r
+
+
+@asynccontextmanager
+async def extra_host(cloud, client: httpx.AsyncClient, admin_headers: dict[str, str],
+                     name: str, **driver: Any) -> AsyncIterator[Any]:
+    """One more fake compute host for a test module; disabled and stopped afterwards."""
+    from onestack.compute.manager import ComputeAgent
+    from onestack.compute.virt.fake import FakeDriver
+
+    fake = FakeDriver(name, vcpus=4, memory_mb=4096, local_gb=40, **driver)
+    agent = ComputeAgent(cloud.platform, drivers={name: fake})
+    await agent.start()
+    try:
+        yield fake
+    finally:
+        services = (await client.get(f"{API}/os-services", headers=mv(admin_headers))).json()
+        sid = next(s["id"] for s in services["services"] if s["host"] == name)
+        await client.put(f"{API}/os-services/{sid}", headers=mv(admin_headers),
+                         json={"status": "disabled"})
+        await agent.stop()

@@ -123,7 +123,8 @@ ACTIONS = ["os-start", "os-stop", "reboot", "pause", "unpause", "suspend", "resu
            "rebuild", "shelve", "unshelve", "createImage", "os-getConsoleOutput", "migrate",
            "os-migrateLive", "evacuate", "changePassword", "trigger_crash_dump",
            "os-resetState", "addSecurityGroup", "removeSecurityGroup", "restore",
-           "forceDelete", "shelveOffload"]
+           "forceDelete", "shelveOffload", "os-getVNCConsole", "os-getSPICEConsole",
+           "os-getRDPConsole", "os-getSerialConsole"]
 
 
 async def test_action_arguments(client: httpx.AsyncClient, admin_headers: dict[str, str],
