@@ -585,5 +585,7 @@ async def remove_floating_ip(
     async with core.read() as session:
         instance = await servers.get(session, core, ctx, uuid, "os-floating-ips:remove")
     await network.associate_floating_ip(core, ctx, instance, args["address"], None, remove=True)
+
+
 # the actions of their own modules register themselves on import
 from onestack.compute import consoles, shelving  # noqa: E402, F401

@@ -145,6 +145,7 @@ class ComputeAgentAPI:
         await self._on(host, 120).call(
             ctx, "detach_interface", instance_uuid=instance_uuid, port_id=port_id
         )
+
     async def get_console(
         self, ctx: RequestContext | None, host: str, instance_uuid: str, console_type: str
     ) -> dict[str, Any]:
