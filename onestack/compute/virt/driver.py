@@ -41,6 +41,13 @@ class GuestSpec:
     admin_password: str | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
     config_drive: bool = False
+    #: the instance's ports (Networking's port dicts); a NIC for each whose tap exists
+    network_info: list[dict[str, Any]] = field(default_factory=list)
+    project_id: str = ""
+    key_name: str | None = None
+    availability_zone: str = ""
+    flavor_name: str = ""
+    reservation_id: str = ""
 
 
 @dataclass(frozen=True, slots=True)
