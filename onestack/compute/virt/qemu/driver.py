@@ -178,16 +178,20 @@ class QemuDriver(virt.VirtDriver):
         p = self._paths(guest.uuid)
         for sock in (p.qmp, p.serial):
             sock.unlink(missing_ok=True)
-        proc = await asyncio.create_subprocess_exec(
-            *self.command(guest, p, incoming),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            start_new_session=True,
-        )
-        _, err = await proc.communicate()  # -daemonize: returns once the guest runs
-        if proc.returncode != 0:
-            raise VirtError(f"QEMU failed to start: {err.decode(errors='replace').strip()[-500:]}")
+        log = p.dir / "qemu.log"
+        # stderr to a file, not a pipe: the daemonized QEMU would hold a pipe open (uvloop
+        # lets children inherit descriptors), and its parent's exit is what says "running"
+        with log.open("ab") as err:
+            proc = await asyncio.create_subprocess_exec(
+                *self.command(guest, p, incoming),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=err,
+                start_new_session=True,
+            )
+        if await proc.wait() != 0:
+            text = log.read_bytes()[-500:].decode(errors="replace").strip()
+            raise VirtError(f"QEMU failed to start: {text}")
 
     async def _prepare_disks(self, guest: GuestSpec) -> None:
         p = self._paths(guest.uuid)
