@@ -40,7 +40,8 @@ if [ -b /dev/vda ]; then
     mount -t ext4 /dev/vda /data 2>/dev/null || { mke2fs -q /dev/vda >/dev/null 2>&1 &&
         mount -t ext4 /dev/vda /data; }
     grep -q " /data " /proc/mounts && echo "onestack-tiny: root disk /dev/vda mounted on /data" \
-        "($(df -k /data | awk 'NR==2 {print $2}') KiB)"
+        "($(df -k /data | awk 'NR==2 {print $2}') KiB)" &&
+        echo "onestack-tiny: /data holds: $(ls /data | grep -v lost+found | tr '\n' ' ')"
 fi
 
 # Network: DHCP on every virtio NIC
