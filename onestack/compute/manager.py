@@ -217,6 +217,9 @@ class ComputeAgent:
                         await endpoint.report_resources()
                         await endpoint.sync_power_states()
                         await endpoint.reclaim_soft_deleted()
+                        prune = getattr(endpoint.driver, "prune_images", None)
+                        if prune is not None:
+                            await prune(self.core.conf.remove_unused_original_minimum_age_seconds)
             except Exception:
                 LOG.exception("compute heartbeat failed; trying again")
 
@@ -413,6 +416,12 @@ class HostEndpoint:
             except VirtError:
                 power = virt.NOSTATE
             if power == instance.power_state:
+                continue
+            if power == virt.RUNNING and instance.vm_state == states.STOPPED:
+                # the other way round (Nova stops it too): a guest that runs though the
+                # instance is stopped, e.g. started behind the agent's back
+                LOG.warning("instance %s is stopped but its guest runs: stopping it", instance.uuid)
+                await self.driver.power_off(instance.uuid)
                 continue
             values: dict[str, Any] = {"power_state": power}
             if (

@@ -17,7 +17,6 @@ import pytest
 from tests.conftest import free_port
 from tests.e2e.conftest import BIN, RunningCloud, start_cloud, stop_cloud
 
-pytestmark = pytest.mark.dataplane
 QEMU_ENV = {"ONESTACK_COMPUTE__VIRT_DRIVER": "qemu"}
 BOOT_MARKER = "=== onestack-tiny: boot finished"
 #: a TCG boot takes 2 s on an idle core and far longer on a busy shared machine

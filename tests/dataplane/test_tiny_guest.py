@@ -15,6 +15,7 @@ import pytest
 from tests.dataplane.conftest import BOOT_MARKER, BOOT_TIMEOUT, QEMU_ENV, kill_guests, wait_for
 from tests.e2e.conftest import RunningCloud, start_cloud, stop_cloud
 
+pytestmark = pytest.mark.dataplane
 USER_DATA = """#!/bin/sh
 echo "user data ran on $(hostname)"
 echo before-snapshot > /data/written-before-snapshot

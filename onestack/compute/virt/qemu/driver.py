@@ -389,6 +389,20 @@ class QemuDriver(virt.VirtDriver):
         await self._running(uuid)
         await qmp.execute(self._paths(uuid).qmp, "inject-nmi")
 
+    async def prune_images(self, max_age: float) -> list[str]:
+        """Remove the cached bases no instance here uses (older than ``max_age`` s)."""
+        in_use: set[str] = set()
+        for uuid in await self.list_instances():
+            with contextlib.suppress(VirtError):
+                spec = self._spec(uuid)
+                in_use.add(spec.image_ref)
+                in_use.update(
+                    str(spec.image_properties[k])
+                    for k in ("kernel_id", "ramdisk_id")
+                    if spec.image_properties.get(k)
+                )
+        return await asyncio.to_thread(images.prune, self.root / "_base", in_use, max_age)
+
     def adopt(self, guest: GuestSpec, power_state: int) -> None:
         """Nothing to load: a guest is its directory and its process."""
 
