@@ -23,7 +23,7 @@ import orjson
 
 from onestack.compute.virt import driver as virt
 from onestack.compute.virt.driver import GuestInfo, GuestSpec, HostResources, VirtError
-from onestack.compute.virt.qemu import accel, configdrive, host, images, qmp
+from onestack.compute.virt.qemu import accel, host, images, qmp
 
 LOG = logging.getLogger(__name__)
 QEMU = "qemu-system-x86_64"
@@ -242,6 +242,8 @@ class QemuDriver(virt.VirtDriver):
         if not p.disk.exists():
             await self._prepare_disks(guest)
         if guest.config_drive or self.force_config_drive:
+            from onestack.compute.virt.qemu import configdrive  # pycdlib, only when needed
+
             await asyncio.to_thread(configdrive.write, guest, p.config)
         p.spec.write_bytes(orjson.dumps(asdict(guest)))
         await self._launch(guest)

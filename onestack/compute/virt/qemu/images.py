@@ -15,8 +15,6 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from oslo_utils.imageutils import format_inspector as fi
-
 from onestack.compute.virt.driver import VirtError
 
 #: (image id) -> (the image's record, its bytes)
@@ -37,6 +35,8 @@ def verify(meta: dict[str, Any], data: bytes) -> None:
 
 def inspect(path: Path) -> str:
     """The disk format of ``path`` (raw or qcow2), after the inspector's safety checks."""
+    from oslo_utils.imageutils import format_inspector as fi  # only when an image arrives
+
     try:
         found = fi.detect_file_format(str(path))
         found.safety_check()
