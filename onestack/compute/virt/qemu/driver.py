@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import os
 import shutil
 import signal
 import subprocess
+import tempfile
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -40,8 +42,12 @@ class Paths:
         self.disk = self.dir / "disk"
         self.config = self.dir / "disk.config"
         self.pid = self.dir / "qemu.pid"
-        self.qmp = self.dir / "qmp.sock"
-        self.serial = self.dir / "serial.sock"
+        # UNIX socket paths must stay under 108 bytes: the sockets live in a short directory
+        # named after the instance's (the same on every start of the agent)
+        digest = hashlib.sha256(str(self.dir.resolve()).encode()).hexdigest()[:16]
+        self.sockets = Path(tempfile.gettempdir()) / f"onestack-qemu-{digest}"
+        self.qmp = self.sockets / "qmp.sock"
+        self.serial = self.sockets / "serial.sock"
         self.console = self.dir / "console.log"
         self.state = self.dir / "state.bin"
         self.kernel = self.dir / "kernel"
@@ -176,6 +182,7 @@ class QemuDriver(virt.VirtDriver):
 
     async def _launch(self, guest: GuestSpec, incoming: bool = False) -> None:
         p = self._paths(guest.uuid)
+        p.sockets.mkdir(mode=0o700, exist_ok=True)
         for sock in (p.qmp, p.serial):
             sock.unlink(missing_ok=True)
         log = p.dir / "qemu.log"
@@ -252,6 +259,7 @@ class QemuDriver(virt.VirtDriver):
         p = self._paths(uuid)
         await self._kill(p)
         await asyncio.to_thread(shutil.rmtree, p.dir, True)
+        await asyncio.to_thread(shutil.rmtree, p.sockets, True)
 
     async def _kill(self, p: Paths) -> None:
         pid = self._pid(p)
