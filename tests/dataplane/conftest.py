@@ -64,9 +64,12 @@ def _tiny_active(cloud: RunningCloud) -> bool:
 
 def kill_guests(data_dir: Path) -> None:
     """The QEMUs a test cloud leaves behind (they outlive the agent by design)."""
+    from onestack.compute.virt.qemu.driver import Paths
+
     for pidfile in (data_dir / "instances").glob("*/qemu.pid"):
         with contextlib.suppress(ProcessLookupError, ValueError):
             os.kill(int(pidfile.read_text()), 9)
+        shutil.rmtree(Paths(pidfile.parent.parent, pidfile.parent.name).sockets, True)
 
 
 def wait_for(check, timeout: float, what: str, interval: float = 1.0):  # type: ignore[no-untyped-def]
