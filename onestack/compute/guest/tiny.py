@@ -23,8 +23,16 @@ from onestack.compute.guest.cpio import Newc
 
 NAME = "onestack-tiny"
 KERNEL_META = "linux-image-cloud-amd64"
-PACKAGES = ("busybox-static", "dropbear-bin", "libc6", "libcrypt1", "zlib1g")
-PACKAGES += ("libtomcrypt1", "libtommath1", "libgmp10")
+PACKAGES = (
+    "busybox-static",
+    "dropbear-bin",
+    "libc6",
+    "libcrypt1",
+    "zlib1g",
+    "libtomcrypt1",
+    "libtommath1",
+    "libgmp10",
+)
 #: modules the guest loads (their dependencies come first, from each module's .modinfo)
 MODULES = ("virtio_pci", "virtio_blk", "virtio_net", "virtio_rng", "isofs", "button", "evdev")
 LIBS = (

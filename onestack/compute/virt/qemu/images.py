@@ -23,12 +23,14 @@ ALLOWED = ("raw", "qcow2")
 
 
 def verify(meta: dict[str, Any], data: bytes) -> None:
-    algo, expected = meta.get("os_hash_algo"), meta.get("os_hash_value")
+    algo, expected = str(meta.get("os_hash_algo") or ""), meta.get("os_hash_value")
+    actual: str | None = None
     if algo and expected:
         actual = hashlib.new(algo, data).hexdigest()
     else:
         algo, expected = "md5", meta.get("checksum")
-        actual = hashlib.md5(data, usedforsecurity=False).hexdigest() if expected else None
+        if expected:
+            actual = hashlib.md5(data, usedforsecurity=False).hexdigest()
     if expected and actual != expected:
         raise VirtError(f"image {meta.get('id')}: {algo} {actual} is not the recorded {expected}")
 
@@ -39,6 +41,8 @@ def inspect(path: Path) -> str:
 
     try:
         found = fi.detect_file_format(str(path))
+        if found is None:
+            raise ValueError("no format recognised")
         found.safety_check()
     except Exception as exc:
         raise VirtError(f"the image at {path} failed inspection: {exc}") from exc
