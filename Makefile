@@ -30,15 +30,17 @@ services:
 PYTEST = $(VENV)/bin/pytest -q -p no:cacheprovider
 # The suites `make test` runs side by side (scripts/parallel.sh, SUITE_JOBS at a time, the
 # longest first): the end-to-end tests (real clients against real onestack processes) and the
-# in-process tests on the defaults (SQLite, in-process bus); Tempest's identity and image API
+# in-process tests on the defaults (SQLite, in-process bus); the dataplane tests (real guests:
+# onestack-tiny under QEMU, tests/dataplane, root); Tempest's identity and image API
 # suites (docs/conformance.md); the in-process tests of BACKEND_TESTS on PostgreSQL, on MariaDB
 # and on RabbitMQ; the sum of their counts is the closing line.
 SUITE_JOBS ?= 3
 SUITES = 'e2e=$(PYTEST) -m "e2e and not broker_restart" $(ARGS)' \
 	'tempest=scripts/tempest.sh identity image' \
-	'in-process=$(PYTEST) -m "not e2e and not broker_restart" $(ARGS)' \
+	'in-process=$(PYTEST) -m "not e2e and not broker_restart and not dataplane" $(ARGS)' \
+	'dataplane=$(PYTEST) -m dataplane tests/dataplane $(ARGS)' \
 	$(BACKEND_SUITES)
-IN_PROCESS = -m "not e2e and not broker_restart" $(BACKEND_TESTS)
+IN_PROCESS = -m "not e2e and not broker_restart and not dataplane" $(BACKEND_TESTS)
 BACKEND_SUITES = 'postgresql=ONESTACK_TEST_DATABASE_URL=$(PG_URL) $(PYTEST) $(IN_PROCESS)' \
 	'mariadb=ONESTACK_TEST_DATABASE_URL=$(MYSQL_URL) $(PYTEST) $(IN_PROCESS)' \
 	'rabbitmq=ONESTACK_TEST_TRANSPORT_URL=$(RABBIT_URL) $(PYTEST) $(IN_PROCESS)'
@@ -57,7 +59,7 @@ test-backends: setup-test services
 	scripts/parallel.sh -j $(SUITE_JOBS) $(BROKER_RESTART) $(BACKEND_SUITES)
 
 test-fast: setup-test
-	$(VENV)/bin/pytest -q -m "not e2e" $(ARGS)
+	$(VENV)/bin/pytest -q -m "not e2e and not dataplane" $(ARGS)
 
 lint: setup-test
 	$(VENV)/bin/ruff check onestack tests bench

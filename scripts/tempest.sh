@@ -83,6 +83,8 @@ healthy() {
 .venv/bin/python -m http.server --bind 127.0.0.1 --directory "$WEB" "$WEB_PORT" \
     > "$RUN/web.log" 2>&1 &
 WEB_PID=$!
+# identity and image suites only: simulated compute hosts (no guest image is built)
+ONESTACK_COMPUTE__VIRT_DRIVER=${ONESTACK_COMPUTE__VIRT_DRIVER:-fake} \
 ONESTACK_ADMIN_PASSWORD=$PASSWORD .venv/bin/onestack up --data-dir "$DATA" --port "$PORT" \
     > "$RUN/onestack.log" 2>&1 &
 PID=$!

@@ -16,6 +16,10 @@ import pytest
 from onestack.common.config import load_settings
 from onestack.server import Cloud
 
+#: The suites simulate hosts (the fake virt driver), also where QEMU is installed; the
+#: dataplane tests ask for the QEMU driver themselves. Inherited by the e2e clouds' processes.
+os.environ.setdefault("ONESTACK_COMPUTE__VIRT_DRIVER", "fake")
+
 #: Fast bcrypt in in-process tests; the e2e tests and benchmarks use the real default (12).
 TEST_ROUNDS = 4
 

@@ -57,6 +57,9 @@ from onestack.object.cli import object_app, ring_app  # noqa: E402  (typer apps 
 
 app.add_typer(ring_app, name="ring")
 app.add_typer(object_app, name="object")
+from onestack.compute.guest.cli import image_app  # noqa: E402  (a typer app only)
+
+app.add_typer(image_app, name="image")
 console = Console(stderr=True)
 
 DataDir = Annotated[

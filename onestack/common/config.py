@@ -152,7 +152,22 @@ class ComputeSettings(BaseModel):
         True, description="false: Nova's deprecated admin_or_owner rules also allow"
     )
     enforce_scope: bool = Field(False, description="true: system-scoped tokens get 403")
-    virt_driver: str = Field("fake", description="fake (the QEMU driver comes next)")
+    virt_driver: str = Field(
+        "auto",
+        pattern="^(auto|qemu|fake)$",
+        description="qemu (real guests), fake (simulated hosts); auto: qemu where "
+        "qemu-system-x86_64 is installed, else fake",
+    )
+    instances_path: Path | None = Field(None, description="guests' files (DATA/instances)")
+    accel: str = Field(
+        "auto", pattern="^(auto|kvm|tcg)$", description="auto: KVM if a probe guest boots"
+    )
+    force_config_drive: bool = False
+    shutdown_timeout: float = Field(60.0, ge=0, description="s a guest has to power off (ACPI)")
+    remove_unused_original_minimum_age_seconds: float = Field(86400.0, ge=0)
+    tiny_image: bool = Field(
+        True, description="build and register onestack-tiny at first start (qemu driver)"
+    )
     fake_hosts: int = Field(1, ge=1, description="hosts the in-process fake agent simulates")
     fake_vcpus: int = Field(16, ge=1)
     fake_memory_mb: int = Field(32768, ge=1)

@@ -46,6 +46,13 @@ MOVE_EVENTS = {
     "migrate": "resize_finish",
     "live-migration": "live_migration_post_dest",
 }
+def virt_driver_of(conf: Any) -> str:
+    """``qemu`` or ``fake``: ``auto`` is qemu where qemu-system-x86_64 is installed."""
+    if conf.virt_driver != "auto":
+        return str(conf.virt_driver)
+    import shutil
+
+    return "qemu" if shutil.which("qemu-system-x86_64") else "fake"
 
 
 def stable_uuid(kind: str, name: str) -> str:
@@ -83,6 +90,11 @@ def guest_of(
         metadata=dict(instance.metadata_ or {}),
         config_drive=bool(instance.config_drive),
         network_info=tuple(network_info),
+        project_id=instance.project_id,
+        key_name=instance.key_name,
+        availability_zone=instance.availability_zone or "",
+        flavor_name=str(flavor.get("name", "")),
+        reservation_id=instance.reservation_id,
     )
 
 
@@ -98,12 +110,9 @@ class ComputeAgent:
         self.platform = platform
         self.core: ComputeCore = SharedCore.get(platform)
         conf = self.core.conf
-        if drivers is None and conf.virt_driver != "fake":
-            raise ValueError(
-                f"[compute] virt_driver {conf.virt_driver!r}: only the fake "
-                "driver exists yet (the QEMU driver is the next issue)"
-            )
         names = hosts or host_names(platform)
+        if drivers is None and virt_driver_of(conf) == "qemu":
+            drivers = {platform.host: self._qemu_driver(platform.host)}
         self.drivers: dict[str, VirtDriver] = drivers or {
             name: FakeDriver(
                 name,
@@ -122,6 +131,31 @@ class ComputeAgent:
             for name, ep in self.endpoints.items()
         ]
         self._tasks: list[asyncio.Task[Any]] = []
+
+    def _qemu_driver(self, name: str) -> VirtDriver:
+        from onestack.compute.guest import registry
+        from onestack.compute.virt.qemu.driver import QemuDriver
+
+        settings, conf = self.platform.settings, self.core.conf
+        return QemuDriver(
+            name,
+            conf.instances_path or settings.data_dir / "instances",
+            fetch_image=self._fetch_image,
+            accel_mode=conf.accel,
+            shutdown_timeout=conf.shutdown_timeout,
+            force_config_drive=conf.force_config_drive,
+            probe_image=registry.probe_image(settings.data_dir),
+        )
+
+    async def _fetch_image(self, image_id: str) -> tuple[dict[str, Any], bytes]:
+        """An image's record and bytes, as the ``nova`` service user (for the driver's cache)."""
+        meta = await self.core.image_request(None, "GET", f"/v2/images/{image_id}")
+        if meta.status_code != 200:
+            raise VirtError(f"image {image_id}: the Image service answered {meta.status_code}")
+        data = await self.core.image_request(None, "GET", f"/v2/images/{image_id}/file")
+        if data.status_code != 200:
+            raise VirtError(f"image {image_id} data: the Image service answered {data.status_code}")
+        return dict(meta.json()), data.content
 
     async def start(self) -> None:
         """Register every host and start serving. On a first start the hosts' providers are
@@ -205,6 +239,9 @@ class ComputeAgent:
                         await endpoint.sync_power_states()
                         await endpoint.reclaim_soft_deleted()
                         await usage_audit.run(self.core, endpoint.host)
+                        prune = getattr(endpoint.driver, "prune_images", None)
+                        if prune is not None:
+                            await prune(self.core.conf.remove_unused_original_minimum_age_seconds)
             except Exception:
                 LOG.exception("compute heartbeat failed; trying again")
 
@@ -404,6 +441,12 @@ class HostEndpoint:
             except VirtError:
                 power = virt.NOSTATE
             if power == instance.power_state:
+                continue
+            if power == virt.RUNNING and instance.vm_state == states.STOPPED:
+                # the other way round (Nova stops it too): a guest that runs though the
+                # instance is stopped, e.g. started behind the agent's back
+                LOG.warning("instance %s is stopped but its guest runs: stopping it", instance.uuid)
+                await self.driver.power_off(instance.uuid)
                 continue
             values: dict[str, Any] = {"power_state": power}
             if (
@@ -736,6 +779,24 @@ class HostEndpoint:
 
     async def _do_snapshot(self, i: Instance, image_id: str) -> dict[str, Any]:
         data = await self.driver.snapshot(i.uuid)
+        fmt = getattr(self.driver, "snapshot_format", "raw")
+        props = (i.request_spec or {}).get("image_properties") or {}
+        patch = [{"op": "replace", "path": "/disk_format", "value": fmt}] if fmt != "raw" else []
+        patch += [
+            {"op": "add", "path": f"/{key}", "value": str(props[key])}
+            for key in ("kernel_id", "ramdisk_id")
+            if props.get(key)
+        ]
+        if patch:  # the disk as the driver wrote it, booted as its image was
+            resp = await self.core.image_request(
+                None,
+                "PATCH",
+                f"/v2/images/{image_id}",
+                json=patch,
+                headers={"Content-Type": "application/openstack-images-v2.1-json-patch"},
+            )
+            if resp.status_code != 200:
+                raise VirtError(f"describing the snapshot answered {resp.status_code}")
         resp = await self.core.image_request(
             None,
             "PUT",

@@ -370,7 +370,7 @@ async def create(
             k: v
             for k, v in image.items()
             if k.startswith(("hw_", "img_", "os_", "trait:"))
-            or k in ("architecture", "hypervisor_type")
+            or k in ("architecture", "hypervisor_type", "kernel_id", "ramdisk_id")
         }
     )
     spec = {

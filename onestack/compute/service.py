@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import functools
+
 from onestack.common import microversions
 from onestack.common.api import create_app
 from onestack.common.errors import nova_format
 from onestack.common.platform import Platform, PlatformValidator
 from onestack.common.service import ServiceSpec
 from onestack.compute.api import flavors, keypairs, servers, versions
-from onestack.compute.core import SharedCore
+from onestack.compute.core import ComputeCore, SharedCore
 
 SPEC = ServiceSpec("compute", "/compute", "compute", "nova", endpoint_suffix="/v2.1")
 ROUTERS = (versions, servers, flavors, keypairs)
@@ -53,6 +55,24 @@ class ComputeService:
         core = await SharedCore.start(self.platform)
         async with core.write() as session:
             await flavor_area.bootstrap(session)
+        self._guest_image(core)
+
+    def _guest_image(self, core: ComputeCore) -> None:
+        """With real guests (the QEMU driver here), onestack-tiny is built and registered
+        beside the start (a minute on the first, from the package cache later)."""
+        from onestack.compute.manager import virt_driver_of
+
+        conf = self.settings.compute
+        if not conf.tiny_image or virt_driver_of(conf) != "qemu":
+            return
+        if "image" not in self.settings.services or not self.settings.run_agents:
+            return
+        from onestack.compute.guest import registry
+
+        core.spawn(
+            registry.register_when_ready(functools.partial(core.image_request, None)),
+            "register-onestack-tiny",
+        )
 
     async def stop(self) -> None:
         await SharedCore.stop(self.platform)

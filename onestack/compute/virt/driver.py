@@ -46,6 +46,11 @@ class GuestSpec:
     #: ``fixed_ips`` [{ip_address, subnet_id, version, subnet {cidr, gateway_ip, ...}}],
     #: ``binding:vif_type`` and ``binding:vif_details``.
     network_info: tuple[dict[str, Any], ...] = ()
+    project_id: str = ""
+    key_name: str | None = None
+    availability_zone: str = ""
+    flavor_name: str = ""
+    reservation_id: str = ""
 
 
 class ConsoleUnavailable(VirtError):

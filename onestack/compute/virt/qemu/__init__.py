@@ -1,0 +1,1 @@
+"""The QEMU driver: one QEMU process per instance, controlled over QMP (KVM when usable)."""
