@@ -46,6 +46,8 @@ MOVE_EVENTS = {
     "migrate": "resize_finish",
     "live-migration": "live_migration_post_dest",
 }
+
+
 def virt_driver_of(conf: Any) -> str:
     """``qemu`` or ``fake``: ``auto`` is qemu where qemu-system-x86_64 is installed."""
     if conf.virt_driver != "auto":
