@@ -72,6 +72,10 @@ class Result:
     requests: list[tuple[dict[int, dict[int, int]], dict[str, list[int]]]]
     nodes: dict[int, Node]
     summary_ids: set[int]
+    #: (class, capacity, used) of the inventories of the requested classes read, by provider:
+    #: every such inventory of each provider named (the filters read all of a provider's or
+    #: none), so the summaries need not read them again
+    inventories: dict[int, list[tuple[int, int, int]]] = field(default_factory=dict)
 
 
 SHARES = "MISC_SHARES_VIA_AGGREGATE"
@@ -92,6 +96,7 @@ class _Data:
         self.nodes: dict[int, Node] = {}
         self.units: dict[tuple[int, int], tuple[int, int, int]] = {}
         self.free: dict[tuple[int, int], int] = {}
+        self.read: dict[int, list[tuple[int, int, int]]] = {}
         self.by_class: dict[int, list[int]] = {}
         self.traits: dict[int, set[int]] = {}
         self.aggs: dict[int, set[str]] = {}
@@ -140,13 +145,15 @@ async def compute(
                 requests = random.sample(requests, req.limit)
             else:
                 random.shuffle(requests)
-        nodes = data.nodes
+        nodes, read = data.nodes, data.read
     else:
-        requests, nodes = await _first(conn, req, class_ids, trait_ids, in_tree_roots, sharing)
+        requests, nodes, read = await _first(
+            conn, req, class_ids, trait_ids, in_tree_roots, sharing
+        )
     used_ids = {rp for alloc, mapping in requests for rp in alloc} | {
         rp for _, mapping in requests for ids in mapping.values() for rp in ids
     }
-    return Result(requests, nodes, used_ids)
+    return Result(requests, nodes, used_ids, read)
 
 
 async def _sharing(mgr: PlacementManager, conn: AsyncConnection) -> dict[int, frozenset[int]]:
@@ -191,7 +198,7 @@ async def _first(
     trait_ids: dict[str, int],
     in_tree_roots: dict[str, int | None],
     sharing: dict[int, frozenset[int]],
-) -> tuple[list[Any], dict[int, Node]]:
+) -> tuple[list[Any], dict[int, Node], dict[int, list[tuple[int, int, int]]]]:
     """The first ``limit`` candidates, in the order of their trees' root ids, reading the
     trees a range of root ids at a time (growing) until there are enough: a candidate lies
     within one tree, so each range's candidates follow the previous range's."""
@@ -199,6 +206,7 @@ async def _first(
     top = (await fetch_all(conn, select(func.max(providers.c.id))))[0][0] or 0
     requests: list[Any] = []
     nodes: dict[int, Node] = {}
+    read: dict[int, list[tuple[int, int, int]]] = {}
     low, step = 0, max(4 * req.limit, 128)
     while len(requests) < req.limit and low <= top:
         high = min(low + step, top + 1)  # ids stay within the column's type
@@ -208,8 +216,9 @@ async def _first(
         with gc_paused():
             requests.extend(itertools.islice(solver.solve(), req.limit - len(requests)))
         nodes.update(data.nodes)
+        read.update(data.read)
         low, step = high, step * 2
-    return requests, nodes
+    return requests, nodes, read
 
 
 async def _load(
@@ -223,14 +232,13 @@ async def _load(
     """The rows of the trees whose root id is in the range ``roots`` (all trees if None),
     and those of the sharing providers (and their trees) wherever they are."""
     trait_ids = set(trait_map.values())
-    # one row per (provider, class) of the classes asked for, with its free capacity as the
-    # database computes it; those without room for the least amount asked are skipped
+    # one row per (provider, class) of the classes asked for, with its capacity and usage as
+    # the database computes them; those without room for the least amount asked are skipped
     least: dict[int, int] = {}
     for g in req.groups:
         for rc_name, amount in g.resources.items():
             rc_id = class_map[rc_name]
             least[rc_id] = min(amount, least.get(rc_id, amount))
-    free = capacity_expr(conn.dialect.name) - used_expr()
     in_range: list[Any] = []
     sharing = sorted(data.sharing)
     if roots is not None:
@@ -253,7 +261,8 @@ async def _load(
                 inventories.c.min_unit,
                 inventories.c.max_unit,
                 inventories.c.step_size,
-                free.label("free"),
+                capacity_expr(conn.dialect.name),
+                used_expr(),
                 providers.c.uuid,
                 providers.c.generation,
                 providers.c.root_provider_id,
@@ -264,8 +273,12 @@ async def _load(
         ),
     )
     nodes, units, free_of, by_class = data.nodes, data.units, data.free, data.by_class
+    read = data.read
     with gc_paused():
-        for rp, rc, min_unit, max_unit, step, room, uuid, generation, root, parent in rows:
+        for row in rows:
+            rp, rc, min_unit, max_unit, step, capacity, used, uuid, generation, root, parent = row
+            read.setdefault(rp, []).append((rc, capacity, used))
+            room = capacity - used
             if room < least[rc]:  # here rather than in the query: it computes it only once
                 continue
             key = (rp, rc)

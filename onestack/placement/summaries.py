@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from onestack.common.microversions import Version
@@ -24,21 +24,43 @@ async def provider_summaries(
         ids = {n.id for n in nodes.values() if n.root in roots}
     if not ids:
         return {}
-    # (class, capacity, used) of every inventory of these providers, computed by the database
-    invs: dict[int, list[tuple[int, int, int]]] = {}
+    # (class, capacity, used) of every inventory of these providers: those of the requested
+    # classes as the candidates query read them, the others (and those of the providers it
+    # did not read) computed by the database now
+    requested_ids = {mgr.classes.by_name[n] for n in requested if n in mgr.classes.by_name}
+    all_classes = v >= "1.27"
     ordered = sorted(ids)
     big = len(ordered) > 900
-    query = select(
-        inventories.c.resource_provider_id,
-        inventories.c.resource_class_id,
-        capacity_expr(conn.dialect.name),
-        used_expr(),
-    ).order_by(inventories.c.resource_provider_id, inventories.c.resource_class_id)
-    if not big:
-        query = query.where(inventories.c.resource_provider_id.in_(ordered))
-    for rp, rc, capacity, used in await fetch_all(conn, query):
-        if rp in ids:
-            invs.setdefault(rp, []).append((rc, int(capacity), int(used)))
+    known = result.inventories
+    invs: dict[int, list[tuple[int, int, int]]] = {
+        rp: [(rc, int(capacity), int(used)) for rc, capacity, used in known[rp]]
+        for rp in ordered
+        if rp in known
+    }
+    unread = [rp for rp in ordered if rp not in known]
+    wanted: list[Any] | None = []
+    if all_classes:
+        wanted.append(inventories.c.resource_class_id.not_in(sorted(requested_ids)))
+    if len(unread) > 900:
+        wanted = None  # every row, sorted out below
+    elif unread:
+        wanted.append(inventories.c.resource_provider_id.in_(unread))
+    if wanted is None or wanted:
+        query = select(
+            inventories.c.resource_provider_id,
+            inventories.c.resource_class_id,
+            capacity_expr(conn.dialect.name),
+            used_expr(),
+        )
+        if wanted:
+            query = query.where(or_(*wanted))
+        if not big:
+            query = query.where(inventories.c.resource_provider_id.in_(ordered))
+        for rp, rc, capacity, used in await fetch_all(conn, query):
+            if rp in ids and (all_classes or rc in requested_ids):
+                row = (rc, int(capacity), int(used))
+                if rc not in requested_ids or rp not in known:
+                    invs.setdefault(rp, []).append(row)
     traits: dict[int, list[int]] = {}
     if v >= "1.17":
         tq = select(provider_traits.c.resource_provider_id, provider_traits.c.trait_id)
@@ -47,9 +69,8 @@ async def provider_summaries(
         for rp, t in await fetch_all(conn, tq):
             if rp in ids:
                 traits.setdefault(rp, []).append(t)
-    all_classes, with_traits, with_tree = v >= "1.27", v >= "1.17", v >= "1.29"
+    with_traits, with_tree = v >= "1.17", v >= "1.29"
     class_name, trait_name = mgr.classes.by_id, mgr.traits.by_id
-    requested_ids = {mgr.classes.by_name[n] for n in requested if n in mgr.classes.by_name}
     seen_classes = {rc for rows in invs.values() for rc, _, _ in rows}
     seen_traits = {t for ts in traits.values() for t in ts}
     if not seen_classes <= class_name.keys():
@@ -62,7 +83,7 @@ async def provider_summaries(
         for rp in ordered:
             node = nodes[rp]
             resources = {}
-            for rc, capacity, used in invs.get(rp, ()):
+            for rc, capacity, used in sorted(invs.get(rp, ())):
                 if not all_classes and rc not in requested_ids:
                     continue
                 resources[class_name.get(rc, f"UNKNOWN_{rc}")] = {
