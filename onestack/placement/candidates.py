@@ -505,7 +505,8 @@ class _Solver:
                 if self._has_traits(data.traits.get(rp, set()), group.required, group.forbidden)
                 and self._root_ok(rp)
             ]
-        return (({rp: dict(wanted)}, {"": [rp]}) for rp in common)
+        amounts = dict(wanted)  # one dict for all: the answer only reads it
+        return (({rp: amounts}, {"": [rp]}) for rp in common)
 
     def _solve_trees(self) -> Iterator[tuple[dict[int, dict[int, int]], dict[str, list[int]]]]:
         data = self.data

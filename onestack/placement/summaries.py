@@ -79,6 +79,7 @@ async def provider_summaries(
         await mgr.traits.reload(conn)
     class_name, trait_name = mgr.classes.by_id, mgr.traits.by_id
     out: dict[str, Any] = {}
+    trait_lists: dict[frozenset[int], list[str]] = {}
     with gc_paused():
         for rp in ordered:
             node = nodes[rp]
@@ -92,7 +93,11 @@ async def provider_summaries(
                 }
             entry: dict[str, Any] = {"resources": resources}
             if with_traits:
-                entry["traits"] = sorted([trait_name.get(t, "") for t in traits.get(rp, ())])
+                ids_of = frozenset(traits.get(rp, ()))
+                names = trait_lists.get(ids_of)
+                if names is None:  # one list for the providers with the same traits
+                    names = trait_lists[ids_of] = sorted([trait_name.get(t, "") for t in ids_of])
+                entry["traits"] = names
             if with_tree:
                 entry["parent_provider_uuid"] = nodes[node.parent].uuid if node.parent else None
                 entry["root_provider_uuid"] = nodes[node.root].uuid
