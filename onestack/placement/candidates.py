@@ -288,7 +288,7 @@ async def _load(
             if rp not in nodes:
                 nodes[rp] = Node(rp, uuid, generation, root, parent)
     # the trees with more than one provider (those with a child): load their other members
-    roots = {n.root for n in data.nodes.values()}
+    found_roots = {n.root for n in data.nodes.values()}
     tree_scope = in_range
     if data.roots is not None and sharing:
         shared_roots = sorted({data.nodes[rp].root for rp in sharing if rp in data.nodes})
@@ -301,7 +301,7 @@ async def _load(
             .where(providers.c.parent_provider_id.is_not(None), *tree_scope)
             .distinct(),
         )
-        if r in roots
+        if r in found_roots
     ]
     for start in range(0, len(nested), 900):
         chunk = nested[start : start + 900]
@@ -407,7 +407,7 @@ def _prefiltered(
             child.c.parent_provider_id.is_not(None)
         )
         for anyof in group.required:
-            own = providers.c.id.in_(_with_traits({trait_map[t] for t in anyof}))
+            own: Any = providers.c.id.in_(_with_traits({trait_map[t] for t in anyof}))
             if group.suffix == "":
                 own = or_(own, providers.c.root_provider_id.in_(nested_roots))
             query = query.where(own)

@@ -38,21 +38,20 @@ async def provider_summaries(
         if rp in known
     }
     unread = [rp for rp in ordered if rp not in known]
-    wanted: list[Any] | None = []
+    wanted: list[Any] = []
     if all_classes:
         wanted.append(inventories.c.resource_class_id.not_in(sorted(requested_ids)))
-    if len(unread) > 900:
-        wanted = None  # every row, sorted out below
-    elif unread:
+    every_row = len(unread) > 900  # then sorted out below
+    if unread and not every_row:
         wanted.append(inventories.c.resource_provider_id.in_(unread))
-    if wanted is None or wanted:
+    if every_row or wanted:
         query = select(
             inventories.c.resource_provider_id,
             inventories.c.resource_class_id,
             capacity_expr(conn.dialect.name),
             used_expr(),
         )
-        if wanted:
+        if wanted and not every_row:
             query = query.where(or_(*wanted))
         if not big:
             query = query.where(inventories.c.resource_provider_id.in_(ordered))
