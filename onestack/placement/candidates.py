@@ -1,9 +1,17 @@
 """Allocation candidates: which providers (trees) can satisfy a request, and how.
 
 A handful of set-based queries (inventories with usage of the requested classes, the few
-multi-provider trees, the traits and aggregates named), then set work in Python: each request
-group's candidate providers per tree, combined tree by tree (lazily, up to ``limit``) under
-``group_policy``, ``same_subtree`` and ``root_required``.
+multi-provider trees, the sharing providers and the trees they share with, the traits and
+aggregates named), then set work in Python: each request group's candidate providers per
+tree, combined tree by tree (lazily, up to ``limit``) under ``group_policy``,
+``same_subtree`` and ``root_required``.
+
+Sharing providers (trait ``MISC_SHARES_VIA_AGGREGATE``) serve, besides their own tree, every
+tree with a provider in one of their aggregates (the tree's "anchor" is its root), as
+upstream: the unsuffixed group takes each class from the tree or from such a sharing
+provider (not with ``in_tree``), a granular group may be served by a sharing provider alone,
+and ``root_required`` applies to the anchor. A request that more than one anchor could serve
+(only sharing providers in it) is answered once, at the lowest such anchor.
 """
 
 from __future__ import annotations
@@ -14,7 +22,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from onestack.placement.api.common import bad_request
@@ -64,15 +72,31 @@ class Result:
     requests: list[tuple[dict[int, dict[int, int]], dict[str, list[int]]]]
     nodes: dict[int, Node]
     summary_ids: set[int]
+    #: (class, capacity, used) of the inventories of the requested classes read, by provider:
+    #: every such inventory of each provider named (the filters read all of a provider's or
+    #: none), so the summaries need not read them again
+    inventories: dict[int, list[tuple[int, int, int]]] = field(default_factory=dict)
+
+
+SHARES = "MISC_SHARES_VIA_AGGREGATE"
 
 
 class _Data:
-    """What the queries found: providers, inventories and free capacity, traits, aggregates."""
+    """What the queries found: providers, inventories and free capacity, traits, aggregates;
+    the sharing providers (by id) with the roots of the trees they share with, and the range
+    of root ids whose trees this read covers (None: all)."""
 
-    def __init__(self) -> None:
+    def __init__(
+        self,
+        sharing: dict[int, frozenset[int]] | None = None,
+        roots: tuple[int, int] | None = None,
+    ) -> None:
+        self.sharing = sharing or {}
+        self.roots = roots
         self.nodes: dict[int, Node] = {}
         self.units: dict[tuple[int, int], tuple[int, int, int]] = {}
         self.free: dict[tuple[int, int], int] = {}
+        self.read: dict[int, list[tuple[int, int, int]]] = {}
         self.by_class: dict[int, list[int]] = {}
         self.traits: dict[int, set[int]] = {}
         self.aggs: dict[int, set[str]] = {}
@@ -109,8 +133,9 @@ async def compute(
                 )
             ).first()
             in_tree_roots[g.in_tree] = row[0] if row else None
+    sharing = await _sharing(mgr, conn)
     if randomize or req.limit is None:  # every candidate: one pass over every tree
-        data = _Data()
+        data = _Data(sharing)
         await _load(conn, req, data, class_ids, trait_ids, None)
         solver = _Solver(req, data, class_ids, trait_ids, in_tree_roots)
         with gc_paused():
@@ -120,23 +145,60 @@ async def compute(
                 requests = random.sample(requests, req.limit)
             else:
                 random.shuffle(requests)
-        nodes = data.nodes
+        nodes, read = data.nodes, data.read
     else:
-        requests, nodes = await _first(mgr, conn, req, class_ids, trait_ids, in_tree_roots)
+        requests, nodes, read = await _first(
+            conn, req, class_ids, trait_ids, in_tree_roots, sharing
+        )
     used_ids = {rp for alloc, mapping in requests for rp in alloc} | {
         rp for _, mapping in requests for ids in mapping.values() for rp in ids
     }
-    return Result(requests, nodes, used_ids)
+    return Result(requests, nodes, used_ids, read)
+
+
+async def _sharing(mgr: PlacementManager, conn: AsyncConnection) -> dict[int, frozenset[int]]:
+    """The sharing providers, each with the roots of the trees it serves: its own and those
+    of every provider in one of its aggregates."""
+    trait = mgr.traits.by_name.get(SHARES)
+    if trait is None:
+        return {}
+    shared = select(provider_traits.c.resource_provider_id).where(
+        provider_traits.c.trait_id == trait
+    )
+    found: dict[int, set[int]] = {
+        rp: {root}
+        for rp, root in await fetch_all(
+            conn,
+            select(providers.c.id, providers.c.root_provider_id).where(providers.c.id.in_(shared)),
+        )
+    }
+    if not found:
+        return {}
+    mine, theirs, member = (
+        provider_aggregates.alias("mine"),
+        provider_aggregates.alias("theirs"),
+        providers.alias("member"),
+    )
+    for rp, root in await fetch_all(
+        conn,
+        select(mine.c.resource_provider_id, member.c.root_provider_id)
+        .join(theirs, theirs.c.aggregate_id == mine.c.aggregate_id)
+        .join(member, member.c.id == theirs.c.resource_provider_id)
+        .where(mine.c.resource_provider_id.in_(shared))
+        .distinct(),
+    ):
+        found[rp].add(root)
+    return {rp: frozenset(roots) for rp, roots in found.items()}
 
 
 async def _first(
-    mgr: PlacementManager,
     conn: AsyncConnection,
     req: CandidateRequest,
     class_ids: dict[str, int],
     trait_ids: dict[str, int],
     in_tree_roots: dict[str, int | None],
-) -> tuple[list[Any], dict[int, Node]]:
+    sharing: dict[int, frozenset[int]],
+) -> tuple[list[Any], dict[int, Node], dict[int, list[tuple[int, int, int]]]]:
     """The first ``limit`` candidates, in the order of their trees' root ids, reading the
     trees a range of root ids at a time (growing) until there are enough: a candidate lies
     within one tree, so each range's candidates follow the previous range's."""
@@ -144,17 +206,19 @@ async def _first(
     top = (await fetch_all(conn, select(func.max(providers.c.id))))[0][0] or 0
     requests: list[Any] = []
     nodes: dict[int, Node] = {}
+    read: dict[int, list[tuple[int, int, int]]] = {}
     low, step = 0, max(4 * req.limit, 128)
     while len(requests) < req.limit and low <= top:
-        data = _Data()
         high = min(low + step, top + 1)  # ids stay within the column's type
+        data = _Data(sharing, (low, high))
         await _load(conn, req, data, class_ids, trait_ids, (low, high))
         solver = _Solver(req, data, class_ids, trait_ids, in_tree_roots)
         with gc_paused():
             requests.extend(itertools.islice(solver.solve(), req.limit - len(requests)))
         nodes.update(data.nodes)
+        read.update(data.read)
         low, step = high, step * 2
-    return requests, nodes
+    return requests, nodes, read
 
 
 async def _load(
@@ -165,34 +229,40 @@ async def _load(
     trait_map: dict[str, int],
     roots: tuple[int, int] | None,
 ) -> None:
-    """The rows of the trees whose root id is in the range ``roots`` (all trees if None)."""
+    """The rows of the trees whose root id is in the range ``roots`` (all trees if None),
+    and those of the sharing providers (and their trees) wherever they are."""
     trait_ids = set(trait_map.values())
-    # one row per (provider, class) of the classes asked for, with its free capacity as the
-    # database computes it; those without room for the least amount asked are skipped
+    # one row per (provider, class) of the classes asked for, with its capacity and usage as
+    # the database computes them; those without room for the least amount asked are skipped
     least: dict[int, int] = {}
     for g in req.groups:
         for rc_name, amount in g.resources.items():
             rc_id = class_map[rc_name]
             least[rc_id] = min(amount, least.get(rc_id, amount))
-    free = capacity_expr(conn.dialect.name) - used_expr()
     in_range: list[Any] = []
+    sharing = sorted(data.sharing)
     if roots is not None:
-        in_range = [
+        scope: Any = and_(
             providers.c.root_provider_id >= roots[0],
             providers.c.root_provider_id < roots[1],
-        ]
+        )
+        if sharing:
+            scope = or_(scope, providers.c.id.in_(sharing))
+        in_range = [scope]
     rows = await fetch_all(
         conn,
         _prefiltered(
             req,
             trait_map,
+            sharing,
             select(
                 inventories.c.resource_provider_id,
                 inventories.c.resource_class_id,
                 inventories.c.min_unit,
                 inventories.c.max_unit,
                 inventories.c.step_size,
-                free.label("free"),
+                capacity_expr(conn.dialect.name),
+                used_expr(),
                 providers.c.uuid,
                 providers.c.generation,
                 providers.c.root_provider_id,
@@ -203,8 +273,12 @@ async def _load(
         ),
     )
     nodes, units, free_of, by_class = data.nodes, data.units, data.free, data.by_class
+    read = data.read
     with gc_paused():
-        for rp, rc, min_unit, max_unit, step, room, uuid, generation, root, parent in rows:
+        for row in rows:
+            rp, rc, min_unit, max_unit, step, capacity, used, uuid, generation, root, parent = row
+            read.setdefault(rp, []).append((rc, capacity, used))
+            room = capacity - used
             if room < least[rc]:  # here rather than in the query: it computes it only once
                 continue
             key = (rp, rc)
@@ -214,16 +288,20 @@ async def _load(
             if rp not in nodes:
                 nodes[rp] = Node(rp, uuid, generation, root, parent)
     # the trees with more than one provider (those with a child): load their other members
-    roots = {n.root for n in data.nodes.values()}
+    found_roots = {n.root for n in data.nodes.values()}
+    tree_scope = in_range
+    if data.roots is not None and sharing:
+        shared_roots = sorted({data.nodes[rp].root for rp in sharing if rp in data.nodes})
+        tree_scope = [or_(*in_range, providers.c.root_provider_id.in_(shared_roots))]
     nested = [
         r
         for (r,) in await fetch_all(
             conn,
             select(providers.c.root_provider_id)
-            .where(providers.c.parent_provider_id.is_not(None), *in_range)
+            .where(providers.c.parent_provider_id.is_not(None), *tree_scope)
             .distinct(),
         )
-        if r in roots
+        if r in found_roots
     ]
     for start in range(0, len(nested), 900):
         chunk = nested[start : start + 900]
@@ -276,21 +354,28 @@ def _with_traits(ids: set[int]) -> Any:
     )
 
 
-def _prefiltered(req: CandidateRequest, trait_map: dict[str, int], query: Any) -> Any:
+def _prefiltered(
+    req: CandidateRequest, trait_map: dict[str, int], sharing: list[int], query: Any
+) -> Any:
     """Filters that only drop inventory rows no candidate can use go into the inventory query
     itself, so only the rows that can matter come back (the solver checks all of them again).
 
-    Always: the root traits (``root_required``). With one request group also its aggregates
-    (a provider qualifies through its own aggregates or its root's, as upstream), its tree,
-    its forbidden traits, and its required traits on the provider itself, or, for the
-    unsuffixed group, anywhere in a tree of several providers (whose other members may bring
-    the trait to the candidate)."""
+    Always: the root traits (``root_required``; not for the ``sharing`` providers, whose
+    anchor's root counts). With one request group also its aggregates (a provider qualifies
+    through its own aggregates or its root's, as upstream), its tree, its forbidden traits,
+    and its required traits on the provider itself, or, for the unsuffixed group, anywhere in
+    a tree of several providers (whose other members may bring the trait to the candidate;
+    with sharing providers not at all: they may bring it too)."""
+
+    def unless_sharing(condition: Any) -> Any:
+        return or_(condition, providers.c.id.in_(sharing)) if sharing else condition
+
     for anyof in req.root_required:
         ids = {trait_map[t] for t in anyof}
-        query = query.where(providers.c.root_provider_id.in_(_with_traits(ids)))
+        query = query.where(unless_sharing(providers.c.root_provider_id.in_(_with_traits(ids))))
     if req.root_forbidden:
         ids = {trait_map[t] for t in req.root_forbidden}
-        query = query.where(providers.c.root_provider_id.not_in(_with_traits(ids)))
+        query = query.where(unless_sharing(providers.c.root_provider_id.not_in(_with_traits(ids))))
     if len(req.groups) != 1:
         return query
     group = req.groups[0]
@@ -316,13 +401,13 @@ def _prefiltered(req: CandidateRequest, trait_map: dict[str, int], query: Any) -
     if group.forbidden:
         ids = {trait_map[t] for t in group.forbidden}
         query = query.where(providers.c.id.not_in(_with_traits(ids)))
-    if group.required:
+    if group.required and not (sharing and group.suffix == ""):
         child = providers.alias("child")
         nested_roots = select(child.c.root_provider_id).where(
             child.c.parent_provider_id.is_not(None)
         )
         for anyof in group.required:
-            own = providers.c.id.in_(_with_traits({trait_map[t] for t in anyof}))
+            own: Any = providers.c.id.in_(_with_traits({trait_map[t] for t in anyof}))
             if group.suffix == "":
                 own = or_(own, providers.c.root_provider_id.in_(nested_roots))
             query = query.where(own)
@@ -408,7 +493,9 @@ class _Solver:
         wanted = [(self.class_ids[n], a) for n, a in sorted(group.resources.items())]
         suppliers = [set(self._suppliers(n, a, group)) for n, a in sorted(group.resources.items())]
         everyone = set().union(*suppliers)
-        if any(len(data.tree_members.get(data.nodes[rp].root, ())) > 1 for rp in everyone):
+        if not everyone.isdisjoint(data.sharing) or any(
+            len(data.tree_members.get(data.nodes[rp].root, ())) > 1 for rp in everyone
+        ):
             return None
         common = sorted(set.intersection(*suppliers))
         if group.required or group.forbidden or req.root_required or req.root_forbidden:
@@ -418,7 +505,8 @@ class _Solver:
                 if self._has_traits(data.traits.get(rp, set()), group.required, group.forbidden)
                 and self._root_ok(rp)
             ]
-        return (({rp: dict(wanted)}, {"": [rp]}) for rp in common)
+        amounts = dict(wanted)  # one dict for all: the answer only reads it
+        return (({rp: amounts}, {"": [rp]}) for rp in common)
 
     def _solve_trees(self) -> Iterator[tuple[dict[int, dict[int, int]], dict[str, list[int]]]]:
         data = self.data
@@ -428,7 +516,7 @@ class _Solver:
             per_root: dict[int, list[tuple[tuple[int, int, int], ...]]] = {}
             if group.suffix == "" or not group.resources:
                 if not group.resources:  # a resourceless group: any provider with the traits
-                    for rp, node in data.nodes.items():
+                    for rp in data.nodes:
                         if (
                             self._has_traits(
                                 data.traits.get(rp, set()), group.required, group.forbidden
@@ -436,15 +524,16 @@ class _Solver:
                             and self._in_aggs(rp, group)
                             and self._in_tree(rp, group)
                         ):
-                            per_root.setdefault(node.root, []).append(((rp, -1, 0),))
+                            for root in self._anchors_here(rp, group):
+                                per_root.setdefault(root, []).append(((rp, -1, 0),))
                 else:
                     by_class: dict[int, dict[int, list[tuple[int, int, int]]]] = {}
                     for rc_name, amount in sorted(group.resources.items()):
                         rc = self.class_ids[rc_name]
+                        trees = by_class.setdefault(rc, {})
                         for rp in self._suppliers(rc_name, amount, group):
-                            by_class.setdefault(rc, {}).setdefault(data.nodes[rp].root, []).append(
-                                (rp, rc, amount)
-                            )
+                            for root in self._anchors_here(rp, group):
+                                trees.setdefault(root, []).append((rp, rc, amount))
                     if len(by_class) < len(group.resources):
                         return
                     roots = set.intersection(*(set(v) for v in by_class.values()))
@@ -471,9 +560,9 @@ class _Solver:
                     if all(self._supplies(rp, rc, a) for rc, a in rcs) and self._has_traits(
                         data.traits.get(rp, set()), group.required, group.forbidden
                     ):
-                        per_root.setdefault(data.nodes[rp].root, []).append(
-                            tuple((rp, rc, a) for rc, a in rcs)
-                        )
+                        option = tuple((rp, rc, a) for rc, a in rcs)
+                        for root in self._anchors_here(rp, group):
+                            per_root.setdefault(root, []).append(option)
             if not per_root:
                 return
             plans.append((group, per_root))
@@ -486,6 +575,8 @@ class _Solver:
                 built = self._check(plans, choice)
                 if built is None:
                     continue
+                if data.sharing and not self._lowest_anchor(plans, choice, root):
+                    continue
                 if len(plans) > 1:  # one group never yields the same request twice
                     key = (
                         frozenset((rp, frozenset(r.items())) for rp, r in built[0].items()),
@@ -495,6 +586,31 @@ class _Solver:
                         continue
                     seen.add(key)
                 yield built
+
+    def _anchors(self, rp: int, group: RequestGroup) -> frozenset[int] | tuple[int]:
+        """The roots of the trees ``rp`` may serve ``group`` in: its own, and for a sharing
+        provider every tree it shares with (not for the unsuffixed group with ``in_tree``)."""
+        shared = self.data.sharing.get(rp)
+        if shared is None or (group.suffix == "" and group.in_tree is not None):
+            return (self.data.nodes[rp].root,)
+        return shared
+
+    def _anchors_here(self, rp: int, group: RequestGroup) -> list[int]:
+        """Those of ``_anchors`` within the range of roots read."""
+        span = self.data.roots
+        return [r for r in self._anchors(rp, group) if span is None or span[0] <= r < span[1]]
+
+    def _lowest_anchor(self, plans: list[Any], choice: tuple[Any, ...], root: int) -> bool:
+        """Whether ``root`` is the lowest root that can serve ``choice``: a choice made of
+        sharing providers only can be served at every tree all of them share with."""
+        anchors: set[int] | None = None
+        for (group, _), option in zip(plans, choice, strict=True):
+            for rp, _, _ in option:
+                if rp not in self.data.sharing:
+                    return True  # a provider of this very tree
+                mine = self._anchors(rp, group)
+                anchors = set(mine) if anchors is None else anchors.intersection(mine)
+        return not anchors or min(a for a in anchors if self._root_ok(a)) == root
 
     def _root_ok(self, root: int) -> bool:
         if not self.req.root_required and not self.req.root_forbidden:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from email.utils import format_datetime
 from typing import Any
 
@@ -15,7 +16,12 @@ from onestack.placement.providers import Provider
 
 
 def provider_view(request: Request, rp: Provider, v: Version) -> dict[str, Any]:
-    base = f"/resource_providers/{rp.uuid}"
+    return provider_renderer(request, v)(rp)
+
+
+def provider_renderer(request: Request, v: Version) -> Callable[[Provider], dict[str, Any]]:
+    """A function that renders a provider at ``v``: the version's links and fields worked out
+    once for a whole list."""
     rels = [("self", ""), ("inventories", "/inventories"), ("usages", "/usages")]
     if v >= "1.1":
         rels.append(("aggregates", "/aggregates"))
@@ -23,16 +29,23 @@ def provider_view(request: Request, rp: Provider, v: Version) -> dict[str, Any]:
         rels.append(("traits", "/traits"))
     if v >= "1.11":
         rels.append(("allocations", "/allocations"))
-    body: dict[str, Any] = {
-        "uuid": rp.uuid,
-        "name": rp.name,
-        "generation": rp.generation,
-        "links": [{"rel": rel, "href": path_to(request, base + tail)} for rel, tail in rels],
-    }
-    if v >= "1.14":
-        body["parent_provider_uuid"] = rp.parent_uuid
-        body["root_provider_uuid"] = rp.root_uuid
-    return body
+    prefix = path_to(request, "/resource_providers/")
+    with_tree = v >= "1.14"
+
+    def render(rp: Provider) -> dict[str, Any]:
+        base = prefix + rp.uuid
+        body: dict[str, Any] = {
+            "uuid": rp.uuid,
+            "name": rp.name,
+            "generation": rp.generation,
+            "links": [{"rel": rel, "href": base + tail} for rel, tail in rels],
+        }
+        if with_tree:
+            body["parent_provider_uuid"] = rp.parent_uuid
+            body["root_provider_uuid"] = rp.root_uuid
+        return body
+
+    return render
 
 
 def cache_headers(v: Version, last_modified: dt.datetime | None = None) -> dict[str, str]:

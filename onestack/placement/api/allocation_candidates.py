@@ -155,6 +155,14 @@ def _render_requests(result: candidates.Result, mgr: Any, v: Version) -> list[di
     names = mgr.classes.by_id
     out = []
     listed, with_mappings = v < "1.12", v >= "1.34"
+    rendered: dict[int, dict[str, int]] = {}  # by id(): many requests share one amounts dict
+
+    def named(res: dict[int, int]) -> dict[str, int]:
+        found = rendered.get(id(res))
+        if found is None:
+            found = rendered[id(res)] = {names[rc]: n for rc, n in res.items()}
+        return found
+
     for alloc, mapping in result.requests:
         if listed:
             entry: dict[str, Any] = {
@@ -169,8 +177,7 @@ def _render_requests(result: candidates.Result, mgr: Any, v: Version) -> list[di
         else:
             entry = {
                 "allocations": {
-                    nodes[rp].uuid: {"resources": {names[rc]: n for rc, n in res.items()}}
-                    for rp, res in alloc.items()
+                    nodes[rp].uuid: {"resources": named(res)} for rp, res in alloc.items()
                 }
             }
             if with_mappings:

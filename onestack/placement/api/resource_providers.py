@@ -27,7 +27,7 @@ from onestack.placement.api.common import (
 from onestack.placement.listing import ProviderFilters, list_providers
 from onestack.placement.manager import manager_of
 from onestack.placement.rows import gc_paused
-from onestack.placement.views import cache_headers, provider_view
+from onestack.placement.views import cache_headers, provider_renderer, provider_view
 
 router = protected_router()
 NAME = {"type": "string", "minLength": 1, "maxLength": 200}
@@ -79,7 +79,7 @@ async def list_(request: Request, ctx: RequestContext = Caller) -> Response:
     latest = max((p.updated_at for p in found), default=None)
     with gc_paused():
         return json(
-            {"resource_providers": [provider_view(request, p, v) for p in found]},
+            {"resource_providers": list(map(provider_renderer(request, v), found))},
             headers=cache_headers(v, latest),
         )
 
