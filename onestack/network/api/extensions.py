@@ -109,6 +109,7 @@ EXTENSIONS: dict[str, tuple[str, str]] = {
     "subnet-dns-publish-fixed-ip": ("Subnet DNS publish fixed IP", "dns_publish_fixed_ip"),
     "subnet-service-types": ("Subnet service types", "service_types on subnets"),
     "trunk": ("Trunk Extension", "Trunks of a parent port and VLAN sub-ports"),
+    "trunk-details": ("Trunk port details", "trunk_details on trunk parent ports"),
     "uplink-status-propagation": ("Uplink status propagation", "propagate_uplink_status"),
 }
 
