@@ -11,7 +11,7 @@ from sqlalchemy import delete, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from onestack.common.context import RequestContext
-from onestack.network import crud, ipam, listing, networks
+from onestack.network import crud, ipam, listing, networks, scheduling
 from onestack.network.attributes import (
     ABSENT,
     MISSING,
@@ -313,6 +313,8 @@ async def create(mgr: Any, ctx: RequestContext, values: dict[str, Any]) -> dict[
         )
         session.add(row)
         await session.flush()
+        if row.enable_dhcp:
+            await scheduling.schedule(mgr, session, scheduling.DHCP, network.id)
         crud.bump(network)
         return view(row, [])
 
