@@ -112,6 +112,11 @@ async def test_agents_rpc_and_port_status(cloud: Any, admin: Net, demo: Net) -> 
         details = await client.call(None, "get_devices_details", devices=[port["id"]],
                                     host="net-host-1")
         assert details[0]["network_type"] == "vxlan" and details[0]["bound_here"]
+        # Neutron's transitions: DOWN once bound, BUILD while the agent wires it, ACTIVE
+        # when the agent reports it up
+        assert (await admin.get(f"/ports/{port['id']}"))["port"]["status"] == "BUILD"
+        assert not [e for e, p in events if e == "port.update.end"
+                    and p["port"].get("status") == "ACTIVE"]
         assert await client.call(None, "update_device_up", device=port["id"],
                                  host="net-host-1")
         assert (await admin.get(f"/ports/{port['id']}"))["port"]["status"] == "ACTIVE"
