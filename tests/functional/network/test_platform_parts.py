@@ -221,7 +221,8 @@ async def test_hostile_bodies_are_4xx(demo: Net, path: str) -> None:
         assert 400 <= r.status_code < 500 and "NeutronError" in r.json(), (raw[:20], r.text)
     fields = ("name", "network_id", "cidr", "ip_version", "admin_state_up", "fixed_ips",
               "protocol", "direction", "security_group_id", "prefixes", "object_id",
-              "floating_network_id", "external_gateway_info", "mac_address", "gateway_ip")
+              "floating_network_id", "external_gateway_info", "mac_address", "gateway_ip",
+              "default_quota")
     for field in fields:
         for value in WRONG.values():
             r = await demo.req("POST", path, json={member: {field: value}})
