@@ -7,7 +7,12 @@ any other Networking endpoint instead (an upstream neutron-server, for a side-by
 Per-request server CPU (utime+stime of the server process over the run / requests) is reported
 when the server's pid is known (`--pid` for another server).
 
+`--fill CMD` fills the network's ports and the group's rules (not measured) by running
+`CMD ports NETWORK_ID COUNT` and `CMD rules GROUP_ID COUNT` instead of through the API: for
+upstream, bench/upstream_neutron_fill.py writes the rows with neutron's own models.
+
 Usage: .venv/bin/python bench/network.py [--ports 10000] [--rules 1000] [--url U --token T]
+       [--pid PID] [--fill CMD]
 Writes nothing but a scratch data dir under ${TMPDIR:-/tmp}/onestack-bench-network/.
 """
 
@@ -16,6 +21,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import shlex
 import shutil
 import statistics
 import subprocess
@@ -95,7 +101,19 @@ async def run_concurrent(n: int, concurrency: int, make: object) -> tuple[list[f
     return latencies, time.perf_counter() - start
 
 
-async def bench(url: str, token: str, pid: int | None, ports: int, rules: int) -> list[str]:
+def fill(command: str | None, kind: str, target: str, count: int) -> bool:
+    """Run the ``--fill`` command for ``count`` rows; False when there is none."""
+    if not command:
+        return False
+    if count > 0:
+        start = time.perf_counter()
+        subprocess.run([*shlex.split(command), kind, target, str(count)], check=True)
+        print(f"filled {count} {kind} in {time.perf_counter() - start:.1f} s", flush=True)
+    return True
+
+
+async def bench(url: str, token: str, pid: int | None, ports: int, rules: int,
+                fill_command: str | None = None) -> list[str]:
     rows: list[str] = []
     headers = {"X-Auth-Token": token}
     limits = httpx.Limits(max_connections=32, max_keepalive_connections=32)
@@ -128,8 +146,9 @@ async def bench(url: str, token: str, pid: int | None, ports: int, rules: int) -
                     ).json()["ports"])
         bulk = [{"network_id": net["id"]} for _ in range(100)]
         missing = max(0, ports - have)
-        await run_concurrent(-(-missing // 100), 4,
-                             lambda _i: timed(c, "POST", "/ports", {"ports": bulk}, 201))
+        if not fill(fill_command, "ports", net["id"], missing):
+            await run_concurrent(-(-missing // 100), 4,
+                                 lambda _i: timed(c, "POST", "/ports", {"ports": bulk}, 201))
         count = 0
         lat = []
         cpu0 = cpu_seconds(pid)
@@ -152,7 +171,8 @@ async def bench(url: str, token: str, pid: int | None, ports: int, rules: int) -
                 "security_group_id": sg, "direction": "ingress", "protocol": "tcp",
                 "port_range_min": 1 + i, "port_range_max": 1 + i}}, 201)
 
-        await run_concurrent(rules, 4, lambda i: rule(i))
+        if not fill(fill_command, "rules", sg, rules):
+            await run_concurrent(rules, 4, lambda i: rule(i))
         extra = 200
         cpu0 = cpu_seconds(pid)
         lat, wall = await run_concurrent(extra, 1, lambda i: rule(rules + i))
@@ -171,6 +191,7 @@ def main() -> None:
     parser.add_argument("--token")
     parser.add_argument("--pid", type=int, help="that server's pid, for CPU per request")
     parser.add_argument("--port", type=int, default=18880)
+    parser.add_argument("--fill", help="a command that fills ports and rules (see above)")
     args = parser.parse_args()
     load = os.getloadavg()[0]
     proc = None
@@ -180,7 +201,7 @@ def main() -> None:
         proc, url, token = start_onestack(args.port)
         pid, name = proc.pid, "onestack"
     try:
-        rows = asyncio.run(bench(url, token, pid, args.ports, args.rules))
+        rows = asyncio.run(bench(url, token, pid, args.ports, args.rules, args.fill))
     finally:
         if proc is not None:
             proc.terminate()

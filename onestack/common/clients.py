@@ -70,18 +70,26 @@ class ServiceClients:
             return self.settings.service_password
         return (self.settings.data_dir / "service-password").read_text().strip()
 
-    async def token(self, user: str, *, renew: bool = False) -> ServiceToken:
-        """A project-scoped token of service user ``user`` (project ``service``), cached."""
-        lock = self._locks.setdefault(user, asyncio.Lock())
+    async def token(self, user: str, *, renew: bool = False, system: bool = False) -> ServiceToken:
+        """A project-scoped token of service user ``user`` (project ``service``), cached;
+        ``system``: a system-scoped one instead (the service users read the system: they may
+        look up projects, e.g. the bootstrap's ``demo``, whatever ``admin_scope`` says)."""
+        key = f"{user}@system" if system else user
+        lock = self._locks.setdefault(key, asyncio.Lock())
         async with lock:
-            cached = self._tokens.get(user)
+            cached = self._tokens.get(key)
             if cached and not renew and cached.expires_at - TOKEN_MARGIN > time.monotonic():
                 return cached
-            token = await self._issue(user)
-            self._tokens[user] = token
+            token = await self._issue(user, system)
+            self._tokens[key] = token
             return token
 
-    async def _issue(self, user: str) -> ServiceToken:
+    async def _issue(self, user: str, system: bool = False) -> ServiceToken:
+        scope: dict[str, Any] = (
+            {"system": {"all": True}}
+            if system
+            else {"project": {"name": "service", "domain": {"id": "default"}}}
+        )
         body = {
             "auth": {
                 "identity": {
@@ -94,7 +102,7 @@ class ServiceClients:
                         }
                     },
                 },
-                "scope": {"project": {"name": "service", "domain": {"id": "default"}}},
+                "scope": scope,
             }
         }
         resp = await self.http.post(f"{self.auth_url}/v3/auth/tokens", json=body)

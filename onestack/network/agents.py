@@ -120,6 +120,10 @@ async def report_state(mgr: Any, state: dict[str, Any], *, start_flag: bool = Fa
         row.heartbeat_timestamp = now
         if start_flag:
             row.started_at = now
+            await session.flush()
+            from onestack.network import scheduling
+
+            await scheduling.adopt(mgr, session, row)
         return row.id
 
     return await mgr.transaction(work)

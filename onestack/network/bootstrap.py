@@ -29,36 +29,26 @@ LOG = logging.getLogger(__name__)
 KEY = "bootstrapped"
 STALE = 120.0
 POOL = "shared-default-subnetpool-v4"
+SERVICE_USER = "neutron"
 
 
 async def _projects(mgr: Any) -> dict[str, str]:
-    """The ids of projects ``admin`` and ``demo``, asked as the cloud admin (the service users
-    may not list projects): with the admin password the Identity bootstrap keeps."""
-    settings = mgr.settings
+    """The ids of projects ``admin`` and ``demo``, asked of the Identity API with the
+    service user's system-scoped token (system reader: it may list projects), so this works
+    the same when ``onestack serve network`` runs alone against a remote Identity."""
     clients = mgr.platform.clients
-    password = settings.admin_password or (settings.data_dir / "admin-password").read_text().strip()
-    scope = {"project": {"name": "admin", "domain": {"id": "default"}}}
-    auth = {
-        "identity": {
-            "methods": ["password"],
-            "password": {
-                "user": {"name": "admin", "domain": {"id": "default"}, "password": password}
-            },
-        },
-        "scope": scope,
-    }
-    resp = await clients.http.post(f"{clients.auth_url}/v3/auth/tokens", json={"auth": auth})
-    resp.raise_for_status()
-    headers = {"X-Auth-Token": resp.headers["x-subject-token"]}
-    out = {"admin": resp.json()["token"]["project"]["id"]}
-    found = await clients.http.get(
-        f"{clients.auth_url}/v3/projects",
-        params={"name": "demo", "domain_id": "default"},
-        headers=headers,
-    )
-    found.raise_for_status()
-    for project in found.json().get("projects", []):
-        out["demo"] = project["id"]
+    token = await clients.token(SERVICE_USER, system=True)
+    headers = {"X-Auth-Token": token.value}
+    out: dict[str, str] = {}
+    for name in ("admin", "demo"):
+        found = await clients.http.get(
+            f"{clients.auth_url}/v3/projects",
+            params={"name": name, "domain_id": "default"},
+            headers=headers,
+        )
+        found.raise_for_status()
+        for project in found.json().get("projects", []):
+            out[name] = project["id"]
     return out
 
 

@@ -59,6 +59,7 @@ async def device_details(mgr: Any, devices: list[str], host: str) -> list[dict[s
                     "port_security_enabled": port.port_security_enabled,
                     "allowed_address_pairs": list(port.allowed_address_pairs or []),
                     "bound_here": port.binding_host_id == host,
+                    "vif_type": port.binding_vif_type,
                 }
             )
     return out

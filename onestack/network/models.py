@@ -348,6 +348,30 @@ class Agent(Base):
     heartbeat_timestamp: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
+class RouterL3Agent(Base):
+    """A router hosted by an L3 agent (``l3_agent_scheduler``)."""
+
+    __tablename__ = "network_router_l3_agents"
+    router_id: Mapped[str] = mapped_column(
+        ForeignKey("network_routers.id", ondelete="CASCADE"), primary_key=True
+    )
+    agent_id: Mapped[str] = mapped_column(
+        ForeignKey("network_agents.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+
+
+class NetworkDhcpAgent(Base):
+    """A network served by a DHCP agent (``dhcp_agent_scheduler``)."""
+
+    __tablename__ = "network_network_dhcp_agents"
+    network_id: Mapped[str] = mapped_column(
+        ForeignKey("network_networks.id", ondelete="CASCADE"), primary_key=True
+    )
+    agent_id: Mapped[str] = mapped_column(
+        ForeignKey("network_agents.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+
+
 class Tag(Base):
     __tablename__ = "network_tags"
     resource_id: Mapped[str] = mapped_column(String(36), primary_key=True)

@@ -43,6 +43,8 @@ from onestack.network.models import (
     SecurityGroup,
     Segment,
     Subnet,
+    SubPort,
+    Trunk,
     new_id,
 )
 from onestack.network.policies import ADMIN_GET
@@ -144,6 +146,7 @@ RES = resource(
     Attr("ip_allocation", None, post=False),
     Attr("resource_request", None, post=False),
     Attr("numa_affinity_policy", None, put=True, default=None),
+    Attr("trunk_details", None, post=False),
 )
 _ = integer
 
@@ -197,12 +200,47 @@ async def render_many(
             ):
                 groups[port_id].append(group_id)
     tags = await crud.tags_of(session, ids) if not want or "tags" in want else {}
+    trunks = await trunk_details(session, ids) if not want or "trunk_details" in want else {}
     see_binding = mgr.check(ctx, "get_port:binding:host_id", {})
     domain = mgr.conf.dns_domain
     out = []
     for row in rows:
         item = view(row, ips[row.id], groups[row.id], tags.get(row.id, []), see_binding, domain)
+        if row.id in trunks:
+            item["trunk_details"] = trunks[row.id]
         out.append(listing.select_fields(item, fields or ()))
+    return out
+
+
+async def trunk_details(session: AsyncSession, port_ids: list[str]) -> dict[str, dict[str, Any]]:
+    """``trunk_details`` of the ports among ``port_ids`` that are trunk parents (the
+    ``trunk-details`` extension): the trunk's id and its sub-ports with their MACs."""
+    out: dict[str, dict[str, Any]] = {}
+    for start in range(0, len(port_ids), 500):
+        chunk = port_ids[start : start + 500]
+        for trunk_id, parent in await session.execute(
+            select(Trunk.id, Trunk.port_id).where(Trunk.port_id.in_(chunk))
+        ):
+            out[parent] = {"trunk_id": trunk_id, "sub_ports": []}
+    if not out:
+        return out
+    parents = {d["trunk_id"]: d for d in out.values()}
+    rows = await session.execute(
+        select(SubPort.trunk_id, SubPort.port_id, SubPort.segmentation_type)
+        .add_columns(SubPort.segmentation_id, Port.mac_address)
+        .join(Port, Port.id == SubPort.port_id)
+        .where(SubPort.trunk_id.in_(list(parents)))
+        .order_by(SubPort.segmentation_id)
+    )
+    for trunk_id, port_id, seg_type, seg_id, mac_address in rows:
+        parents[trunk_id]["sub_ports"].append(
+            {
+                "segmentation_id": seg_id,
+                "segmentation_type": seg_type,
+                "port_id": port_id,
+                "mac_address": mac_address,
+            }
+        )
     return out
 
 

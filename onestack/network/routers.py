@@ -12,7 +12,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from onestack.common.context import RequestContext
-from onestack.network import crud, listing, networks, ports, subnets
+from onestack.network import crud, listing, networks, ports, scheduling, subnets
 from onestack.network.attributes import (
     Attr,
     any_dict,
@@ -291,6 +291,7 @@ async def create(mgr: Any, ctx: RequestContext, values: dict[str, Any]) -> dict[
         crud.assign(row, RES, values)
         session.add(row)
         await session.flush()
+        await scheduling.schedule(mgr, session, scheduling.L3, row.id)
         if gateway:
             await _set_gateway(mgr, session, ctx, row, gateway)
         await session.flush()

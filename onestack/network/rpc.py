@@ -38,9 +38,17 @@ class PluginEndpoint:
     async def get_devices_details(
         self, ctx: RequestContext | None, devices: list[str], host: str
     ) -> list[dict[str, Any]]:
-        from onestack.network import dataplane
+        """The wiring of ``devices``; as in Neutron, a port bound on ``host`` that the agent
+        now wires goes BUILD (DOWN when administratively down) until it reports it up."""
+        from onestack.network import dataplane, ports
+        from onestack.network.ml2.mechanisms.base import VIF_BINDING_FAILED, VIF_UNBOUND
 
-        return await dataplane.device_details(self.manager, devices, host)
+        details = await dataplane.device_details(self.manager, devices, host)
+        for item in details:
+            if item["bound_here"] and item["vif_type"] not in (VIF_UNBOUND, VIF_BINDING_FAILED):
+                status = "BUILD" if item["admin_state_up"] else "DOWN"
+                await ports.set_status(self.manager, item["port_id"], status, host)
+        return details
 
 
 def server(platform: Platform, manager: Any) -> RPCServer:

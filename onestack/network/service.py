@@ -8,11 +8,11 @@ from onestack.common.api import create_app
 from onestack.common.errors import neutron_format
 from onestack.common.platform import Platform, PlatformValidator
 from onestack.common.service import ServiceSpec
-from onestack.network.api import core, extensions, extras, qos, routers, versions
+from onestack.network.api import core, extensions, extras, qos, routers, scheduling, versions
 from onestack.network.manager import NetworkManager
 
 SPEC = ServiceSpec("network", "/networking", "network", "neutron")
-ROUTERS = (versions, core, routers, qos, extras, extensions)
+ROUTERS = (versions, core, routers, scheduling, qos, extras, extensions)
 
 
 class NetworkService:

@@ -152,17 +152,38 @@ def _lengths(row: SubnetPool) -> None:
         )
 
 
+#: ``default_quota`` counts addresses (/32s) in IPv4 pools and /64 prefixes in IPv6 ones.
+QUOTA_UNIT = {4: 32, 6: 64}
+
+
+def _check_quota(pool: SubnetPool, mine: list[Any], length: int) -> None:
+    """Refuse a /``length`` that would take ``project``'s prefix space in ``pool`` (``mine``,
+    its subnets there) over the pool's ``default_quota`` (none, or 0: no quota)."""
+    if not pool.default_quota:
+        return
+    unit = QUOTA_UNIT[pool.ip_version]
+    used = sum(2 ** max(0, unit - n.prefixlen) for n in mine)
+    if used + 2 ** max(0, unit - length) > pool.default_quota:
+        raise conflict("SubnetPoolQuotaExceeded", "Per-project subnet pool prefix quota exceeded.")
+
+
 async def carve(
-    session: AsyncSession, pool: SubnetPool, wanted: str | None, prefixlen: int | None
+    session: AsyncSession,
+    pool: SubnetPool,
+    wanted: str | None,
+    prefixlen: int | None,
+    project: str,
 ) -> Any:
-    """A free prefix of ``pool``: the requested CIDR if it is inside and free, else the first
-    free one of ``prefixlen`` (the pool's default)."""
-    used = [
-        ipaddress.ip_network(c)
-        for c in (
-            await session.execute(select(Subnet.cidr).where(Subnet.subnetpool_id == pool.id))
-        ).scalars()
-    ]
+    """A free prefix of ``pool`` for ``project``: the requested CIDR if it is inside and free,
+    else the first free one of ``prefixlen`` (the pool's default), within the project's quota
+    of the pool (``default_quota``)."""
+    rows = (
+        await session.execute(
+            select(Subnet.cidr, Subnet.project_id).where(Subnet.subnetpool_id == pool.id)
+        )
+    ).all()
+    used = [ipaddress.ip_network(c) for c, _ in rows]
+    mine = [ipaddress.ip_network(c) for c, owner in rows if owner == project]
     if wanted:
         net = ipaddress.ip_network(cidr(wanted))
         if not any(net.subnet_of(ipaddress.ip_network(p)) for p in pool.prefixes):  # type: ignore[arg-type]
@@ -172,6 +193,7 @@ async def carve(
                 "SubnetAllocationError",
                 f"Failed to allocate subnet: {net} is already in use in the subnet pool.",
             )
+        _check_quota(pool, mine, net.prefixlen)
         return net
     length = pool.default_prefixlen if prefixlen is None else prefixlen
     if not pool.min_prefixlen <= length <= pool.max_prefixlen:
@@ -180,6 +202,7 @@ async def carve(
             f"allows {pool.min_prefixlen} through {pool.max_prefixlen}.",
             "IllegalSubnetPoolPrefixLength",
         )
+    _check_quota(pool, mine, length)
     for prefix in pool.prefixes:
         base = ipaddress.ip_network(prefix)
         if base.prefixlen > length:

@@ -11,7 +11,7 @@ from sqlalchemy import delete, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from onestack.common.context import RequestContext
-from onestack.network import crud, ipam, listing, networks
+from onestack.network import crud, ipam, listing, networks, scheduling
 from onestack.network.attributes import (
     ABSENT,
     MISSING,
@@ -247,7 +247,7 @@ async def _check_overlap(
 
 
 async def _from_pool(
-    mgr: Any, session: AsyncSession, ctx: RequestContext, values: dict[str, Any]
+    mgr: Any, session: AsyncSession, ctx: RequestContext, values: dict[str, Any], project: str
 ) -> ipam.IPNet:
     from onestack.network import subnetpools
 
@@ -264,7 +264,9 @@ async def _from_pool(
         pool = await subnetpools.get_visible(mgr, session, ctx, pool_id, for_update=True)
     values["subnetpool_id"] = pool.id
     values["ip_version"] = pool.ip_version
-    return await subnetpools.carve(session, pool, values.get("cidr"), values.get("prefixlen"))
+    return await subnetpools.carve(
+        session, pool, values.get("cidr"), values.get("prefixlen"), project
+    )
 
 
 # -- operations ---------------------------------------------------------------------------------
@@ -277,7 +279,7 @@ async def create(mgr: Any, ctx: RequestContext, values: dict[str, Any]) -> dict[
         mgr.enforce(ctx, "create_subnet", _target(project, network))
         await mgr.quotas.enforce(session, project, {"subnet": 1}, usage=count_usage)
         if values.get("subnetpool_id") or values.get("use_default_subnetpool"):
-            net = await _from_pool(mgr, session, ctx, values)
+            net = await _from_pool(mgr, session, ctx, values, project)
         else:
             if not values.get("cidr"):
                 raise bad_request(
@@ -311,6 +313,8 @@ async def create(mgr: Any, ctx: RequestContext, values: dict[str, Any]) -> dict[
         )
         session.add(row)
         await session.flush()
+        if row.enable_dhcp:
+            await scheduling.schedule(mgr, session, scheduling.DHCP, network.id)
         crud.bump(network)
         return view(row, [])
 

@@ -140,3 +140,58 @@ def test_auto_allocated_topology_once(running_cloud: RunningCloud,
     assert len(routers) == 1 and routers[0].external_gateway_info
     outsider.network.delete_auto_allocated_topology(project)
     assert not [n for n in outsider.network.networks() if n.name == "auto_allocated_network"]
+
+
+def _fake_agents(cloud: RunningCloud, *kinds: str) -> list[tuple[str, str]]:
+    """Agents of ``kinds`` that just reported, written as their heartbeats would be (the
+    dataplane's agents are issue 14's; this cloud's RPC transport is in-process)."""
+    import datetime as dt
+    import sqlite3
+
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None).isoformat(" ")
+    out = []
+    with sqlite3.connect(cloud.data_dir / "network.sqlite", timeout=30) as db:
+        for kind in kinds:
+            agent_id = str(uuid.uuid4())
+            db.execute(
+                "INSERT INTO network_agents (id, agent_type, binary, topic, host, "
+                "admin_state_up, availability_zone, configurations, created_at, started_at, "
+                "heartbeat_timestamp) VALUES (?, ?, ?, 'N/A', ?, 1, 'nova', '{}', ?, ?, ?)",
+                (agent_id, kind, "onestack-agent", f"e2e-{uuid.uuid4().hex[:6]}", now, now, now))
+            out.append((kind, agent_id))
+    return out
+
+
+def test_cli_agent_scheduling(running_cloud: RunningCloud) -> None:
+    """`openstack network agent add/remove router|network` and `agent list --router/--network`
+    against agents that report; `router show` still works."""
+    osc = running_cloud.osc
+    agents = _fake_agents(running_cloud, "L3 agent", "L3 agent", "DHCP agent")
+    l3 = [a["ID"] for a in osc("network", "agent", "list", "--agent-type", "l3")
+          if a["Alive"]]
+    dhcp = next(a for kind, a in agents if kind == "DHCP agent")
+    router = osc("router", "create", "sched-cli-r")
+    hosting = osc("network", "agent", "list", "--router", router["id"])
+    assert len(hosting) == 1 and hosting[0]["ID"] in l3  # scheduled at create
+    current = hosting[0]["ID"]
+    osc("network", "agent", "remove", "router", "--l3", current, router["id"], parse=False)
+    assert osc("network", "agent", "list", "--router", router["id"]) == []
+    target = next(a for a in l3 if a != current)
+    osc("network", "agent", "add", "router", "--l3", target, router["id"], parse=False)
+    assert [a["ID"] for a in osc("network", "agent", "list", "--router", router["id"])] == \
+        [target]
+    assert osc("router", "show", "sched-cli-r")["id"] == router["id"]
+    net = osc("network", "create", "sched-cli-net")
+    osc("network", "agent", "add", "network", "--dhcp", dhcp, net["id"], parse=False)
+    assert [a["ID"] for a in osc("network", "agent", "list", "--network", net["id"])] == [dhcp]
+    # the CLI and the sdk ignore this error (neither raises it): the answer itself
+    again = connect(running_cloud).network.post(f"/agents/{dhcp}/dhcp-networks",
+                                                json={"network_id": net["id"]})
+    assert again.status_code == 409
+    assert again.json()["NeutronError"]["type"] == "NetworkHostedByDHCPAgent"
+    osc("network", "agent", "remove", "network", "--dhcp", dhcp, net["id"], parse=False)
+    assert osc("network", "agent", "list", "--network", net["id"]) == []
+    osc("network", "delete", "sched-cli-net", parse=False)
+    osc("router", "delete", "sched-cli-r", parse=False)
+    for _, agent_id in agents:
+        osc("network", "agent", "delete", agent_id, parse=False)

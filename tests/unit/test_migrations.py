@@ -63,3 +63,20 @@ async def test_placement_migrations_match_models(tmp_path: Path) -> None:
     tables = [d for d in diff if not (d[0] == "remove_table"
                                       and d[1].name.startswith("alembic_version"))]
     assert tables == []
+
+
+async def test_network_migrations_match_models(tmp_path: Path) -> None:
+    from onestack.network.manager import MIGRATIONS as NETWORK_MIGRATIONS
+    from onestack.network.models import Base as NetworkBase
+
+    async with fresh_database(os.environ.get("ONESTACK_TEST_DATABASE_URL")) as url:
+        db = Database(url or f"sqlite+aiosqlite:///{tmp_path}/n.sqlite", "network",
+                      NETWORK_MIGRATIONS)
+        await db.upgrade()
+        async with db.engine.connect() as conn:
+            diff = await conn.run_sync(
+                lambda c: compare_metadata(MigrationContext.configure(c), NetworkBase.metadata))
+        await db.dispose()
+    tables = [d for d in diff if not (d[0] == "remove_table"
+                                      and d[1].name.startswith("alembic_version"))]
+    assert tables == []

@@ -36,6 +36,7 @@ EXTENSIONS: dict[str, tuple[str, str]] = {
         "binding:vnic_type and binding:profile",
     ),
     "default-subnetpools": ("Default Subnetpools", "Default subnet pools for subnets"),
+    "dhcp_agent_scheduler": ("DHCP Agent Scheduler", "Schedule networks among dhcp agents"),
     "dns-integration": ("DNS Integration", "dns_name and dns_assignment on ports"),
     "dvr": ("Distributed Virtual Router", "distributed on routers (admins)"),
     "empty-string-filtering": ("Empty String Filtering", "An empty filter value matches null"),
@@ -56,6 +57,7 @@ EXTENSIONS: dict[str, tuple[str, str]] = {
         "IP address substring filtering",
         "fixed_ips=ip_address_substr= filters on ports",
     ),
+    "l3_agent_scheduler": ("L3 Agent Scheduler", "Schedule routers among l3 agents"),
     "l3-ha": ("HA Router extension", "ha on routers (admins)"),
     "multi-provider": ("Multi Provider Network", "segments on networks"),
     "net-mtu": ("Network MTU", "mtu on networks"),
@@ -109,6 +111,7 @@ EXTENSIONS: dict[str, tuple[str, str]] = {
     "subnet-dns-publish-fixed-ip": ("Subnet DNS publish fixed IP", "dns_publish_fixed_ip"),
     "subnet-service-types": ("Subnet service types", "service_types on subnets"),
     "trunk": ("Trunk Extension", "Trunks of a parent port and VLAN sub-ports"),
+    "trunk-details": ("Trunk port details", "trunk_details on trunk parent ports"),
     "uplink-status-propagation": ("Uplink status propagation", "propagate_uplink_status"),
 }
 

@@ -112,6 +112,11 @@ async def test_agents_rpc_and_port_status(cloud: Any, admin: Net, demo: Net) -> 
         details = await client.call(None, "get_devices_details", devices=[port["id"]],
                                     host="net-host-1")
         assert details[0]["network_type"] == "vxlan" and details[0]["bound_here"]
+        # Neutron's transitions: DOWN once bound, BUILD while the agent wires it, ACTIVE
+        # when the agent reports it up
+        assert (await admin.get(f"/ports/{port['id']}"))["port"]["status"] == "BUILD"
+        assert not [e for e, p in events if e == "port.update.end"
+                    and p["port"].get("status") == "ACTIVE"]
         assert await client.call(None, "update_device_up", device=port["id"],
                                  host="net-host-1")
         assert (await admin.get(f"/ports/{port['id']}"))["port"]["status"] == "ACTIVE"
@@ -216,7 +221,8 @@ async def test_hostile_bodies_are_4xx(demo: Net, path: str) -> None:
         assert 400 <= r.status_code < 500 and "NeutronError" in r.json(), (raw[:20], r.text)
     fields = ("name", "network_id", "cidr", "ip_version", "admin_state_up", "fixed_ips",
               "protocol", "direction", "security_group_id", "prefixes", "object_id",
-              "floating_network_id", "external_gateway_info", "mac_address", "gateway_ip")
+              "floating_network_id", "external_gateway_info", "mac_address", "gateway_ip",
+              "default_quota")
     for field in fields:
         for value in WRONG.values():
             r = await demo.req("POST", path, json={member: {field: value}})

@@ -67,6 +67,15 @@ async def test_trunks(demo: Net, other: Net) -> None:
         {"port_id": sub2["id"], "segmentation_type": "vlan", "segmentation_id": 102}]})
     assert len(added["sub_ports"]) == 2
     assert len((await demo.get(f"/trunks/{trunk['id']}/get_subports"))["sub_ports"]) == 2
+    details = (await demo.get(f"/ports/{parent['id']}"))["port"]["trunk_details"]
+    assert details == {"trunk_id": trunk["id"], "sub_ports": [
+        {"segmentation_id": seg, "segmentation_type": "vlan", "port_id": p["id"],
+         "mac_address": p["mac_address"]} for seg, p in ((101, sub1), (102, sub2))]}
+    listed = (await demo.get(f"/ports?network_id={net['id']}&fields=id&fields=trunk_details")
+              )["ports"]
+    assert {p["id"]: p.get("trunk_details", {}).get("trunk_id") for p in listed} == {
+        parent["id"]: trunk["id"], sub1["id"]: None, sub2["id"]: None}
+    assert "trunk_details" not in (await demo.get(f"/ports/{sub1['id']}"))["port"]
     await demo.error("DELETE", f"/ports/{parent['id']}", 409, kind="PortInUseAsTrunkParent")
     await other.error("GET", f"/trunks/{trunk['id']}", 404, kind="TrunkNotFound")
     await demo.put(f"/trunks/{trunk['id']}/remove_subports", {"sub_ports": [

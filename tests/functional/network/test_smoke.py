@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.functional.network.conftest import Net
+from tests.functional.network.conftest import Net, project_id
 
 
 async def test_network_subnet_port(demo: Net) -> None:
@@ -58,3 +58,23 @@ async def test_bootstrap_resumes_without_duplicates(cloud, admin: Net) -> None:
 
         assert (await session.execute(select(Meta.value).where(
             Meta.key == bootstrap.KEY))).scalar() == "done"
+
+
+async def test_bootstrap_finds_projects_as_the_service_user(cloud, admin: Net, demo: Net) -> None:
+    """The bootstrap learns the admin and demo project ids with the service user's token:
+    the admin password (file or setting) is not needed, so a Networking server alone works."""
+    from onestack.network import bootstrap
+    from onestack.network.service import NetworkService
+
+    mgr = next(s for s in cloud.services if isinstance(s, NetworkService)).manager
+    kept = mgr.settings.data_dir / "admin-password"
+    hidden = kept.with_name("admin-password.hidden")
+    kept.rename(hidden)
+    saved = mgr.settings.admin_password
+    object.__setattr__(mgr.settings, "admin_password", None)
+    try:
+        projects = await bootstrap._projects(mgr)
+    finally:
+        hidden.rename(kept)
+        object.__setattr__(mgr.settings, "admin_password", saved)
+    assert projects == {"admin": await project_id(admin), "demo": await project_id(demo)}

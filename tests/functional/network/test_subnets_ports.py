@@ -93,6 +93,42 @@ async def test_subnet_from_pools(admin: Net, demo: Net) -> None:
     await admin.delete(f"/address-scopes/{scope['id']}")
 
 
+async def test_subnet_pool_default_quota(admin: Net, demo: Net, other: Net) -> None:
+    """``default_quota``: each project's prefix space in the pool, in addresses (IPv4) or /64s
+    (IPv6); over it -> 409 SubnetPoolQuotaExceeded, other projects unaffected."""
+    pool = (await admin.post("/subnetpools", {"subnetpool": {
+        "name": "quota4", "prefixes": ["10.220.0.0/22"], "default_prefixlen": 26,
+        "shared": True, "default_quota": 128}}))["subnetpool"]
+    assert pool["default_quota"] == 128
+    net = await demo.network()
+    body = {"subnet": {"network_id": net["id"], "subnetpool_id": pool["id"], "ip_version": 4}}
+    for _ in range(2):  # two /26: 128 addresses
+        await demo.post("/subnets", body)
+    await demo.error("POST", "/subnets", 409, body, kind="SubnetPoolQuotaExceeded")
+    await demo.error("POST", "/subnets", 409, {"subnet": {**body["subnet"], "prefixlen": 28}},
+                     kind="SubnetPoolQuotaExceeded")
+    await demo.error("POST", "/subnets", 409, {"subnet": {**body["subnet"],
+                                                          "cidr": "10.220.3.0/30"}},
+                     kind="SubnetPoolQuotaExceeded")
+    theirs = await other.network()
+    await other.post("/subnets", {"subnet": {**body["subnet"], "network_id": theirs["id"]}})
+    await admin.put(f"/subnetpools/{pool['id']}", {"subnetpool": {"default_quota": 192}})
+    await demo.post("/subnets", body)
+    await admin.error("PUT", f"/subnetpools/{pool['id']}", 400,
+                      {"subnetpool": {"default_quota": -1}})
+    v6 = (await admin.post("/subnetpools", {"subnetpool": {
+        "name": "quota6", "prefixes": ["fd00:220::/48"], "default_prefixlen": 64,
+        "shared": True, "default_quota": 2}}))["subnetpool"]
+    body6 = {"subnet": {"network_id": net["id"], "subnetpool_id": v6["id"], "ip_version": 6}}
+    await demo.post("/subnets", body6)
+    await demo.post("/subnets", body6)
+    await demo.error("POST", "/subnets", 409, body6, kind="SubnetPoolQuotaExceeded")
+    await demo.delete(f"/networks/{net['id']}")
+    await other.delete(f"/networks/{theirs['id']}")
+    await admin.delete(f"/subnetpools/{pool['id']}")
+    await admin.delete(f"/subnetpools/{v6['id']}")
+
+
 async def test_port_addresses_and_macs(admin: Net, demo: Net, other: Net) -> None:
     net = await demo.network()
     sub = await demo.subnet(net["id"], "10.80.0.0/24")
