@@ -54,10 +54,11 @@ class _Sink:
         self.buffered = 0
         self.pending: asyncio.Future[None] | None = None
 
-    def _absorb(self, block: bytes) -> None:
-        self.digest.update(block)
+    def _absorb(self, chunks: list[bytes]) -> None:
+        for chunk in chunks:
+            self.digest.update(chunk)
         for w in self.writers:
-            w.write(block)
+            w.write_chunks(chunks)
 
     async def take(self, chunk: bytes) -> None:
         self.buffer.append(chunk)
@@ -66,16 +67,15 @@ class _Sink:
             await self._submit()
 
     async def _submit(self) -> None:
-        block = b"".join(self.buffer) if len(self.buffer) > 1 else self.buffer[0]
+        chunks = self.buffer  # written as they came (one writev), never joined: no copy
         self.buffer, self.buffered = [], 0
         await self.drain()
-        self.pending = asyncio.get_running_loop().run_in_executor(None, self._absorb, block)
+        self.pending = asyncio.get_running_loop().run_in_executor(None, self._absorb, chunks)
 
     async def flush(self) -> None:
         """The rest: written here when the whole body was small (no thread hop)."""
         if self.pending is None and self.buffer:
-            for chunk in self.buffer:
-                self._absorb(chunk)
+            self._absorb(self.buffer)
             self.buffer, self.buffered = [], 0
             return
         if self.buffer:
