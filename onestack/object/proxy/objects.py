@@ -38,6 +38,7 @@ USER_HEADERS = (
 CHUNK = 1 << 16
 EXPIRING_ACCOUNT = ".expiring_objects"
 EXPIRING_DIVISOR = 86400
+VERSION_SYSMETA = "X-Object-Sysmeta-Version-Id"  # object_versioning.SYSMETA
 
 
 class _Sink:
@@ -146,6 +147,8 @@ class ObjectController(Controller):
             return await self.get(req, account, container, obj)
         if info is None:
             raise HTTPError(404)
+        if "version-id" in req.params and method != "DELETE":
+            raise HTTPError(400, f"version-id is not allowed on {method}")
         if method == "PUT":
             return await self.put(req, account, container, obj, info)
         if method == "POST":
@@ -184,12 +187,14 @@ class ObjectController(Controller):
         return headers
 
     async def get(self, req: Request, account: str, container: str, obj: str) -> Response:
-        found = self.find(account, container, obj)
-        if found is None:
-            raise HTTPError(404)
-        from onestack.object.middleware import large
+        from onestack.object.middleware import large, object_versioning
 
+        found, version = object_versioning.find_version(self, req, account, container, obj)
+        if found is None:
+            raise HTTPError(404, headers={"X-Object-Version-Id": version} if version else None)
         headers = self.response_headers(found)
+        if version is not None:
+            headers["X-Object-Version-Id"] = version
         manifest_get = req.param("multipart-manifest") == "get"
         if found.metadata.get("X-Symlink-Target") and req.param("symlink") != "get":
             from onestack.object.middleware import symlink
@@ -355,7 +360,7 @@ class ObjectController(Controller):
             raise HTTPError(412)
         etag_wanted = (req.header("etag") or "").strip('"').lower() or None
         self.check_container_quota(info, length or 0)
-        await self.before_overwrite(req, account, container, obj, info)
+        await self.before_overwrite(req, account, container, obj, info, metadata)
         etag, ts = await self.write(
             account,
             container,
@@ -367,12 +372,10 @@ class ObjectController(Controller):
             req=req,
             info=info,
         )
-        return Response(
-            201,
-            b"",
-            {"Etag": etag, "Last-Modified": timestamps.http_date(ts)},
-            content_type="text/html; charset=UTF-8",
-        )
+        headers = {"Etag": etag, "Last-Modified": timestamps.http_date(ts)}
+        if VERSION_SYSMETA in metadata:
+            headers["X-Object-Version-Id"] = metadata[VERSION_SYSMETA]
+        return Response(201, b"", headers, content_type="text/html; charset=UTF-8")
 
     def check_container_quota(self, info: ContainerInfo, adding: int) -> None:
         if "x-container-meta-quota-bytes" in info.metadata or (
@@ -531,8 +534,11 @@ class ObjectController(Controller):
             found = self.find(account, container, obj)
             if found is not None and found.metadata.get("X-Static-Large-Object"):
                 return await large.slo_delete(self, req, account, container, obj, found)
-        from onestack.object.middleware import versioning
+        from onestack.object.middleware import object_versioning, versioning
 
+        versioned = await object_versioning.delete(self, req, account, container, obj, info)
+        if versioned is not None:
+            return versioned
         restored = await versioning.on_delete(self, req, account, container, obj, info)
         if restored is not None:
             return restored
@@ -549,10 +555,29 @@ class ObjectController(Controller):
         )
 
     async def before_overwrite(
-        self, req: Request, account: str, container: str, obj: str, info: ContainerInfo
+        self,
+        req: Request,
+        account: str,
+        container: str,
+        obj: str,
+        info: ContainerInfo,
+        metadata: dict[str, Any] | None = None,
     ) -> None:
-        from onestack.object.middleware import versioning
+        """Keep the version a write replaces (either versioning API); a new version's id
+        goes into ``metadata``."""
+        from onestack.object.middleware import object_versioning, versioning
 
+        if object_versioning.state(info) is not None:
+            await object_versioning.before_put(
+                self,
+                account,
+                container,
+                obj,
+                info,
+                metadata if metadata is not None else {},
+                request_timestamp(req),
+            )
+            return
         await versioning.on_write(self, req, account, container, obj, info)
 
     # -- copies ----------------------------------------------------------------------------
@@ -658,7 +683,7 @@ class ObjectController(Controller):
             raise HTTPError(413, "Your request is too large.")
         account, container, obj = dst
         self.check_container_quota(dst_info, body.size)
-        await self.before_overwrite(req, account, container, obj, dst_info)
+        await self.before_overwrite(req, account, container, obj, dst_info, metadata)
         etag, ts = await self.write(
             account,
             container,
@@ -679,6 +704,11 @@ class ObjectController(Controller):
                 "X-Copied-From": copied,
                 "X-Copied-From-Account": quote(src_account),
                 "X-Copied-From-Last-Modified": timestamps.http_date(found.timestamp),
+                **(
+                    {"X-Object-Version-Id": metadata[VERSION_SYSMETA]}
+                    if VERSION_SYSMETA in metadata
+                    else {}
+                ),
             },
             content_type="text/html; charset=UTF-8",
         )
