@@ -168,6 +168,8 @@ class ContainerController(Controller):
         for key, value in info.metadata.items():
             if key in OWNER_ONLY and not owner:
                 continue
+            if key.startswith("x-container-sysmeta-"):
+                continue  # system metadata (S3 tags, lifecycle) is never shown
             headers[title(key)] = value
         return headers
 

@@ -513,6 +513,8 @@ class ObjectController(Controller):
             metadata["X-Delete-At"] = found.metadata["X-Delete-At"]
         if found.metadata.get("X-Symlink-Target"):
             metadata["X-Symlink-Target"] = found.metadata["X-Symlink-Target"]
+        if found.metadata.get("X-Object-Sysmeta-S3-Tagging"):  # S3 tags outlive a POST
+            metadata["X-Object-Sysmeta-S3-Tagging"] = found.metadata["X-Object-Sysmeta-S3-Tagging"]
         ctype = req.header("content-type") or found.metadata.get("Content-Type")
         metadata["Content-Type"] = ctype
         metadata["X-Timestamp"] = ts
