@@ -443,6 +443,8 @@ class S3Controller:
         tags = s3features.parse_tag_header(req.header("x-amz-tagging") or "")
         sub = req.derive("PUT", headers=headers, params={})
         sub.receive = self._checked_receive(req)
+        if req.environ["s3"].get("chunked") is not None:
+            self._chunked_body(req, sub, headers)
         resp = await self.proxy.objects.handle(sub, account, bucket, key)
         if tags:
             s3features.set_object_tags(self, account, bucket, key, tags)
@@ -450,6 +452,36 @@ class S3Controller:
         if resp.headers.get("X-Object-Version-Id"):
             out["x-amz-version-id"] = resp.headers["X-Object-Version-Id"]
         return Response(200, b"", out)
+
+    def _chunked_body(self, req: Request, sub: Request, headers: dict[str, str]) -> None:
+        """An aws-chunked body: decoded (every frame's signature checked) as it arrives; its
+        length is ``x-amz-decoded-content-length``."""
+        from onestack.object.middleware import s3chunked
+
+        decoded = req.header("x-amz-decoded-content-length") or ""
+        if not decoded.isdigit():
+            raise S3Error(
+                411, "MissingContentLength", "You must provide the Content-Length HTTP header."
+            )
+        headers["content-length"] = decoded
+        headers.pop("transfer-encoding", None)
+        encodings = [
+            e.strip()
+            for e in headers.pop("content-encoding", "").split(",")
+            if e.strip() and e.strip() != "aws-chunked"
+        ]
+        if encodings:
+            headers["content-encoding"] = ",".join(encodings)
+        sub.headers = headers
+        inner = s3chunked.decoding_receive(req.receive, req.environ["s3"]["chunked"])
+
+        async def receive() -> Any:
+            try:
+                return await inner()
+            except s3chunked.ChunkedBodyError as exc:
+                raise S3Error(exc.status, exc.code, exc.message) from None
+
+        sub.receive = receive
 
     def _checked_receive(self, req: Request) -> Any:
         """The body as it comes, its SHA-256 checked against the signed one at its end (a

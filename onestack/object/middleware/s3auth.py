@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, quote
 
+from onestack.object.middleware import s3chunked
 from onestack.object.proxy.http import App, Request
 
 if TYPE_CHECKING:
@@ -256,20 +257,27 @@ class S3AuthMiddleware:
         try:
             signed = parse(req)
             try:
-                token, project_id = await self.token_for(signed)
+                token, project_id, user_id = await self.token_for(signed)
             except S3AuthError:
                 alternative = self._alternative_path(req, signed)
                 if alternative is None:
                     raise
                 req.environ["s3_path"] = alternative
                 signed = parse(req)
-                token, project_id = await self.token_for(signed)
+                token, project_id, user_id = await self.token_for(signed)
+            chunked = None
+            if req.header("x-amz-content-sha256") == s3chunked.STREAMING:
+                chunked = await self.chunk_signer(signed, token, user_id)
         except S3AuthError as exc:
             await s3api.error(req, exc.status, exc.code, exc.message)(scope, receive, send)
             return
         req.headers["x-auth-token"] = token
         req.headers.pop("x-service-token", None)
-        req.environ["s3"] = {"account": f"AUTH_{project_id}", "payload": signed.payload_sha256}
+        req.environ["s3"] = {
+            "account": f"AUTH_{project_id}",
+            "payload": signed.payload_sha256,
+            "chunked": chunked,
+        }
         await self.app(scope, receive, send)
 
     @staticmethod
@@ -310,5 +318,25 @@ class S3AuthMiddleware:
                 "does not match the signature you provided. Check your key and "
                 "signing method.",
             )
-        project = resp.json()["token"].get("project") or {}
-        return resp.headers["x-subject-token"], project.get("id", "")
+        body = resp.json()["token"]
+        project = body.get("project") or {}
+        user = body.get("user") or {}
+        return resp.headers["x-subject-token"], project.get("id", ""), user.get("id", "")
+
+    async def chunk_signer(self, signed: Signed, token: str, user_id: str) -> s3chunked.ChunkSigner:
+        """What an aws-chunked body's frames are checked with: the signing key comes from the
+        credential's secret, which the signer (the credential's owner) may read."""
+        clients = self.service.platform.clients
+        lines = signed.string_to_sign.split("\n")
+        if len(lines) != 4 or lines[0] != "AWS4-HMAC-SHA256":
+            raise S3AuthError("InvalidRequest", "aws-chunked bodies need a SigV4 signature", 400)
+        resp = await clients.http.get(
+            f"{clients.auth_url}/v3/users/{user_id}/credentials/OS-EC2/{signed.access}",
+            headers={"X-Auth-Token": token},
+        )
+        if resp.status_code != 200:
+            raise S3AuthError("AccessDenied", "The credential's secret is not readable")
+        secret = resp.json()["credential"]["secret"]
+        return s3chunked.ChunkSigner(
+            s3chunked.signing_key(secret, lines[2]), lines[1], lines[2], signed.signature
+        )
