@@ -100,6 +100,8 @@ class S3Controller:
         account = req.environ["s3"]["account"]
         path = req.path.decode("utf-8", "surrogateescape")
         bucket, _, key = path.lstrip("/").partition("/")
+        if req.environ.get("s3_bucket"):  # virtual-host style: the path is the key
+            bucket, key = req.environ["s3_bucket"], path.lstrip("/")
         if "\x00" in path or "\udcff" in path:
             raise S3Error(400, "InvalidURI", "Couldn't parse the specified URI.")
         if not bucket:

@@ -77,6 +77,18 @@ def _raw_path(req: Request) -> str:
     return raw.split(b"?", 1)[0].decode("latin-1")
 
 
+def vhost_bucket(req: Request, domains: list[str]) -> str | None:
+    """The bucket of a virtual-host-style request (``Host: BUCKET.<storage domain>``)."""
+    host = (req.header("host") or "").rsplit(":", 1)[0].lower() if req.header("host") else ""
+    if host.startswith("["):
+        return None
+    for domain in domains:
+        suffix = "." + domain.lower().strip(".")
+        if host.endswith(suffix) and len(host) > len(suffix):
+            return host[: -len(suffix)]
+    return None
+
+
 def is_s3(req: Request) -> bool:
     auth = req.header("authorization") or ""
     return auth.startswith(("AWS4-HMAC-SHA256 ", "AWS ")) or (
@@ -225,6 +237,8 @@ def _v2_string(req: Request, *, date_header: bool, expires: str = "") -> str:
     root = req.scope.get("root_path", "")
     if req.environ.get("s3_path") is None and root and resource.startswith(root):
         resource = resource[len(root) :] or "/"  # SigV2 signs /bucket/key, not the mount
+    if req.environ.get("s3_bucket"):  # a virtual-host request signs its bucket too
+        resource = f"/{req.environ['s3_bucket']}{resource}"
     if sub:
         resource += "?" + "&".join(f"{k}={v}" if v else k for k, v in sub)
     return "\n".join(
@@ -254,6 +268,9 @@ class S3AuthMiddleware:
             return
         from onestack.object.middleware import s3api
 
+        bucket = vhost_bucket(req, self.service.conf.storage_domain)
+        if bucket is not None:
+            req.environ["s3_bucket"] = bucket
         try:
             signed = parse(req)
             try:

@@ -36,11 +36,12 @@ class _Raw:
 
 
 def s3_client(client: httpx.AsyncClient, loop: asyncio.AbstractEventLoop, access: str,
-              secret: str) -> Any:
-    s3 = boto3.client("s3", endpoint_url="http://testserver/object-store",
+              secret: str, endpoint: str = "http://testserver/object-store",
+              style: str = "path", signature: str = "s3v4") -> Any:
+    s3 = boto3.client("s3", endpoint_url=endpoint,
                       aws_access_key_id=access, aws_secret_access_key=secret,
                       region_name="RegionOne",
-                      config=Config(signature_version="s3v4", s3={"addressing_style": "path"},
+                      config=Config(signature_version=signature, s3={"addressing_style": style},
                                     request_checksum_calculation="when_required",
                                     response_checksum_validation="when_required"))
 
@@ -241,3 +242,31 @@ async def test_aws_chunked_upload(client: httpx.AsyncClient, demo: Account,
     r = await client.put(url.replace("streamed", "tampered"), headers=headers, content=body)
     assert r.status_code == 403 and b"SignatureDoesNotMatch" in r.content
     assert await error_code(s3("head_object", Bucket="chunked-b", Key="tampered")) == "404"
+
+
+async def test_virtual_host_addressing(client: httpx.AsyncClient, demo: Account,
+                                       s3: Callable[..., Awaitable[Any]]) -> None:
+    r = await client.post(f"/identity/v3/users/{demo.user_id}/credentials/OS-EC2",
+                          headers=demo.headers, json={"tenant_id": demo.project_id})
+    cred = r.json()["credential"]
+    await s3("create_bucket", Bucket="vhost-b")
+    sent: list[str] = []
+
+    def record(request: Any, **kwargs: Any) -> None:
+        sent.append(request.url)
+
+    for signature in ("s3v4", "s3"):
+        boto = s3_client(client, asyncio.get_running_loop(), cred["access"], cred["secret"],
+                         endpoint="http://localhost/object-store", style="virtual",
+                         signature=signature)
+        boto.meta.events.register_first("before-send.s3", record)
+        await asyncio.to_thread(boto.put_object, Bucket="vhost-b", Key=f"k-{signature}",
+                                Body=b"by host")
+        got = await asyncio.to_thread(boto.get_object, Bucket="vhost-b", Key=f"k-{signature}")
+        assert got["Body"].read() == b"by host"
+        listed = await asyncio.to_thread(boto.list_objects_v2, Bucket="vhost-b")
+        assert f"k-{signature}" in [o["Key"] for o in listed["Contents"]]
+    assert sent and all(u.startswith("http://vhost-b.localhost/") for u in sent)
+    # the path-style view sees the same objects
+    keys = [o["Key"] for o in (await s3("list_objects_v2", Bucket="vhost-b"))["Contents"]]
+    assert keys == ["k-s3", "k-s3v4"]
