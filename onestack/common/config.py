@@ -363,6 +363,7 @@ class ObjectSettings(BaseModel):
     auditor_bytes_per_second: int = Field(10_000_000, ge=1)
     updater_interval: float = Field(30.0, gt=0)
     expirer_interval: float = Field(60.0, gt=0)
+    reaper_interval: float = Field(60.0, gt=0)
     storage_domain: list[str] = Field(
         default_factory=lambda: ["localhost"],
         description="S3 virtual-host addressing: a request to BUCKET.<domain> names the bucket",

@@ -206,6 +206,12 @@ def expire(data_dir: DataDir = None, once: Once = False) -> None:
     _daemon("expirer", data_dir, once)
 
 
+@object_app.command("reap")
+def reap(data_dir: DataDir = None, once: Once = False) -> None:
+    """Delete the contents of accounts a reseller admin deleted."""
+    _daemon("reaper", data_dir, once)
+
+
 @object_app.command("recon")
 def recon(data_dir: DataDir = None) -> None:
     """What each daemon did in its last pass (like swift-recon)."""
