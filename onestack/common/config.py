@@ -364,6 +364,12 @@ class ObjectSettings(BaseModel):
     updater_interval: float = Field(30.0, gt=0)
     expirer_interval: float = Field(60.0, gt=0)
     reaper_interval: float = Field(60.0, gt=0)
+    sync_interval: float = Field(60.0, gt=0)
+    container_sync_realms: dict[str, dict[str, str]] = Field(
+        default_factory=dict,
+        description="container sync realms: realm -> cluster -> its /v1/ URL "
+        "(X-Container-Sync-To: //realm/cluster/account/container)",
+    )
     storage_domain: list[str] = Field(
         default_factory=lambda: ["localhost"],
         description="S3 virtual-host addressing: a request to BUCKET.<domain> names the bucket",

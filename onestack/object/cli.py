@@ -212,6 +212,12 @@ def reap(data_dir: DataDir = None, once: Once = False) -> None:
     _daemon("reaper", data_dir, once)
 
 
+@object_app.command("sync")
+def container_sync(data_dir: DataDir = None, once: Once = False) -> None:
+    """Send containers' changes to their X-Container-Sync-To containers."""
+    _daemon("sync", data_dir, once)
+
+
 @object_app.command("recon")
 def recon(data_dir: DataDir = None) -> None:
     """What each daemon did in its last pass (like swift-recon)."""

@@ -1,7 +1,7 @@
-"""The consistency daemons: replicator, auditor, container updater, object expirer and
-account reaper. Each makes one pass with ``run_once``; ``run_daemons`` repeats them at their
-intervals in the service's process (``onestack up``), ``onestack object
-replicate|audit|update|expire|reap --once`` runs one pass on demand."""
+"""The consistency daemons: replicator, auditor, container updater, object expirer, account
+reaper and container sync. Each makes one pass with ``run_once``; ``run_daemons`` repeats them
+at their intervals in the service's process (``onestack up``); ``onestack object
+replicate|audit|update|expire|reap|sync --once`` runs one pass on demand."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ LOG = logging.getLogger(__name__)
 
 
 def passes(service: ObjectService) -> dict[str, Callable[[], dict[str, Any]]]:
-    from onestack.object.daemons import auditor, expirer, reaper, replicator, updater
+    from onestack.object.daemons import auditor, expirer, reaper, replicator, sync, updater
 
     storage = service.storage
     return {
@@ -27,6 +27,15 @@ def passes(service: ObjectService) -> dict[str, Callable[[], dict[str, Any]]]:
         "updater": lambda: updater.run_once(storage),
         "expirer": lambda: expirer.run_once(storage),
         "reaper": lambda: reaper.run_once(storage),
+        "sync": lambda: sync.run_once(storage, realms(service)),
+    }
+
+
+def realms(service: ObjectService) -> dict[str, dict[str, str]]:
+    """The container sync realms with lower-case realm and cluster names."""
+    return {
+        realm.lower(): {c.lower(): url for c, url in clusters.items()}
+        for realm, clusters in service.conf.container_sync_realms.items()
     }
 
 
@@ -51,6 +60,7 @@ async def run_daemons(service: ObjectService) -> None:
         "updater": conf.updater_interval,
         "expirer": conf.expirer_interval,
         "reaper": conf.reaper_interval,
+        "sync": conf.sync_interval,
     }
     due = {name: time.monotonic() + min(5.0, interval) for name, interval in intervals.items()}
     while True:

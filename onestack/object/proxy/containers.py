@@ -66,6 +66,12 @@ class ContainerController(Controller):
     ) -> dict[str, list[Any]]:
         constraints.check_metadata(req.headers, "container")
         object_versioning.check_container_update(req, info)
+        sync_to = (req.header("x-container-sync-to") or "").strip()
+        if sync_to:
+            from onestack.object.daemons import realms, sync
+
+            if sync.resolve(sync_to, realms(self.service)) is None:
+                raise HTTPError(400, f"Invalid X-Container-Sync-To: {sync_to}")
         enabled = object_versioning.parse_enabled(req)
         if enabled is not None:
             req.headers["x-versions-enabled"] = enabled

@@ -141,8 +141,14 @@ class ObjectController(Controller):
         constraints.check_object_name(obj)
         info = self.storage.cached_info(account, container)
         acls = container_acls(info.metadata) if info is not None else None
-        authorize(req, account, acls, "object")
         method = req.method
+        if req.header("x-container-sync-key") is not None and method in ("PUT", "DELETE"):
+            from onestack.object.daemons.sync import accepts_sync
+
+            if info is None or not accepts_sync(info.metadata, req.header("x-container-sync-key")):
+                raise HTTPError(401, "Invalid X-Container-Sync-Key")
+            req.environ["authorize_override"] = True  # a peer's sync, as Swift's container_sync
+        authorize(req, account, acls, "object")
         if method in ("GET", "HEAD"):
             return await self.get(req, account, container, obj)
         if info is None:
