@@ -365,6 +365,7 @@ class ObjectSettings(BaseModel):
     expirer_interval: float = Field(60.0, gt=0)
     reaper_interval: float = Field(60.0, gt=0)
     sync_interval: float = Field(60.0, gt=0)
+    reconciler_interval: float = Field(300.0, gt=0)
     container_sync_realms: dict[str, dict[str, str]] = Field(
         default_factory=dict,
         description="container sync realms: realm -> cluster -> its /v1/ URL "

@@ -218,6 +218,12 @@ def container_sync(data_dir: DataDir = None, once: Once = False) -> None:
     _daemon("sync", data_dir, once)
 
 
+@object_app.command("reconcile")
+def reconcile(data_dir: DataDir = None, once: Once = False) -> None:
+    """Move objects stored under another policy than their container's into its policy."""
+    _daemon("reconciler", data_dir, once)
+
+
 @object_app.command("recon")
 def recon(data_dir: DataDir = None) -> None:
     """What each daemon did in its last pass (like swift-recon)."""

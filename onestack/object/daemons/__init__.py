@@ -1,7 +1,8 @@
 """The consistency daemons: replicator, auditor, container updater, object expirer, account
-reaper and container sync. Each makes one pass with ``run_once``; ``run_daemons`` repeats them
-at their intervals in the service's process (``onestack up``); ``onestack object
-replicate|audit|update|expire|reap|sync --once`` runs one pass on demand."""
+reaper, container sync and container reconciler. Each makes one pass with ``run_once``;
+``run_daemons`` repeats them at their intervals in the service's process (``onestack up``);
+``onestack object replicate|audit|update|expire|reap|sync|reconcile --once`` runs one pass on
+demand."""
 
 from __future__ import annotations
 
@@ -18,7 +19,15 @@ LOG = logging.getLogger(__name__)
 
 
 def passes(service: ObjectService) -> dict[str, Callable[[], dict[str, Any]]]:
-    from onestack.object.daemons import auditor, expirer, reaper, replicator, sync, updater
+    from onestack.object.daemons import (
+        auditor,
+        expirer,
+        reaper,
+        reconciler,
+        replicator,
+        sync,
+        updater,
+    )
 
     storage = service.storage
     return {
@@ -28,6 +37,7 @@ def passes(service: ObjectService) -> dict[str, Callable[[], dict[str, Any]]]:
         "expirer": lambda: expirer.run_once(storage),
         "reaper": lambda: reaper.run_once(storage),
         "sync": lambda: sync.run_once(storage, realms(service)),
+        "reconciler": lambda: reconciler.run_once(storage),
     }
 
 
@@ -61,6 +71,7 @@ async def run_daemons(service: ObjectService) -> None:
         "expirer": conf.expirer_interval,
         "reaper": conf.reaper_interval,
         "sync": conf.sync_interval,
+        "reconciler": conf.reconciler_interval,
     }
     due = {name: time.monotonic() + min(5.0, interval) for name, interval in intervals.items()}
     while True:
