@@ -13,6 +13,7 @@ and DELETE, and ``?versions`` on a container GET (every version with ``version_i
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING, Any
 
 from onestack.object import timestamps
@@ -28,6 +29,7 @@ HIDDEN_END = "\x00\U0010ffff"  # every hidden name sorts below this
 SYSMETA = "X-Object-Sysmeta-Version-Id"
 DELETE_MARKER = "application/x-deleted;swift_versions_deleted=1"
 NULL = "null"
+_LOCKS: dict[tuple[str, str, str], list[Any]] = {}  # key -> [lock, users]
 TRUE = ("true", "1", "yes", "on", "t", "y")
 FALSE = ("false", "0", "no", "off", "f", "n")
 KEPT = (
@@ -165,7 +167,33 @@ async def delete(
     obj: str,
     info: ContainerInfo,
 ) -> Response | None:
-    """A DELETE on a container that is or was versioned; None: the plain DELETE applies."""
+    """A DELETE on a container that is or was versioned; None: the plain DELETE applies.
+    Deletes of one object's versions run one at a time (clients such as ``swift delete
+    --versions`` send them in parallel; a deleted current version promotes the next one)."""
+    if state(info) is None:
+        if req.param("version-id") is not None:
+            raise HTTPError(400, "version-id is only allowed on versioned containers")
+        return None
+    key = (account, container, obj)
+    entry = _LOCKS.setdefault(key, [asyncio.Lock(), 0])
+    entry[1] += 1  # requests holding or waiting for this object's lock
+    try:
+        async with entry[0]:
+            return await _delete_locked(ctrl, req, account, container, obj, info)
+    finally:
+        entry[1] -= 1
+        if not entry[1]:
+            del _LOCKS[key]
+
+
+async def _delete_locked(
+    ctrl: ObjectController,
+    req: Request,
+    account: str,
+    container: str,
+    obj: str,
+    info: ContainerInfo,
+) -> Response | None:
     enabled = state(info)
     wanted = req.param("version-id")
     if enabled is None:

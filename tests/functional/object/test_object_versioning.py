@@ -157,3 +157,18 @@ async def test_bad_requests(demo: Account) -> None:
     legacy = await demo.container("legacy", **{"X-Versions-Location": plain})
     r = await demo.request("POST", f"/{legacy}", headers={"X-Versions-Enabled": "true"})
     assert r.status_code == 400
+
+
+async def test_parallel_deletes_of_every_version_leave_nothing(demo: Account) -> None:
+    """What ``swift delete --versions`` does: all versions deleted at once."""
+    import asyncio
+
+    name = await versioned(demo)
+    ids = [await put(demo, f"/{name}/doc", bytes([i])) for i in range(4)]
+    results = await asyncio.gather(*(
+        demo.request("DELETE", f"/{name}/doc", params={"version-id": v})
+        for v in reversed(ids)))  # the current one first: its delete promotes the next
+    assert all(r.status_code in (204, 404) for r in results)
+    assert (await demo.request("GET", f"/{name}/doc")).status_code == 404
+    assert await versions(demo, name) == []
+    assert (await demo.request("DELETE", f"/{name}")).status_code == 204
