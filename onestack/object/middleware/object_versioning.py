@@ -389,8 +389,9 @@ def list_versions(
             entry["is_latest"] = True
         else:
             if name not in newest_archived:
+                newest = archive.list_objects(limit=1, prefix=name + "\x00") if archive else []
                 newest_archived[name] = not _has_current(primary, name) and (
-                    archive.list_objects(limit=1, prefix=name + "\x00")[0]["name"] == row["name"]
+                    bool(newest) and newest[0]["name"] == row["name"]
                 )
                 entry["is_latest"] = newest_archived[name]
             else:

@@ -312,7 +312,8 @@ class S3AuthMiddleware:
             return relative + "/"
         return None
 
-    async def token_for(self, signed: Signed) -> tuple[str, str]:
+    async def token_for(self, signed: Signed) -> tuple[str, str, str]:
+        """(token, project id, user id) for a signed request, from Keystone's s3tokens."""
         clients = self.service.platform.clients
         body = {
             "credentials": {

@@ -303,8 +303,9 @@ def lifecycle_rules(raw: bytes) -> list[dict[str, Any]]:
         flt = _child(rule, "Filter")
         if flt is not None:
             prefix_elem = _child(flt, "Prefix")
+        rule_id = _child(rule, "ID")
         entry: dict[str, Any] = {
-            "id": (_child(rule, "ID").text or "") if _child(rule, "ID") is not None else "",
+            "id": (rule_id.text or "") if rule_id is not None else "",
             "status": status.text,
             "prefix": (prefix_elem.text or "") if prefix_elem is not None else "",
         }

@@ -201,9 +201,9 @@ class ContainerController(Controller):
             return Response(200, body, headers, content_type=listings.TYPES[fmt])
         broker = self.storage.container_broker(account, container)
         if fmt == "json" and broker is not None:
-            body = broker.listing_json(**query)
-            if body is not None:
-                return Response(200, body, headers, content_type=listings.TYPES[fmt])
+            rendered = broker.listing_json(**query)
+            if rendered is not None:
+                return Response(200, rendered, headers, content_type=listings.TYPES[fmt])
         rows = broker.list_objects(**query) if broker is not None else []
         entries = [listings.object_entry(r) for r in rows]
         if not entries and fmt == "plain":
