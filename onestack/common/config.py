@@ -407,6 +407,18 @@ class ObjectSettings(BaseModel):
     auditor_bytes_per_second: int = Field(10_000_000, ge=1)
     updater_interval: float = Field(30.0, gt=0)
     expirer_interval: float = Field(60.0, gt=0)
+    reaper_interval: float = Field(60.0, gt=0)
+    sync_interval: float = Field(60.0, gt=0)
+    reconciler_interval: float = Field(300.0, gt=0)
+    container_sync_realms: dict[str, dict[str, str]] = Field(
+        default_factory=dict,
+        description="container sync realms: realm -> cluster -> its /v1/ URL "
+        "(X-Container-Sync-To: //realm/cluster/account/container)",
+    )
+    storage_domain: list[str] = Field(
+        default_factory=lambda: ["localhost"],
+        description="S3 virtual-host addressing: a request to BUCKET.<domain> names the bucket",
+    )
 
 
 class Settings(BaseSettings):

@@ -206,6 +206,24 @@ def expire(data_dir: DataDir = None, once: Once = False) -> None:
     _daemon("expirer", data_dir, once)
 
 
+@object_app.command("reap")
+def reap(data_dir: DataDir = None, once: Once = False) -> None:
+    """Delete the contents of accounts a reseller admin deleted."""
+    _daemon("reaper", data_dir, once)
+
+
+@object_app.command("sync")
+def container_sync(data_dir: DataDir = None, once: Once = False) -> None:
+    """Send containers' changes to their X-Container-Sync-To containers."""
+    _daemon("sync", data_dir, once)
+
+
+@object_app.command("reconcile")
+def reconcile(data_dir: DataDir = None, once: Once = False) -> None:
+    """Move objects stored under another policy than their container's into its policy."""
+    _daemon("reconciler", data_dir, once)
+
+
 @object_app.command("recon")
 def recon(data_dir: DataDir = None) -> None:
     """What each daemon did in its last pass (like swift-recon)."""

@@ -174,6 +174,28 @@ def test_versioning(demo: Swift, tmp_path: Path) -> None:
     assert demo("download", "current", "v.txt", "-o", "-").stdout == "first"
 
 
+def test_object_versioning_with_the_swift_cli(demo: Swift, tmp_path: Path) -> None:
+    """The newer API: X-Versions-Enabled, swift list --versions, download / delete by
+    --version-id (swiftclient's own options for it)."""
+    demo("post", "vers", "-H", "X-Versions-Enabled: true")
+    assert "Versions-Enabled: True" in demo("stat", "vers").stdout
+    url, token = demo.session()
+    ids = []
+    for body in (b"first", b"second"):
+        r = httpx.put(f"{url}/vers/doc", headers={"X-Auth-Token": token}, content=body)
+        assert r.status_code == 201
+        ids.append(r.headers["x-object-version-id"])
+    listed = demo("list", "vers", "--versions").stdout
+    assert all(vid in listed for vid in ids), listed
+    out = demo("download", "vers", "doc", "--version-id", ids[0], "-o", "-").stdout
+    assert out == "first"
+    demo("delete", "vers", "doc")  # a delete marker: the object is gone, its versions kept
+    assert demo("download", "vers", "doc", "-o", "-", check=False).returncode != 0
+    assert demo("download", "vers", "doc", "--version-id", ids[1], "-o", "-").stdout == "second"
+    demo("delete", "vers", "--versions")  # every version, then the container itself
+    assert "vers" not in demo("list").stdout.split()
+
+
 def test_tempauth_v1(cloud: RunningCloud, tmp_path: Path) -> None:
     base = [str(BIN / "swift"), "-A", f"{cloud.url}/object-store/auth/v1.0", "-U",
             "test:tester", "-K", "testing"]
@@ -325,3 +347,15 @@ def test_boto3_against_the_s3_api(cloud: RunningCloud) -> None:
     with pytest.raises(ClientError) as err:
         client("s3v4", secret="wrong").list_buckets()
     assert err.value.response["Error"]["Code"] == "SignatureDoesNotMatch"
+    # bucket versioning and tagging
+    s3.create_bucket(Bucket="kept")
+    s3.put_bucket_versioning(Bucket="kept", VersioningConfiguration={"Status": "Enabled"})
+    first = s3.put_object(Bucket="kept", Key="k", Body=b"one", Tagging="env=e2e")["VersionId"]
+    assert s3.get_object_tagging(Bucket="kept", Key="k")["TagSet"] == [
+        {"Key": "env", "Value": "e2e"}]
+    s3.put_object(Bucket="kept", Key="k", Body=b"two")
+    assert s3.get_object(Bucket="kept", Key="k", VersionId=first)["Body"].read() == b"one"
+    marker = s3.delete_object(Bucket="kept", Key="k")
+    assert marker["DeleteMarker"] is True
+    versions = s3.list_object_versions(Bucket="kept")
+    assert len(versions["Versions"]) == 2 and len(versions["DeleteMarkers"]) == 1

@@ -1,7 +1,8 @@
-"""The consistency daemons: replicator, auditor, container updater and object expirer. Each
-makes one pass with ``run_once``; ``run_daemons`` repeats them at their intervals in the
-service's process (``onestack up``), ``onestack object replicate|audit|update|expire --once``
-runs one pass on demand."""
+"""The consistency daemons: replicator, auditor, container updater, object expirer, account
+reaper, container sync and container reconciler. Each makes one pass with ``run_once``;
+``run_daemons`` repeats them at their intervals in the service's process (``onestack up``);
+``onestack object replicate|audit|update|expire|reap|sync|reconcile --once`` runs one pass on
+demand."""
 
 from __future__ import annotations
 
@@ -18,7 +19,15 @@ LOG = logging.getLogger(__name__)
 
 
 def passes(service: ObjectService) -> dict[str, Callable[[], dict[str, Any]]]:
-    from onestack.object.daemons import auditor, expirer, replicator, updater
+    from onestack.object.daemons import (
+        auditor,
+        expirer,
+        reaper,
+        reconciler,
+        replicator,
+        sync,
+        updater,
+    )
 
     storage = service.storage
     return {
@@ -26,6 +35,17 @@ def passes(service: ObjectService) -> dict[str, Callable[[], dict[str, Any]]]:
         "auditor": lambda: auditor.run_once(storage, service.conf.auditor_bytes_per_second),
         "updater": lambda: updater.run_once(storage),
         "expirer": lambda: expirer.run_once(storage),
+        "reaper": lambda: reaper.run_once(storage),
+        "sync": lambda: sync.run_once(storage, realms(service)),
+        "reconciler": lambda: reconciler.run_once(storage),
+    }
+
+
+def realms(service: ObjectService) -> dict[str, dict[str, str]]:
+    """The container sync realms with lower-case realm and cluster names."""
+    return {
+        realm.lower(): {c.lower(): url for c, url in clusters.items()}
+        for realm, clusters in service.conf.container_sync_realms.items()
     }
 
 
@@ -49,6 +69,9 @@ async def run_daemons(service: ObjectService) -> None:
         "auditor": conf.auditor_interval,
         "updater": conf.updater_interval,
         "expirer": conf.expirer_interval,
+        "reaper": conf.reaper_interval,
+        "sync": conf.sync_interval,
+        "reconciler": conf.reconciler_interval,
     }
     due = {name: time.monotonic() + min(5.0, interval) for name, interval in intervals.items()}
     while True:

@@ -13,6 +13,37 @@ ACCOUNT = ".expiring_objects"
 
 
 def run_once(storage: Storage) -> dict[str, Any]:
+    result = _run_delete_at(storage)
+    result["lifecycle_expired"] = run_lifecycle(storage)
+    return result
+
+
+def run_lifecycle(storage: Storage) -> int:
+    """Objects of S3 buckets whose lifecycle Expiration rules (Days) have come: deleted."""
+    from onestack.object.middleware import s3features
+
+    listed = storage.container_broker(s3features.LIFECYCLE_ACCOUNT, s3features.LIFECYCLE_CONTAINER)
+    if listed is None:
+        return 0
+    expired = 0
+    for entry in listed.list_objects(limit=10000):
+        account, _, bucket = entry["name"].partition("/")
+        info = storage.container_info(account, bucket)
+        broker = storage.container_broker(account, bucket)
+        if info is None or broker is None:
+            continue
+        for row in broker.list_objects(limit=10000):
+            if s3features.expired_by_lifecycle(info.metadata, row["name"], row["created_at"]):
+                ts = timestamps.now()
+                storage.write_marker(account, bucket, row["name"], ts, ".ts", {"X-Timestamp": ts})
+                storage.update_container_listing(
+                    account, bucket, row["name"], ts, 0, "application/deleted", "noetag", True
+                )
+                expired += 1
+    return expired
+
+
+def _run_delete_at(storage: Storage) -> dict[str, Any]:
     expired = skipped = 0
     now = time.time()
     broker = storage.account_broker(ACCOUNT)

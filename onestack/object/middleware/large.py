@@ -237,7 +237,7 @@ async def slo_put(
     )
     metadata.update(extra or {})
     data = orjson.dumps(manifest)
-    await ctrl.before_overwrite(req, account, container, obj, info)
+    await ctrl.before_overwrite(req, account, container, obj, info, metadata)
 
     async def chunks() -> AsyncIterator[bytes]:
         yield data

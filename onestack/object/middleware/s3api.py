@@ -18,6 +18,7 @@ from xml.sax.saxutils import escape
 import orjson
 
 from onestack.object import timestamps
+from onestack.object.middleware import object_versioning, s3features
 from onestack.object.proxy.http import HTTPError, Request, Response
 
 if TYPE_CHECKING:
@@ -99,6 +100,8 @@ class S3Controller:
         account = req.environ["s3"]["account"]
         path = req.path.decode("utf-8", "surrogateescape")
         bucket, _, key = path.lstrip("/").partition("/")
+        if req.environ.get("s3_bucket"):  # virtual-host style: the path is the key
+            bucket, key = req.environ["s3_bucket"], path.lstrip("/")
         if "\x00" in path or "\udcff" in path:
             raise S3Error(400, "InvalidURI", "Couldn't parse the specified URI.")
         if not bucket:
@@ -153,9 +156,16 @@ class S3Controller:
         method = req.method
         if len(bucket) < 3 or len(bucket) > 63 or "/" in bucket:
             raise S3Error(400, "InvalidBucketName", "The specified bucket is not valid.")
+        if "tagging" in params:
+            return await s3features.bucket_tagging(self, req, account, bucket)
+        if "lifecycle" in params:
+            return await s3features.bucket_lifecycle(self, req, account, bucket)
         if method == "PUT":
             if "acl" in params:
                 return await self.put_bucket_acl(req, account, bucket)
+            if "versioning" in params:
+                await self._bucket_info(req, account, bucket)
+                return await s3features.put_versioning(self, req, account, bucket)
             if params:
                 raise S3Error(501, "NotImplemented", "This bucket operation is not supported.")
             headers = self._acl_headers(req)
@@ -190,22 +200,21 @@ class S3Controller:
         if "location" in params:
             return xml(f'<LocationConstraint xmlns="{NS}"></LocationConstraint>')
         if "versioning" in params:
-            return xml(f'<VersioningConfiguration xmlns="{NS}"></VersioningConfiguration>')
+            return s3features.get_versioning(self, account, bucket)
+        if "versions" in params:
+            return await s3features.list_versions(self, req, account, bucket)
         if "acl" in params:
             return await self.get_acl(req, account, bucket)
         if "uploads" in params:
             return await self.list_uploads(req, account, bucket)
         if set(params) & {
             "cors",
-            "lifecycle",
             "policy",
-            "tagging",
             "website",
             "logging",
             "notification",
             "replication",
             "encryption",
-            "versions",
         }:
             raise S3Error(501, "NotImplemented", "This bucket operation is not supported.")
         return await self.list_objects(req, account, bucket)
@@ -387,7 +396,9 @@ class S3Controller:
                 await self._bucket_info(req, account, bucket)
                 return await self.get_acl(req, account, bucket)
             raise S3Error(501, "NotImplemented", "Object ACLs are not supported.")
-        if set(params) & {"tagging", "retention", "legal-hold", "torrent", "restore", "select"}:
+        if "tagging" in params:
+            return await s3features.object_tagging(self, req, account, bucket, key)
+        if set(params) & {"retention", "legal-hold", "torrent", "restore", "select"}:
             raise S3Error(501, "NotImplemented", "This object operation is not supported.")
         if method == "PUT":
             if req.header("x-amz-copy-source"):
@@ -397,8 +408,7 @@ class S3Controller:
             return await self.get(req, account, bucket, key)
         if method == "DELETE":
             await self._bucket_info(req, account, bucket)
-            await self.delete_object(req, account, bucket, key)
-            return Response(204)
+            return Response(204, b"", await self.delete_object(req, account, bucket, key))
         raise S3Error(405, "MethodNotAllowed", "The specified method is not allowed.")
 
     def swift_headers(self, req: Request) -> dict[str, str]:
@@ -432,10 +442,48 @@ class S3Controller:
                 raise S3Error(
                     400, "InvalidDigest", "The Content-MD5 you specified was invalid."
                 ) from None
+        tags = s3features.parse_tag_header(req.header("x-amz-tagging") or "")
         sub = req.derive("PUT", headers=headers, params={})
         sub.receive = self._checked_receive(req)
+        if req.environ["s3"].get("chunked") is not None:
+            self._chunked_body(req, sub, headers)
         resp = await self.proxy.objects.handle(sub, account, bucket, key)
-        return Response(200, b"", {"ETag": f'"{resp.headers.get("Etag", "")}"'})
+        if tags:
+            s3features.set_object_tags(self, account, bucket, key, tags)
+        out = {"ETag": f'"{resp.headers.get("Etag", "")}"'}
+        if resp.headers.get("X-Object-Version-Id"):
+            out["x-amz-version-id"] = resp.headers["X-Object-Version-Id"]
+        return Response(200, b"", out)
+
+    def _chunked_body(self, req: Request, sub: Request, headers: dict[str, str]) -> None:
+        """An aws-chunked body: decoded (every frame's signature checked) as it arrives; its
+        length is ``x-amz-decoded-content-length``."""
+        from onestack.object.middleware import s3chunked
+
+        decoded = req.header("x-amz-decoded-content-length") or ""
+        if not decoded.isdigit():
+            raise S3Error(
+                411, "MissingContentLength", "You must provide the Content-Length HTTP header."
+            )
+        headers["content-length"] = decoded
+        headers.pop("transfer-encoding", None)
+        encodings = [
+            e.strip()
+            for e in headers.pop("content-encoding", "").split(",")
+            if e.strip() and e.strip() != "aws-chunked"
+        ]
+        if encodings:
+            headers["content-encoding"] = ",".join(encodings)
+        sub.headers = headers
+        inner = s3chunked.decoding_receive(req.receive, req.environ["s3"]["chunked"])
+
+        async def receive() -> Any:
+            try:
+                return await inner()
+            except s3chunked.ChunkedBodyError as exc:
+                raise S3Error(exc.status, exc.code, exc.message) from None
+
+        sub.receive = receive
 
     def _checked_receive(self, req: Request) -> Any:
         """The body as it comes, its SHA-256 checked against the signed one at its end (a
@@ -465,10 +513,15 @@ class S3Controller:
     async def get(self, req: Request, account: str, bucket: str, key: str) -> Response:
         await self._bucket_info(req, account, bucket)
         headers = self.swift_headers(req)
-        sub = req.derive(req.method, headers=headers, params={})
+        version = self._version_param(req, account, bucket)
+        sub = req.derive(req.method, headers=headers, params=version)
         try:
             resp = await self.proxy.objects.handle(sub, account, bucket, key)
         except HTTPError as exc:
+            if exc.status == 404 and version:
+                raise S3Error(
+                    404, "NoSuchVersion", "The specified version does not exist."
+                ) from None
             if exc.status == 404:
                 raise S3Error(404, "NoSuchKey", "The specified key does not exist.") from None
             if exc.status == 304:
@@ -489,8 +542,12 @@ class S3Controller:
                 "accept-ranges",
             ):
                 out[name] = value
+        if resp.headers.get("X-Object-Version-Id"):
+            out["x-amz-version-id"] = resp.headers["X-Object-Version-Id"]
         etag = resp.headers.get("Etag", "").strip('"')
         found = self.proxy.objects.find(account, bucket, key)
+        if found is not None and found.metadata.get(s3features.TAGGING):
+            out["x-amz-tagging-count"] = str(len(s3features.object_tags(found.metadata)))
         if found is not None and found.metadata.get("X-Object-Sysmeta-S3api-Etag"):
             etag = found.metadata["X-Object-Sysmeta-S3api-Etag"]
         if etag:
@@ -519,16 +576,40 @@ class S3Controller:
             else Response(resp.status, resp.body, out)
         )
 
-    async def delete_object(self, req: Request, account: str, bucket: str, key: str) -> None:
+    def _version_param(self, req: Request, account: str, bucket: str) -> dict[str, str]:
+        """``versionId`` as Swift's ``version-id`` (``null`` of a never versioned bucket is
+        simply the object)."""
+        version = req.param("versionId")
+        if version is None:
+            return {}
+        info = self.storage.container_info(account, bucket)
+        if version == "null" and object_versioning.state(info) is None:
+            return {}
+        if object_versioning.state(info) is None:
+            raise S3Error(400, "InvalidArgument", "Invalid version id specified")
+        return {"version-id": version}
+
+    async def delete_object(
+        self, req: Request, account: str, bucket: str, key: str
+    ) -> dict[str, str]:
+        """Delete (a version of) the object; the version headers of the answer."""
+        params = self._version_param(req, account, bucket)
         found = self.proxy.objects.find(account, bucket, key)
-        params = {}
-        if found is not None and found.metadata.get("X-Static-Large-Object"):
+        if not params and found is not None and found.metadata.get("X-Static-Large-Object"):
             params = {"multipart-manifest": "delete"}
         try:
-            await self.swift(req, "DELETE", account, bucket, key, params=params)
+            resp = await self.swift(req, "DELETE", account, bucket, key, params=params)
         except HTTPError as exc:
             if exc.status != 404:
                 raise
+            return {}
+        out = {}
+        version = resp.headers.get("X-Object-Version-Id")
+        if version and version != "null":
+            out["x-amz-version-id"] = version
+            if not params:
+                out["x-amz-delete-marker"] = "true"
+        return out
 
     async def copy(self, req: Request, account: str, bucket: str, key: str) -> Response:
         await self._bucket_info(req, account, bucket)

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, quote
 
+from onestack.object.middleware import s3chunked
 from onestack.object.proxy.http import App, Request
 
 if TYPE_CHECKING:
@@ -74,6 +75,18 @@ def _raw_path(req: Request) -> str:
         return str(override)
     raw = req.scope.get("raw_path") or req.scope["path"].encode()
     return raw.split(b"?", 1)[0].decode("latin-1")
+
+
+def vhost_bucket(req: Request, domains: list[str]) -> str | None:
+    """The bucket of a virtual-host-style request (``Host: BUCKET.<storage domain>``)."""
+    host = (req.header("host") or "").rsplit(":", 1)[0].lower() if req.header("host") else ""
+    if host.startswith("["):
+        return None
+    for domain in domains:
+        suffix = "." + domain.lower().strip(".")
+        if host.endswith(suffix) and len(host) > len(suffix):
+            return host[: -len(suffix)]
+    return None
 
 
 def is_s3(req: Request) -> bool:
@@ -224,6 +237,8 @@ def _v2_string(req: Request, *, date_header: bool, expires: str = "") -> str:
     root = req.scope.get("root_path", "")
     if req.environ.get("s3_path") is None and root and resource.startswith(root):
         resource = resource[len(root) :] or "/"  # SigV2 signs /bucket/key, not the mount
+    if req.environ.get("s3_bucket"):  # a virtual-host request signs its bucket too
+        resource = f"/{req.environ['s3_bucket']}{resource}"
     if sub:
         resource += "?" + "&".join(f"{k}={v}" if v else k for k, v in sub)
     return "\n".join(
@@ -253,23 +268,33 @@ class S3AuthMiddleware:
             return
         from onestack.object.middleware import s3api
 
+        bucket = vhost_bucket(req, self.service.conf.storage_domain)
+        if bucket is not None:
+            req.environ["s3_bucket"] = bucket
         try:
             signed = parse(req)
             try:
-                token, project_id = await self.token_for(signed)
+                token, project_id, user_id = await self.token_for(signed)
             except S3AuthError:
                 alternative = self._alternative_path(req, signed)
                 if alternative is None:
                     raise
                 req.environ["s3_path"] = alternative
                 signed = parse(req)
-                token, project_id = await self.token_for(signed)
+                token, project_id, user_id = await self.token_for(signed)
+            chunked = None
+            if req.header("x-amz-content-sha256") == s3chunked.STREAMING:
+                chunked = await self.chunk_signer(signed, token, user_id)
         except S3AuthError as exc:
             await s3api.error(req, exc.status, exc.code, exc.message)(scope, receive, send)
             return
         req.headers["x-auth-token"] = token
         req.headers.pop("x-service-token", None)
-        req.environ["s3"] = {"account": f"AUTH_{project_id}", "payload": signed.payload_sha256}
+        req.environ["s3"] = {
+            "account": f"AUTH_{project_id}",
+            "payload": signed.payload_sha256,
+            "chunked": chunked,
+        }
         await self.app(scope, receive, send)
 
     @staticmethod
@@ -287,7 +312,8 @@ class S3AuthMiddleware:
             return relative + "/"
         return None
 
-    async def token_for(self, signed: Signed) -> tuple[str, str]:
+    async def token_for(self, signed: Signed) -> tuple[str, str, str]:
+        """(token, project id, user id) for a signed request, from Keystone's s3tokens."""
         clients = self.service.platform.clients
         body = {
             "credentials": {
@@ -310,5 +336,25 @@ class S3AuthMiddleware:
                 "does not match the signature you provided. Check your key and "
                 "signing method.",
             )
-        project = resp.json()["token"].get("project") or {}
-        return resp.headers["x-subject-token"], project.get("id", "")
+        body = resp.json()["token"]
+        project = body.get("project") or {}
+        user = body.get("user") or {}
+        return resp.headers["x-subject-token"], project.get("id", ""), user.get("id", "")
+
+    async def chunk_signer(self, signed: Signed, token: str, user_id: str) -> s3chunked.ChunkSigner:
+        """What an aws-chunked body's frames are checked with: the signing key comes from the
+        credential's secret, which the signer (the credential's owner) may read."""
+        clients = self.service.platform.clients
+        lines = signed.string_to_sign.split("\n")
+        if len(lines) != 4 or lines[0] != "AWS4-HMAC-SHA256":
+            raise S3AuthError("InvalidRequest", "aws-chunked bodies need a SigV4 signature", 400)
+        resp = await clients.http.get(
+            f"{clients.auth_url}/v3/users/{user_id}/credentials/OS-EC2/{signed.access}",
+            headers={"X-Auth-Token": token},
+        )
+        if resp.status_code != 200:
+            raise S3AuthError("AccessDenied", "The credential's secret is not readable")
+        secret = resp.json()["credential"]["secret"]
+        return s3chunked.ChunkSigner(
+            s3chunked.signing_key(secret, lines[2]), lines[1], lines[2], signed.signature
+        )

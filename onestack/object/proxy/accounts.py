@@ -4,6 +4,7 @@ admin (accounts are created on first use, as with ``account_autocreate``)."""
 from __future__ import annotations
 
 from onestack.object import timestamps
+from onestack.object.middleware.object_versioning import HIDDEN_END
 from onestack.object.proxy import constraints, listings
 from onestack.object.proxy.base import (
     Controller,
@@ -90,6 +91,9 @@ class AccountController(Controller):
                 del headers[key]
         fmt = listings.wanted_format(req)
         query = listings.listing_query(req, constraints.ACCOUNT_LISTING_LIMIT)
+        # hidden containers (versions: "\x00versions\x00<name>") sort first; never listed
+        bound = "end_marker" if query["reverse"] else "marker"
+        query[bound] = max(query[bound], HIDDEN_END)
         broker = self.storage.account_broker(account)
         rows = broker.list_containers(**query) if broker is not None else []
         entries = [listings.container_entry(r) for r in rows]

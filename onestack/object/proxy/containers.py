@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from onestack.object import timestamps
+from onestack.object.middleware import object_versioning
 from onestack.object.middleware.acl import clean_acl
 from onestack.object.proxy import constraints, listings
 from onestack.object.proxy.base import (
@@ -55,13 +56,25 @@ class ContainerController(Controller):
         if method == "POST":
             if info is None:
                 raise HTTPError(404)
-            return self.post(req, account, container)
+            return self.post(req, account, container, info)
         if method == "DELETE":
             return self.delete(req, account, container, info)
         raise HTTPError(405, headers={"Allow": "DELETE, GET, HEAD, POST, PUT"})
 
-    def _updates(self, req: Request, ts: str) -> dict[str, list[Any]]:
+    def _updates(
+        self, req: Request, ts: str, info: ContainerInfo | None = None
+    ) -> dict[str, list[Any]]:
         constraints.check_metadata(req.headers, "container")
+        object_versioning.check_container_update(req, info)
+        sync_to = (req.header("x-container-sync-to") or "").strip()
+        if sync_to:
+            from onestack.object.daemons import realms, sync
+
+            if sync.resolve(sync_to, realms(self.service)) is None:
+                raise HTTPError(400, f"Invalid X-Container-Sync-To: {sync_to}")
+        enabled = object_versioning.parse_enabled(req)
+        if enabled is not None:
+            req.headers["x-versions-enabled"] = enabled
         check_quota_headers(req, "container")
         for name in OWNER_ONLY:
             if (
@@ -104,21 +117,27 @@ class ContainerController(Controller):
             index = names.index(policy.strip().lower())
             if info is not None and info.storage_policy_index != index:
                 raise HTTPError(409, "Container already exists with a different storage policy")
-        updates = self._updates(req, ts)
+        updates = self._updates(req, ts, info)
         if self.storage.account_info(account) is None:
             self.storage.put_account(account, ts)
         done, created = self.storage.put_container(account, container, ts, updates, index)
         if done == 0:
             raise HTTPError(503)
+        if "x-versions-enabled" in updates:
+            object_versioning.ensure_versions_container(self.storage, account, container, ts, index)
         return Response(
             201 if created or info is None else 202, content_type="text/html; charset=UTF-8"
         )
 
-    def post(self, req: Request, account: str, container: str) -> Response:
+    def post(self, req: Request, account: str, container: str, info: ContainerInfo) -> Response:
         ts = request_timestamp(req)
-        updates = self._updates(req, ts)
+        updates = self._updates(req, ts, info)
         if updates:
             self.storage.post_container(account, container, updates)
+        if "x-versions-enabled" in updates:
+            object_versioning.ensure_versions_container(
+                self.storage, account, container, ts, info.storage_policy_index
+            )
         return Response(204, content_type="text/html; charset=UTF-8")
 
     def delete(
@@ -131,7 +150,14 @@ class ContainerController(Controller):
         broker = self.storage.container_broker(account, container)
         if broker is not None and broker.object_count() > 0:
             raise HTTPError(409)
-        self.storage.delete_container(account, container, request_timestamp(req))
+        hidden = object_versioning.versions_container(container)
+        versions = self.storage.container_info(account, hidden)
+        if versions is not None and versions.object_count > 0:
+            raise HTTPError(409, "The container still holds versions of objects")
+        ts = request_timestamp(req)
+        if versions is not None:
+            self.storage.delete_container(account, hidden, ts)
+        self.storage.delete_container(account, container, ts)
         return Response(204, content_type="text/html; charset=UTF-8")
 
     def headers(self, req: Request, info: ContainerInfo) -> dict[str, str]:
@@ -148,8 +174,8 @@ class ContainerController(Controller):
         for key, value in info.metadata.items():
             if key in OWNER_ONLY and not owner:
                 continue
-            if key == "x-versions-enabled":
-                continue
+            if key.startswith("x-container-sysmeta-"):
+                continue  # system metadata (S3 tags, lifecycle) is never shown
             headers[title(key)] = value
         return headers
 
@@ -163,7 +189,21 @@ class ContainerController(Controller):
         if req.method == "HEAD":
             return Response(204, b"", headers, content_type=listings.TYPES[fmt])
         query = listings.listing_query(req, constraints.CONTAINER_LISTING_LIMIT)
+        if "versions" in req.params:
+            if object_versioning.state(info) is None:
+                raise HTTPError(400, "versions listing requires a versioned container")
+            entries = object_versioning.list_versions(
+                self.storage, account, container, query, req.param("version_marker")
+            )
+            if not entries and fmt == "plain":
+                return Response(204, b"", headers, content_type=listings.TYPES[fmt])
+            body = listings.render(fmt, "container", container, entries)
+            return Response(200, body, headers, content_type=listings.TYPES[fmt])
         broker = self.storage.container_broker(account, container)
+        if fmt == "json" and broker is not None:
+            rendered = broker.listing_json(**query)
+            if rendered is not None:
+                return Response(200, rendered, headers, content_type=listings.TYPES[fmt])
         rows = broker.list_objects(**query) if broker is not None else []
         entries = [listings.object_entry(r) for r in rows]
         if not entries and fmt == "plain":

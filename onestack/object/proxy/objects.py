@@ -38,6 +38,7 @@ USER_HEADERS = (
 CHUNK = 1 << 16
 EXPIRING_ACCOUNT = ".expiring_objects"
 EXPIRING_DIVISOR = 86400
+VERSION_SYSMETA = "X-Object-Sysmeta-Version-Id"  # object_versioning.SYSMETA
 
 
 class _Sink:
@@ -54,10 +55,11 @@ class _Sink:
         self.buffered = 0
         self.pending: asyncio.Future[None] | None = None
 
-    def _absorb(self, block: bytes) -> None:
-        self.digest.update(block)
+    def _absorb(self, chunks: list[bytes]) -> None:
+        for chunk in chunks:
+            self.digest.update(chunk)
         for w in self.writers:
-            w.write(block)
+            w.write_chunks(chunks)
 
     async def take(self, chunk: bytes) -> None:
         self.buffer.append(chunk)
@@ -66,16 +68,15 @@ class _Sink:
             await self._submit()
 
     async def _submit(self) -> None:
-        block = b"".join(self.buffer) if len(self.buffer) > 1 else self.buffer[0]
+        chunks = self.buffer  # written as they came (one writev), never joined: no copy
         self.buffer, self.buffered = [], 0
         await self.drain()
-        self.pending = asyncio.get_running_loop().run_in_executor(None, self._absorb, block)
+        self.pending = asyncio.get_running_loop().run_in_executor(None, self._absorb, chunks)
 
     async def flush(self) -> None:
         """The rest: written here when the whole body was small (no thread hop)."""
         if self.pending is None and self.buffer:
-            for chunk in self.buffer:
-                self._absorb(chunk)
+            self._absorb(self.buffer)
             self.buffer, self.buffered = [], 0
             return
         if self.buffer:
@@ -140,12 +141,20 @@ class ObjectController(Controller):
         constraints.check_object_name(obj)
         info = self.storage.cached_info(account, container)
         acls = container_acls(info.metadata) if info is not None else None
-        authorize(req, account, acls, "object")
         method = req.method
+        if req.header("x-container-sync-key") is not None and method in ("PUT", "DELETE"):
+            from onestack.object.daemons.sync import accepts_sync
+
+            if info is None or not accepts_sync(info.metadata, req.header("x-container-sync-key")):
+                raise HTTPError(401, "Invalid X-Container-Sync-Key")
+            req.environ["authorize_override"] = True  # a peer's sync, as Swift's container_sync
+        authorize(req, account, acls, "object")
         if method in ("GET", "HEAD"):
             return await self.get(req, account, container, obj)
         if info is None:
             raise HTTPError(404)
+        if "version-id" in req.params and method != "DELETE":
+            raise HTTPError(400, f"version-id is not allowed on {method}")
         if method == "PUT":
             return await self.put(req, account, container, obj, info)
         if method == "POST":
@@ -184,12 +193,14 @@ class ObjectController(Controller):
         return headers
 
     async def get(self, req: Request, account: str, container: str, obj: str) -> Response:
-        found = self.find(account, container, obj)
-        if found is None:
-            raise HTTPError(404)
-        from onestack.object.middleware import large
+        from onestack.object.middleware import large, object_versioning
 
+        found, version = object_versioning.find_version(self, req, account, container, obj)
+        if found is None:
+            raise HTTPError(404, headers={"X-Object-Version-Id": version} if version else None)
         headers = self.response_headers(found)
+        if version is not None:
+            headers["X-Object-Version-Id"] = version
         manifest_get = req.param("multipart-manifest") == "get"
         if found.metadata.get("X-Symlink-Target") and req.param("symlink") != "get":
             from onestack.object.middleware import symlink
@@ -355,7 +366,7 @@ class ObjectController(Controller):
             raise HTTPError(412)
         etag_wanted = (req.header("etag") or "").strip('"').lower() or None
         self.check_container_quota(info, length or 0)
-        await self.before_overwrite(req, account, container, obj, info)
+        await self.before_overwrite(req, account, container, obj, info, metadata)
         etag, ts = await self.write(
             account,
             container,
@@ -367,12 +378,10 @@ class ObjectController(Controller):
             req=req,
             info=info,
         )
-        return Response(
-            201,
-            b"",
-            {"Etag": etag, "Last-Modified": timestamps.http_date(ts)},
-            content_type="text/html; charset=UTF-8",
-        )
+        headers = {"Etag": etag, "Last-Modified": timestamps.http_date(ts)}
+        if VERSION_SYSMETA in metadata:
+            headers["X-Object-Version-Id"] = metadata[VERSION_SYSMETA]
+        return Response(201, b"", headers, content_type="text/html; charset=UTF-8")
 
     def check_container_quota(self, info: ContainerInfo, adding: int) -> None:
         if "x-container-meta-quota-bytes" in info.metadata or (
@@ -510,6 +519,8 @@ class ObjectController(Controller):
             metadata["X-Delete-At"] = found.metadata["X-Delete-At"]
         if found.metadata.get("X-Symlink-Target"):
             metadata["X-Symlink-Target"] = found.metadata["X-Symlink-Target"]
+        if found.metadata.get("X-Object-Sysmeta-S3-Tagging"):  # S3 tags outlive a POST
+            metadata["X-Object-Sysmeta-S3-Tagging"] = found.metadata["X-Object-Sysmeta-S3-Tagging"]
         ctype = req.header("content-type") or found.metadata.get("Content-Type")
         metadata["Content-Type"] = ctype
         metadata["X-Timestamp"] = ts
@@ -531,8 +542,11 @@ class ObjectController(Controller):
             found = self.find(account, container, obj)
             if found is not None and found.metadata.get("X-Static-Large-Object"):
                 return await large.slo_delete(self, req, account, container, obj, found)
-        from onestack.object.middleware import versioning
+        from onestack.object.middleware import object_versioning, versioning
 
+        versioned = await object_versioning.delete(self, req, account, container, obj, info)
+        if versioned is not None:
+            return versioned
         restored = await versioning.on_delete(self, req, account, container, obj, info)
         if restored is not None:
             return restored
@@ -549,10 +563,29 @@ class ObjectController(Controller):
         )
 
     async def before_overwrite(
-        self, req: Request, account: str, container: str, obj: str, info: ContainerInfo
+        self,
+        req: Request,
+        account: str,
+        container: str,
+        obj: str,
+        info: ContainerInfo,
+        metadata: dict[str, Any] | None = None,
     ) -> None:
-        from onestack.object.middleware import versioning
+        """Keep the version a write replaces (either versioning API); a new version's id
+        goes into ``metadata``."""
+        from onestack.object.middleware import object_versioning, versioning
 
+        if object_versioning.state(info) is not None:
+            await object_versioning.before_put(
+                self,
+                account,
+                container,
+                obj,
+                info,
+                metadata if metadata is not None else {},
+                request_timestamp(req),
+            )
+            return
         await versioning.on_write(self, req, account, container, obj, info)
 
     # -- copies ----------------------------------------------------------------------------
@@ -658,7 +691,7 @@ class ObjectController(Controller):
             raise HTTPError(413, "Your request is too large.")
         account, container, obj = dst
         self.check_container_quota(dst_info, body.size)
-        await self.before_overwrite(req, account, container, obj, dst_info)
+        await self.before_overwrite(req, account, container, obj, dst_info, metadata)
         etag, ts = await self.write(
             account,
             container,
@@ -679,6 +712,11 @@ class ObjectController(Controller):
                 "X-Copied-From": copied,
                 "X-Copied-From-Account": quote(src_account),
                 "X-Copied-From-Last-Modified": timestamps.http_date(found.timestamp),
+                **(
+                    {"X-Object-Version-Id": metadata[VERSION_SYSMETA]}
+                    if VERSION_SYSMETA in metadata
+                    else {}
+                ),
             },
             content_type="text/html; charset=UTF-8",
         )

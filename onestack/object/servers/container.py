@@ -11,7 +11,7 @@ from typing import Any
 import orjson
 
 from onestack.object.servers import db
-from onestack.object.servers.listing import list_names
+from onestack.object.servers.listing import list_names, object_listing_json
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS object (
@@ -208,6 +208,14 @@ class ContainerBroker:
         return list_names(
             self._conn(), "object", "name, created_at, size, content_type, etag, extra", **query
         )
+
+    def listing_json(self, **query: Any) -> bytes | None:
+        """The JSON listing rendered by SQLite, or None where rows need Python (a
+        delimiter's ``subdir`` entries)."""
+        if query.get("delimiter"):
+            return None
+        query.pop("delimiter", None)
+        return object_listing_json(self._conn(), **query)
 
     def object_count(self) -> int:
         return int(

@@ -55,3 +55,33 @@ async def test_containers_choose_their_policy(policy_cloud: Cloud) -> None:
         report = run_one(next(s for s in policy_cloud.services if s.spec.name == "object"),
                          "auditor")
         assert report["checked"] == 2 and report["quarantined"] == 0
+
+
+async def test_reconciler_moves_misplaced_objects(policy_cloud: Cloud) -> None:
+    from onestack.object import timestamps
+    from onestack.object.daemons import reconciler
+    from onestack.object.servers import object as disk
+
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=policy_cloud.app),
+                                 base_url="http://testserver") as client:
+        user = await account_for(client, "demo", password_of(policy_cloud, "demo"), "demo")
+        silver = await user.container(**{"X-Storage-Policy": "silver"})
+        storage = next(s for s in policy_cloud.services if s.spec.name == "object").storage
+        account = f"AUTH_{user.project_id}"
+        # an object whose bytes landed in the default policy's ring (gold): misplaced
+        h = storage.hash(account, silver, "stray")
+        part, nodes, _ = storage.write_nodes("object", account, silver, "stray")
+        ts = timestamps.now()
+        for node in nodes:
+            writer = disk.DiskWriter(storage.devices, node, part, h, "objects")
+            writer.write(b"misplaced bytes")
+            writer.commit(ts, {"name": f"/{account}/{silver}/stray", "X-Timestamp": ts,
+                               "Content-Length": "15", "Content-Type": "text/plain",
+                               "ETag": "0" * 32, "X-Object-Meta-Kept": "yes"})
+        assert (await user.request("GET", f"/{silver}/stray")).status_code == 404
+        assert reconciler.run_once(storage) == {"moved": 1, "removed": 1}
+        r = await user.request("GET", f"/{silver}/stray")
+        assert r.status_code == 200 and r.content == b"misplaced bytes"
+        assert r.headers["x-object-meta-kept"] == "yes" and r.headers["x-timestamp"] == ts
+        assert not list((storage.devices).glob(f"*/objects/{part}/{h[-3:]}/{h}/*.data"))
+        assert reconciler.run_once(storage) == {"moved": 0, "removed": 0}
