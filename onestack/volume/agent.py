@@ -273,6 +273,87 @@ class VolumeAgent:
             if snap is not None and snap.status == "deleted":
                 await session.delete(snap)
 
+    # -- backups ----------------------------------------------------------------------------
+    async def _settle_volume(self, volume_id: str, expect: str) -> None:
+        async with self.core.write() as session:
+            volume = await session.get(Volume, volume_id)
+            if volume is not None and volume.status == expect:
+                volume.status = (
+                    states.IN_USE if volume.attach_status == "attached" else states.AVAILABLE
+                )
+
+    async def create_backup(self, ctx: RequestContext | None, backup_id: str) -> None:
+        from onestack.volume.backup import manager as backups
+
+        async def work(backup: Backup) -> dict[str, Any]:
+            async with self.core.read() as session:
+                volume = await session.get(Volume, backup.volume_id)
+                parent = await session.get(Backup, backup.parent_id) if backup.parent_id else None
+            if volume is None:
+                raise RuntimeError(f"volume {backup.volume_id} is gone")
+            driver = self.driver_for(volume.host)
+            async with self._locks.setdefault(volume.id, asyncio.Lock()):
+                return await backups.run_backup(
+                    self, driver, backup, parent.manifest if parent else None
+                )
+
+        def done(backup: Backup, manifest: dict[str, Any]) -> None:
+            backup.status = states.AVAILABLE
+            backup.object_count = manifest.pop("objects")
+            backup.container = manifest["container"]
+            backup.manifest = manifest
+
+        def failed(backup: Backup, exc: Exception) -> None:
+            backup.status = states.ERROR
+            backup.fail_reason = str(exc)[:1000]
+
+        await self._work(Backup, backup_id, "backup", (states.CREATING,), work, done, failed)
+        async with self.core.read() as session:
+            backup = await session.get(Backup, backup_id)
+        if backup is not None:
+            await self._settle_volume(backup.volume_id, states.BACKING_UP)
+
+    async def restore_backup(
+        self, ctx: RequestContext | None, backup_id: str, volume_id: str
+    ) -> None:
+        from onestack.volume.backup import manager as backups
+
+        async def work(volume: Volume) -> None:
+            driver = self.driver_for(volume.host)
+            async with self._locks.setdefault(volume.id, asyncio.Lock()):
+                await backups.restore_into(self, driver, backup_id, volume)
+
+        def done(volume: Volume, _: None) -> None:
+            volume.status = states.AVAILABLE
+
+        def failed(volume: Volume, exc: Exception) -> None:
+            volume.status = states.ERROR_RESTORING
+            volume.fault = str(exc)[:1000]
+
+        await self._work(
+            Volume, volume_id, "restore", (states.RESTORING_BACKUP,), work, done, failed
+        )
+        await self._backup_restored(backup_id)
+
+    async def delete_backup(self, ctx: RequestContext | None, backup_id: str) -> None:
+        from onestack.volume.backup import manager as backups
+
+        async def work(backup: Backup) -> None:
+            await backups.delete_objects(self, backup)
+
+        def done(backup: Backup, _: None) -> None:
+            backup.status = "deleted"
+
+        def failed(backup: Backup, exc: Exception) -> None:
+            backup.status = states.ERROR_DELETING
+            backup.fail_reason = str(exc)[:1000]
+
+        await self._work(Backup, backup_id, "backup-delete", (states.DELETING,), work, done, failed)
+        async with self.core.write() as session:
+            backup = await session.get(Backup, backup_id)
+            if backup is not None and backup.status == "deleted":
+                await session.delete(backup)
+
     # -- images -----------------------------------------------------------------------------
     async def upload_image(
         self, ctx: RequestContext | None, volume_id: str, image_id: str, disk_format: str

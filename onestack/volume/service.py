@@ -9,7 +9,17 @@ from onestack.common.api import create_app
 from onestack.common.errors import nova_format
 from onestack.common.platform import Platform, PlatformValidator
 from onestack.common.service import ServiceSpec
-from onestack.volume.api import actions, attachments, misc, snapshots, types, versions, volumes
+from onestack.volume.api import (
+    actions,
+    attachments,
+    backups,
+    misc,
+    snapshots,
+    transfers,
+    types,
+    versions,
+    volumes,
+)
 from onestack.volume.core import SharedCore
 
 SPEC = ServiceSpec(
@@ -20,7 +30,7 @@ SPEC = ServiceSpec(
     endpoint_suffix="/v3/$(project_id)s",
     catalog_aliases=("volumev3",),
 )
-AREAS = (volumes, actions, snapshots, types, misc, attachments)
+AREAS = (volumes, actions, snapshots, types, misc, attachments, backups, transfers)
 MICROVERSIONS = microversions.MicroversionSpec(
     "volume",
     versions.MIN_VERSION,

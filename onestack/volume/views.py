@@ -8,8 +8,10 @@ from typing import Any
 from onestack.common.microversions import Version
 from onestack.volume.models import (
     Attachment,
+    Backup,
     QosSpecs,
     Snapshot,
+    Transfer,
     Volume,
     VolumeType,
 )
@@ -190,4 +192,68 @@ def attachment(a: Attachment, *, detail: bool = True) -> dict[str, Any]:
                 "connection_info": a.connection_info or {},
             }
         )
+    return body
+
+
+def backup_summary(b: Backup, base: str, project_id: str | None) -> dict[str, Any]:
+    return {"id": b.id, "name": b.name, "links": links(base, "backups", b.id, project_id)}
+
+
+def backup(
+    b: Backup, *, base: str, project_id: str | None, version: Version, has_dependents: bool
+) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "id": b.id,
+        "name": b.name,
+        "description": b.description,
+        "status": b.status,
+        "size": b.size,
+        "object_count": b.object_count,
+        "container": b.container,
+        "availability_zone": b.availability_zone,
+        "created_at": iso(b.created_at),
+        "updated_at": iso(b.updated_at),
+        "data_timestamp": iso(b.data_timestamp),
+        "volume_id": b.volume_id,
+        "snapshot_id": b.snapshot_id,
+        "fail_reason": b.fail_reason,
+        "is_incremental": b.is_incremental,
+        "has_dependent_backups": has_dependents,
+        "links": links(base, "backups", b.id, project_id),
+    }
+    if version >= "3.18":
+        body["os-backup-project-attr:project_id"] = b.project_id
+    if version >= "3.43":
+        body["metadata"] = b.metadata_
+    if version >= "3.51":
+        body["encryption_key_id"] = None
+    if version >= "3.56":
+        body["user_id"] = b.user_id
+    return body
+
+
+def transfer(
+    t: Transfer,
+    *,
+    base: str,
+    project_id: str | None,
+    kind: str,
+    auth_key: str | None = None,
+    version: Version | None = None,
+) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "id": t.id,
+        "name": t.name,
+        "volume_id": t.volume_id,
+        "created_at": iso(t.created_at),
+        "links": links(base, kind, t.id, project_id),
+    }
+    if version is not None and version >= "3.55":
+        body["no_snapshots"] = t.no_snapshots
+    if version is not None and version >= "3.57":
+        body["source_project_id"] = t.project_id
+        body["destination_project_id"] = None
+        body["accepted"] = False
+    if auth_key is not None:
+        body["auth_key"] = auth_key
     return body
