@@ -318,10 +318,8 @@ class VolumeAgent:
     ) -> None:
         from onestack.volume.backup import manager as backups
 
-        async def work(volume: Volume) -> None:
-            driver = self.driver_for(volume.host)
-            async with self._locks.setdefault(volume.id, asyncio.Lock()):
-                await backups.restore_into(self, driver, backup_id, volume)
+        async def work(volume: Volume) -> None:  # _work holds the volume's lock
+            await backups.restore_into(self, self.driver_for(volume.host), backup_id, volume)
 
         def done(volume: Volume, _: None) -> None:
             volume.status = states.AVAILABLE

@@ -112,7 +112,6 @@ async def create(core: VolumeCore, ctx: RequestContext, body: dict[str, Any]) ->
         session.add(att)
         await session.flush()
         await _settle(session, volume)
-        session.expunge(volume)
     if connector:
         return await update(core, ctx, att.id, {"connector": connector})
     return att

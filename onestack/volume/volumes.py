@@ -179,7 +179,7 @@ async def create(
             "Only one of snapshot_id, source_volid, imageRef and backup_id may be given."
         )
     size = parse_size(body["size"]) if body.get("size") is not None else None
-    if size is None and not (snapshot_id or source_volid or backup_id):
+    if size is None and not (snapshot_id or source_volid or backup_id or image_ref):
         raise BadRequest(
             "Invalid input for field/attribute size. Value: None. It must be a positive integer."
         )

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import os
 import shutil
 import zlib
 from pathlib import Path
@@ -29,12 +30,24 @@ def _decompress(data: bytes, algorithm: str) -> bytes:
     return zlib.decompress(data) if algorithm == "zlib" else data
 
 
-def _read_chunks(path: Path, size: int) -> Any:
+def _read_chunk(path: Path, index: int, size: int) -> bytes | None:
+    """Chunk ``index`` of a (sparse) raw file; None when it is all zeros, told by the file's
+    holes (SEEK_DATA) without reading where the file system knows."""
+    offset = index * size
     with path.open("rb") as f:
-        index = 0
-        while block := f.read(size):
-            yield index, block
-            index += 1
+        try:
+            data_at = os.lseek(f.fileno(), offset, os.SEEK_DATA)
+        except OSError:  # ENXIO: only a hole from here to the end
+            return None
+        if data_at >= offset + size:
+            return None
+        f.seek(offset)
+        block = f.read(size)
+    return None if block == bytes(len(block)) else block
+
+
+def _pack(block: bytes, algorithm: str) -> tuple[str, bytes]:
+    return hashlib.sha256(block).hexdigest(), _compress(block, algorithm)
 
 
 async def run_backup(
@@ -57,16 +70,23 @@ async def run_backup(
         old = {c["index"]: c for c in (parent or {}).get("chunks", [])}
         if parent and parent.get("chunk_size") != size:
             old = {}
-        chunks, written = [], 0
-        for index, block in await asyncio.to_thread(lambda: list(_read_chunks(raw, size))):
-            digest = hashlib.sha256(block).hexdigest()
+        chunks: list[dict[str, Any]] = []
+        written = 0
+        total = raw.stat().st_size
+        algorithm = conf.backup_compression_algorithm
+        for index in range((total + size - 1) // size):
+            block = await asyncio.to_thread(_read_chunk, raw, index, size)
+            if block is None:
+                length = min(size, total - index * size)
+                chunks.append({"index": index, "zero": True, "sha256": "zero", "length": length})
+                continue
+            digest, packed = await asyncio.to_thread(_pack, block, algorithm)
             previous = old.get(index)
             if previous is not None and previous["sha256"] == digest:
                 chunks.append(previous)
                 continue
             key = f"backup-{backup.id}/chunk-{index:06d}"
-            algorithm = conf.backup_compression_algorithm
-            await store.put(container, key, await asyncio.to_thread(_compress, block, algorithm))
+            await store.put(container, key, packed)
             chunks.append(
                 {
                     "index": index,
@@ -104,6 +124,8 @@ async def restore_into(
         with raw.open("wb") as f:
             f.truncate(max(manifest.get("size_bytes", 0), volume.size * 1024**3))
             for chunk in manifest.get("chunks", []):
+                if chunk.get("zero"):
+                    continue
                 data = await store.get(manifest["container"], chunk["object"])
                 block = await asyncio.to_thread(_decompress, data, chunk["compression"])
                 if hashlib.sha256(block).hexdigest() != chunk["sha256"]:
@@ -120,5 +142,5 @@ async def delete_objects(agent: VolumeAgent, backup: Backup) -> None:
     store = store_for(agent.core, backup.service)
     own = f"backup-{backup.id}/"
     for chunk in backup.manifest.get("chunks", []):
-        if chunk["object"].startswith(own):
+        if chunk.get("object", "").startswith(own):
             await store.delete(backup.manifest["container"], chunk["object"])
