@@ -27,6 +27,8 @@ def inspect(path: Path, declared: str | None) -> str:
         inspector = fi.detect_file_format(str(path))
     except fi.ImageFormatError as exc:
         raise DriverError(f"Image format could not be inspected: {exc}") from None
+    if inspector is None:
+        raise DriverError("Image format could not be inspected.")
     actual = str(inspector)
     if actual == "raw" or actual not in CONVERTIBLE:
         actual = "raw" if actual in ("raw", "iso", "gpt", "mbr") else actual

@@ -33,8 +33,8 @@ SPEC = ServiceSpec(
 AREAS = (volumes, actions, snapshots, types, misc, attachments, backups, transfers)
 MICROVERSIONS = microversions.MicroversionSpec(
     "volume",
-    versions.MIN_VERSION,
-    versions.MAX_VERSION,
+    microversions.Version.parse(versions.MIN_VERSION),
+    microversions.Version.parse(versions.MAX_VERSION),
     exempt=lambda path: path in ("/", "", "/v3", "/v3/"),
 )
 

@@ -9,7 +9,7 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import Select, delete, exists, func, select
+from sqlalchemy import Select, delete, exists, false, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from onestack.common.context import RequestContext
@@ -207,6 +207,7 @@ async def create(
     admin = core.is_admin(ctx)
     async with core.write() as session:
         source: dict[str, Any] = {}
+        backup: Backup | None = None
         type_ref = body.get("volume_type")
         zone = body.get("availability_zone")
         host = None
@@ -306,7 +307,7 @@ async def create(
         if image is not None:
             for key, value in _image_properties(image).items():
                 session.add(VolumeImageMetadata(volume_id=volume.id, key=key, value=value))
-        if backup_id:
+        if backup is not None:
             backup.status = "restoring"
             backup.restore_volume_id = volume.id
     await core.notify(ctx, "volume.create.start", {"volume_id": volume.id, "size": size})
@@ -402,7 +403,7 @@ async def listing(
             ids = select(VolumeType.id).where((VolumeType.name == value) | (VolumeType.id == value))
             stmt = stmt.where(Volume.volume_type_id.in_(ids))
         elif key == "group_id":
-            stmt = stmt.where(False)
+            stmt = stmt.where(false())  # no groups here
         elif key == "host" and admin:
             stmt = stmt.where(Volume.host.like(f"{value}%"))
         elif key != "host":

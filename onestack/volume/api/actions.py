@@ -93,12 +93,12 @@ async def _image_metadata(core: Any, ctx: Any, volume_id: str, name: str, body: 
                 else:
                     row.value = value
         elif name == "os-unset_image_metadata":
-            key = (body or {}).get("key")
-            row = await session.get(VolumeImageMetadata, (volume_id, key))
+            unset = (body or {}).get("key")
+            row = await session.get(VolumeImageMetadata, (volume_id, unset))
             if row is None:
                 from onestack.common.errors import NotFound
 
-                raise NotFound(f"Glance metadata for volume {volume_id} has no key {key}.")
+                raise NotFound(f"Glance metadata for volume {volume_id} has no key {unset}.")
             await session.delete(row)
             return Response(status_code=200)
         found = (await volumes.image_metadata_of(session, [volume_id]))[volume_id]

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from onestack.common.api import json
+from onestack.common.microversions import Version
 from onestack.volume import transfers, views
 from onestack.volume.api import protected_router
 from onestack.volume.api.common import body_of, caller, root, url_project
+from onestack.volume.models import Transfer
 
 router = protected_router()
 
@@ -16,14 +20,17 @@ router = protected_router()
 def _routes(kind: str) -> APIRouter:
     sub = APIRouter()
 
-    def render(request: Request, t: object, **kw: object) -> dict[str, object]:
+    def render(
+        request: Request, t: Transfer, auth_key: str | None = None, version: Version | None = None
+    ) -> dict[str, Any]:
         return views.transfer(
             t,
             base=root(request),
-            project_id=url_project(request),  # type: ignore[arg-type]
+            project_id=url_project(request),
             kind=kind,
-            **kw,
-        )  # type: ignore[arg-type]
+            auth_key=auth_key,
+            version=version,
+        )
 
     @sub.post(f"/{kind}")
     async def create(request: Request) -> Response:
