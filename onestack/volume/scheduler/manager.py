@@ -33,8 +33,7 @@ class VolumeScheduler:
 
     async def start(self) -> None:
         await SharedCore.start(self.platform)
-        await self._beat()
-        await self.reconcile()
+        await self._beat()  # and a first reconcile
         services.keep_beating(self.core, self._beat, "cinder-scheduler")
         await self.server.start()
 

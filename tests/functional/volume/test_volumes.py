@@ -158,3 +158,31 @@ async def test_snapshot_clone_and_cascade(cloud, client: httpx.AsyncClient, demo
     assert not top.exists() and not (root / f"snapshot-{snap['id']}.qcow2").exists()
     for other in (from_snap, clone):
         await client.delete(f"{demo_api}/volumes/{other['id']}", headers=demo_headers)
+
+
+async def test_fields_by_microversion(client: httpx.AsyncClient, demo_api: str,
+                                      demo_headers: dict[str, str]) -> None:
+    vol = await create_volume(client, demo_api, demo_headers)
+    vol = await wait_for(client, demo_api, demo_headers, "volumes", vol["id"], "available")
+
+    async def shown(version: str) -> dict[str, object]:
+        r = await client.get(f"{demo_api}/volumes/{vol['id']}", headers=mv(demo_headers, version))
+        return dict(r.json()["volume"])
+
+    assert "group_id" not in await shown("3.12") and "group_id" in await shown("3.13")
+    assert "shared_targets" not in await shown("3.47")
+    assert "shared_targets" in await shown("3.48")
+    assert "volume_type_id" not in await shown("3.62")
+    assert (await shown("3.63"))["volume_type_id"]
+    assert "consumes_quota" in await shown("3.65")
+    assert "os-vol-host-attr:host" not in await shown("3.70")  # admin only
+    r = await client.get(f"{demo_api}/volumes", headers=mv(demo_headers, "3.44"),
+                         params={"with_count": "true"})
+    assert "count" not in r.json()
+    r = await client.get(f"{demo_api}/volumes", headers=mv(demo_headers, "3.45"),
+                         params={"with_count": "true"})
+    assert r.json()["count"] >= 1
+    r = await client.get(f"{demo_api}/volumes/summary", headers=mv(demo_headers, "3.36"))
+    summary = r.json()["volume-summary"]
+    assert summary["total_count"] >= 1 and "metadata" in summary
+    await client.delete(f"{demo_api}/volumes/{vol['id']}", headers=demo_headers)
