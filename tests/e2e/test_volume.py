@@ -121,3 +121,43 @@ def test_sdk_block_storage(running_cloud: RunningCloud) -> None:
     conn.block_storage.wait_for_delete(vol, wait=60, interval=0.3)
     zones = list(conn.block_storage.availability_zones())
     assert [z.name for z in zones] == ["nova"]
+
+
+# -- the volume plane as separate processes over RabbitMQ ---------------------------------------
+def test_volume_agent_killed_mid_create_reconciles(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """``onestack up`` (APIs only), ``onestack agent volume-scheduler`` and ``onestack agent
+    volume`` over RabbitMQ; the volume agent is killed (SIGKILL) in the middle of a create and
+    started again: the volume does not stay in creating."""
+    import json
+    import signal
+
+    from tests.e2e.test_compute import Plane
+    from tests.e2e.test_compute import _wait as wait_until
+    from tests.e2e.test_process_model import rabbit_vhost
+
+    slow = json.dumps({"fake": {"driver": "fake", "fake_delay": 30}})
+    fast = json.dumps({"fake": {"driver": "fake"}})
+    with rabbit_vhost() as (transport, _vhost):
+        plane = Plane(tmp_path, transport)
+        try:
+            plane.agent("volume-scheduler", "vs1")
+            agent = plane.agent("volume", "v1", ONESTACK_VOLUME__BACKENDS=slow,
+                                ONESTACK_WORK_LEASE="6")
+            conn = connect(plane.cloud)
+            wait_until(lambda: any(s.binary == "cinder-volume" and s.state == "up"
+                                   for s in conn.block_storage.services()), "cinder-volume up")
+            vol = conn.block_storage.create_volume(size=1, name="killed-mid-create")
+            wait_until(lambda: conn.block_storage.get_volume(vol.id).host, "scheduled")
+            time.sleep(1.0)  # the agent is inside the (30 s) fake create now
+            assert conn.block_storage.get_volume(vol.id).status == "creating"
+            agent.popen.send_signal(signal.SIGKILL)
+            agent.popen.wait()
+            plane.agent("volume", "v1", ONESTACK_VOLUME__BACKENDS=fast, ONESTACK_WORK_LEASE="6")
+            done = wait_until(lambda: conn.block_storage.get_volume(vol.id).status
+                              in ("available", "error") and conn.block_storage.get_volume(vol.id),
+                              "the volume leaves creating", timeout=60)
+            assert done.status in ("available", "error")
+            conn.block_storage.delete_volume(vol)
+            conn.block_storage.wait_for_delete(vol, wait=60, interval=0.3)
+        finally:
+            plane.stop()
