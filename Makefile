@@ -6,7 +6,8 @@ PG_URL ?= postgresql+asyncpg://postgres@127.0.0.1/postgres
 MYSQL_URL ?= mysql+aiomysql://root@127.0.0.1/test
 RABBIT_URL ?= rabbit://guest:guest@127.0.0.1:5672/
 BACKEND_TESTS ?= tests/unit tests/functional/platform tests/functional/common tests/functional/identity \
-	tests/functional/image tests/functional/placement tests/functional/compute tests/functional/network
+	tests/functional/image tests/functional/placement tests/functional/compute tests/functional/network \
+	tests/functional/volume
 
 .PHONY: setup setup-test lock services up test test-fast test-backends tempest lint format bench clean
 

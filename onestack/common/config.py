@@ -378,6 +378,56 @@ class NetworkSettings(BaseModel):
     nova_notify: bool = True
 
 
+class VolumeBackendSettings(BaseModel):
+    """One volume backend (``[volume.backends.NAME]``, Cinder's ``enabled_backends``)."""
+
+    driver: str = Field("file", pattern="^(file|fake|lvm)$", description="file, fake or lvm")
+    volume_backend_name: str | None = Field(None, description="default: the section name")
+    path: Path | None = Field(None, description="file backend directory; default DATA/volumes")
+    volume_format: str = Field("qcow2", pattern="^(qcow2|raw)$")
+    total_capacity_gb: int | None = Field(
+        None, ge=1, description="reported capacity; default the file system's size (fake: 1000)"
+    )
+    max_over_subscription_ratio: float = Field(20.0, ge=1.0)
+    reserved_percentage: int = Field(0, ge=0, le=100)
+    volume_group: str = "onestack-volumes"
+    fake_delay: float = Field(0.0, ge=0, description="seconds each fake driver call takes")
+
+
+class VolumeSettings(BaseModel):
+    """The ``[volume]`` section (Cinder's options under the names operators know)."""
+
+    database_url: DatabaseURL = None
+    policy_file: Path | None = None
+    backends: dict[str, VolumeBackendSettings] = Field(
+        default_factory=lambda: {"file": VolumeBackendSettings()}
+    )
+    default_volume_type: str = "__DEFAULT__"
+    storage_availability_zone: str = "nova"
+    default_availability_zone: str | None = None
+    allow_availability_zone_fallback: bool = False
+    report_interval: float = Field(10.0, gt=0)
+    service_down_time: float = Field(60.0, gt=0)
+    osapi_max_limit: int = Field(1000, ge=1)
+    image_conversion_dir: Path | None = Field(None, description="default DATA/volume-conversion")
+    quotas: dict[str, int] = Field(
+        default_factory=lambda: {
+            "volumes": 10,
+            "snapshots": 10,
+            "gigabytes": 1000,
+            "backups": 10,
+            "backup_gigabytes": 1000,
+            "groups": 10,
+            "per_volume_gigabytes": -1,
+        }
+    )
+    backup_driver: str = Field("posix", pattern="^(posix|swift)$")
+    backup_posix_path: Path | None = Field(None, description="default DATA/volume-backups")
+    backup_swift_container: str = "volumebackups"
+    backup_chunk_size: int = Field(32 * 1024 * 1024, ge=65536, description="bytes per object")
+    backup_compression_algorithm: str = Field("zlib", pattern="^(zlib|none)$")
+
+
 class ObjectSettings(BaseModel):
     """The ``[object]`` section (Swift's options under the names operators know)."""
 
@@ -435,7 +485,15 @@ class Settings(BaseSettings):
         None, description="base URL clients use; default http://HOST:PORT"
     )
     region: str = "RegionOne"
-    services: list[str] = ["identity", "image", "placement", "network", "compute", "object"]
+    services: list[str] = [
+        "identity",
+        "image",
+        "placement",
+        "network",
+        "compute",
+        "object",
+        "volume",
+    ]
     remote_services: dict[str, str] = Field(
         default_factory=dict,
         validate_default=True,
@@ -481,6 +539,7 @@ class Settings(BaseSettings):
     compute: ComputeSettings = Field(default_factory=ComputeSettings)
     network: NetworkSettings = Field(default_factory=NetworkSettings)
     object: ObjectSettings = Field(default_factory=ObjectSettings)
+    volume: VolumeSettings = Field(default_factory=VolumeSettings)
 
     _toml_file: Path | None = None
 

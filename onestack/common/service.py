@@ -20,6 +20,8 @@ class ServiceSpec:
     catalog_type: str  # "identity"
     catalog_name: str  # "keystone"
     endpoint_suffix: str = ""  # appended to base URL + prefix in the catalog, e.g. "/v2.1"
+    #: more catalog types for the same endpoint (Cinder: block-storage and volumev3)
+    catalog_aliases: tuple[str, ...] = ()
 
 
 class RunnableService(Protocol):
@@ -49,6 +51,7 @@ SERVICES: dict[str, str] = {
     "network": "onestack.network.service:NetworkService",
     "compute": "onestack.compute.service:ComputeService",
     "object": "onestack.object.service:ObjectService",
+    "volume": "onestack.volume.service:VolumeService",
 }
 
 #: Services another service cannot work without (it calls their APIs from the start).

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterable
+from dataclasses import replace
 from pathlib import Path
 
 from sqlalchemy import select
@@ -118,6 +119,8 @@ async def bootstrap(
         for spec in services:
             base = base_urls.get(spec.name, settings.base_url).rstrip("/")
             await _catalog_entry(s, spec, base, settings.region)
+            for alias in spec.catalog_aliases:
+                await _catalog_entry(s, replace(spec, catalog_type=alias), base, settings.region)
     return {
         "admin_project_id": projects["admin"],
         "admin_user_id": admin,

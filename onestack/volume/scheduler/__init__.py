@@ -1,0 +1,1 @@
+"""The volume scheduler: capacity, availability zone and type filters, capacity weigher."""
