@@ -64,6 +64,8 @@ class HostCache:
         self._by_host: dict[str, list[dict[str, Any]]] = {}
         self._state_at = -1e9
         self._generation = -1
+        self._rows: dict[str, tuple[Any, ...]] | None = None
+        self._rows_key: tuple[float, str] = (0.0, "")
 
     async def _refresh_states(self, session: AsyncSession) -> None:
         self._services = {
@@ -110,26 +112,52 @@ class HostCache:
         """Host states of ``providers`` (resource provider uuids) that are compute nodes.
         Service health and aggregates are re-read when ``generation`` moved (this process
         changed them) or after ``state_ttl`` seconds (another process may have)."""
-        if time.monotonic() - self._loaded > self.ttl or any(
-            p not in self._nodes for p in providers
-        ):
+        wanted = set(providers)
+        if time.monotonic() - self._loaded > self.ttl or not wanted <= self._nodes.keys():
             await self._refresh(session)
+            self._rows = None
         stale = generation != self._generation or time.monotonic() - self._state_at > (
             self.state_ttl
         )
-        if stale or any(
-            self._nodes[p][0] not in self._services for p in providers if p in self._nodes
+        if (
+            stale
+            or not {self._nodes[p][0] for p in wanted if p in self._nodes} <= self._services.keys()
         ):
             await self._refresh_states(session)
             self._generation = generation
-        services, by_host = self._services, self._by_host
+            self._rows = None
+        rows = self._host_rows(down_time, default_zone)
         now = utcnow()
         states: dict[str, HostState] = {}
         for uuid in providers:
-            node = self._nodes.get(uuid)
-            if node is None:
+            row = rows.get(uuid)
+            if row is None:
                 continue
-            host, nodename, hv_type, cpu_info, traits = node
+            host, nodename, hv_type, cpu_info, traits, enabled, up_until, zone, aggs = row
+            states[uuid] = HostState(
+                host,
+                nodename,
+                uuid,
+                enabled,
+                up_until is not None and now <= up_until,
+                zone,
+                aggs,
+                hv_type,
+                cpu_info,
+                traits,
+            )
+        return states
+
+    def _host_rows(self, down_time: float, default_zone: str) -> dict[str, tuple[Any, ...]]:
+        """What a host state needs of each node, worked out once per refresh: a decision
+        among 1,000 hosts then only compares the time with each service's deadline."""
+        key = (down_time, default_zone)
+        if self._rows is not None and self._rows_key == key:
+            return self._rows
+        services, by_host = self._services, self._by_host
+        limit = dt.timedelta(seconds=down_time)
+        rows: dict[str, tuple[Any, ...]] = {}
+        for uuid, (host, nodename, hv_type, cpu_info, traits) in self._nodes.items():
             service = services.get(host)
             aggs = by_host.get(host, [])
             zone = next(
@@ -140,22 +168,12 @@ class HostCache:
                 ),
                 default_zone,
             )
-            up = bool(
-                service
-                and not service[1]
-                and service[2] is not None
-                and (now - service[2]).total_seconds() <= down_time
+            up_until = (
+                service[2] + limit
+                if service and not service[1] and service[2] is not None
+                else None
             )
-            states[uuid] = HostState(
-                host=host,
-                nodename=nodename,
-                uuid=uuid,
-                enabled=bool(service and not service[0]),
-                up=up,
-                availability_zone=zone,
-                aggregates=aggs,
-                hypervisor_type=hv_type,
-                cpu_info=cpu_info,
-                traits=traits,
-            )
-        return states
+            enabled = bool(service and not service[0])
+            rows[uuid] = (host, nodename, hv_type, cpu_info, traits, enabled, up_until, zone, aggs)
+        self._rows, self._rows_key = rows, key
+        return rows

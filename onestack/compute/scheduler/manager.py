@@ -37,11 +37,14 @@ class NoValidHost(APIError):
     default_message = "No valid host was found. "
 
 
-def _free(summary: dict[str, Any], rc: str) -> float:
-    res = (summary.get("resources") or {}).get(rc)
-    if not res:
-        return 0.0
-    return float(res.get("capacity", 0)) - float(res.get("used", 0))
+def _free(summary: dict[str, Any]) -> tuple[float, float, float]:
+    """Free RAM (MB), VCPUs and disk (GB) of a provider summary."""
+    res = summary.get("resources") or {}
+    out = []
+    for rc in ("MEMORY_MB", "VCPU", "DISK_GB"):
+        r = res.get(rc)
+        out.append(float(r.get("capacity", 0)) - float(r.get("used", 0)) if r else 0.0)
+    return out[0], out[1], out[2]
 
 
 def required_traits(flavor: dict[str, Any], image_props: dict[str, Any]) -> list[str]:
@@ -157,7 +160,7 @@ class Scheduler:
         )
         started = time.perf_counter()
         requests = answer.get("allocation_requests") or []
-        providers = sorted({rp for r in requests for rp in (r.get("allocations") or {})})
+        providers = list(dict.fromkeys(rp for r in requests for rp in (r.get("allocations") or {})))
         async with self.core.read() as session:
             states = await self.hosts.load(
                 session,
@@ -168,16 +171,13 @@ class Scheduler:
             )
         summaries = answer.get("provider_summaries") or {}
         candidates: list[HostState] = []
-        for request in answer.get("allocation_requests") or []:
+        for request in requests:
             allocations = request.get("allocations") or {}
             root = next((rp for rp in allocations if rp in states), None)
             if root is None:
                 continue
             host = states[root]
-            summary = summaries.get(root) or {}
-            host.free_ram_mb = _free(summary, "MEMORY_MB")
-            host.free_vcpus = _free(summary, "VCPU")
-            host.free_disk_gb = _free(summary, "DISK_GB")
+            host.free_ram_mb, host.free_vcpus, host.free_disk_gb = _free(summaries.get(root) or {})
             host.allocation = {"allocations": allocations}
             candidates.append(host)
         context = await self._context(spec)

@@ -4,6 +4,7 @@ their multipliers; the best host comes first."""
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from operator import attrgetter
 from typing import Any
 
 from onestack.compute.scheduler.host_state import HostState
@@ -32,6 +33,14 @@ WEIGHERS: dict[str, Weigher] = {
     "soft_anti_affinity": _soft_anti_affinity,
 }
 
+#: Weighers that only read one attribute of the host: read in C, not through a call per host.
+_ATTRIBUTE = {
+    "ram": attrgetter("free_ram_mb"),
+    "cpu": attrgetter("free_vcpus"),
+    "disk": attrgetter("free_disk_gb"),
+    "io_ops": attrgetter("num_io_ops"),
+}
+
 
 def weigh(
     hosts: list[HostState],
@@ -52,11 +61,12 @@ def weigh(
             continue
         if name == "soft_anti_affinity" and policy != "soft-anti-affinity":
             continue
-        raw = [weigher(h, spec, ctx) for h in hosts]
+        fast = _ATTRIBUTE.get(name)
+        raw = list(map(fast, hosts)) if fast else [weigher(h, spec, ctx) for h in hosts]
         low, high = min(raw), max(raw)
         if high == low:
             continue
-        for i, value in enumerate(raw):
-            totals[i] += multiplier * (value - low) / (high - low)
+        scale = multiplier / (high - low)
+        totals = [t + (v - low) * scale for t, v in zip(totals, raw, strict=True)]
     order = sorted(range(len(hosts)), key=lambda i: -totals[i])
     return [hosts[i] for i in order]
