@@ -9,6 +9,13 @@ async def _public(net: Net) -> dict:
     return (await net.get("/networks?name=public"))["networks"][0]
 
 
+async def _free_public_ip(admin: Net, public: dict) -> str:
+    """An address of the public subnet no port holds (other tests take random ones)."""
+    ports = (await admin.get(f"/ports?network_id={public['id']}"))["ports"]
+    used = {ip["ip_address"] for p in ports for ip in p["fixed_ips"]}
+    return next(a for a in (f"172.24.4.{n}" for n in range(70, 250)) if a not in used)
+
+
 async def test_router_gateway_interfaces_and_fips(admin: Net, demo: Net, other: Net) -> None:
     public = await _public(demo)
     net = await demo.network()
@@ -106,14 +113,15 @@ async def test_interface_by_port_and_snat(admin: Net, demo: Net) -> None:
                            {"port_id": port["id"]})
     assert iface["port_id"] == port["id"]
     assert (await demo.get(f"/ports/{port['id']}"))["port"]["device_id"] == router["id"]
+    address = await _free_public_ip(admin, public)
     await demo.error("PUT", f"/routers/{router['id']}", 403, {"router": {
         "external_gateway_info": {"network_id": public["id"], "enable_snat": False,
-                                  "external_fixed_ips": [{"ip_address": "172.24.4.77"}]}}})
+                                  "external_fixed_ips": [{"ip_address": address}]}}})
     gw = (await admin.put(f"/routers/{router['id']}", {"router": {"external_gateway_info": {
         "network_id": public["id"], "enable_snat": False,
-        "external_fixed_ips": [{"ip_address": "172.24.4.77"}]}}}))["router"]
+        "external_fixed_ips": [{"ip_address": address}]}}}))["router"]
     assert gw["external_gateway_info"]["enable_snat"] is False
-    assert gw["external_gateway_info"]["external_fixed_ips"][0]["ip_address"] == "172.24.4.77"
+    assert gw["external_gateway_info"]["external_fixed_ips"][0]["ip_address"] == address
     await demo.put(f"/routers/{router['id']}/remove_router_interface", {"port_id": port["id"]})
     await demo.delete(f"/routers/{router['id']}")
     await demo.delete(f"/networks/{net['id']}")
