@@ -12,6 +12,7 @@ import contextlib
 import logging
 import os
 import platform
+import signal
 import tempfile
 from pathlib import Path
 
@@ -42,7 +43,9 @@ async def probe(kernel: Path, ramdisk: Path, timeout: float = PROBE_TIMEOUT) -> 
     """Does the probe guest reach its /init under KVM within ``timeout`` s?"""
     with tempfile.TemporaryDirectory(prefix="onestack-kvm-probe-") as tmp:
         log = Path(tmp) / "console.log"
+        # ``timeout`` bounds the probe even if this process dies before its ``finally``
         proc = await asyncio.create_subprocess_exec(
+            "timeout", "-s", "KILL", str(int(timeout) + 5),
             "qemu-system-x86_64", "-M", "pc", "-accel", "kvm", "-cpu", "host", "-m", "128",
             "-nodefaults", "-no-user-config", "-display", "none", "-serial", f"file:{log}",
             "-kernel", str(kernel), "-initrd", str(ramdisk), "-append", "console=ttyS0 quiet",
@@ -60,8 +63,9 @@ async def probe(kernel: Path, ramdisk: Path, timeout: float = PROBE_TIMEOUT) -> 
                 await asyncio.sleep(0.2)
             return False
         finally:
-            if proc.returncode is None:
-                proc.kill()
+            if proc.returncode is None:  # its own session: the group holds timeout and QEMU
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
             await proc.wait()
 
 
