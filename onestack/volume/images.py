@@ -9,6 +9,7 @@ import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from onestack.common.disk_format import UnsafeImage, inspect_file
 from onestack.volume.drivers import DriverError, Location, VolumeDriver
 
 if TYPE_CHECKING:
@@ -21,21 +22,10 @@ CONVERTIBLE = {"raw", "qcow2", "vmdk", "vdi", "vhd", "vhdx", "qed"}
 
 def inspect(path: Path, declared: str | None) -> str:
     """The image file's real format, refused when unsafe or not what Glance was told."""
-    from oslo_utils.imageutils import format_inspector as fi
-
     try:
-        inspector = fi.detect_file_format(str(path))
-    except fi.ImageFormatError as exc:
-        raise DriverError(f"Image format could not be inspected: {exc}") from None
-    if inspector is None:
-        raise DriverError("Image format could not be inspected.")
-    actual = str(inspector)
-    if actual == "raw" or actual not in CONVERTIBLE:
-        actual = "raw" if actual in ("raw", "iso", "gpt", "mbr") else actual
-    try:
-        inspector.safety_check()
-    except fi.SafetyCheckFailed as exc:
-        raise DriverError(f"Image {path.name} failed the safety check: {exc}") from None
+        actual = inspect_file(path)
+    except UnsafeImage as exc:
+        raise DriverError(f"Image {path.name} was refused: {exc}.") from None
     if actual not in CONVERTIBLE:
         raise DriverError(f"Image format {actual} cannot be converted to a volume.")
     if declared and declared in CONVERTIBLE and declared != actual:

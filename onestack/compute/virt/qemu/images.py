@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+from onestack.common.disk_format import UnsafeImage, inspect_file
 from onestack.compute.virt.driver import VirtError
 
 #: (image id) -> (the image's record, its bytes)
@@ -37,18 +38,12 @@ def verify(meta: dict[str, Any], data: bytes) -> None:
 
 def inspect(path: Path) -> str:
     """The disk format of ``path`` (raw or qcow2), after the inspector's safety checks."""
-    from oslo_utils.imageutils import format_inspector as fi  # only when an image arrives
-
     try:
-        found = fi.detect_file_format(str(path))
-        if found is None:
-            raise ValueError("no format recognised")
-        found.safety_check()
-    except Exception as exc:
-        raise VirtError(f"the image at {path} failed inspection: {exc}") from exc
-    name = "raw" if found.NAME in ("raw", "gpt", "iso", "mbr") else found.NAME
+        name = inspect_file(path)
+    except UnsafeImage as exc:
+        raise VirtError(f"the image at {path} failed inspection: {exc}") from None
     if name not in ALLOWED:
-        raise VirtError(f"disk format {found.NAME} is not supported by the QEMU driver")
+        raise VirtError(f"disk format {name} is not supported by the QEMU driver")
     return name
 
 
