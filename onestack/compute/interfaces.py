@@ -15,6 +15,11 @@ if TYPE_CHECKING:
 async def attach(ep: HostEndpoint, instance_uuid: str, request: dict[str, Any]) -> dict[str, Any]:
     """The port's entry of the network info; a port made here is deleted again (a user's
     unbound) when the driver cannot plug it."""
+    async with ep.network.guard(instance_uuid):
+        return await _attach(ep, instance_uuid, request)
+
+
+async def _attach(ep: HostEndpoint, instance_uuid: str, request: dict[str, Any]) -> dict[str, Any]:
     async with ep.core.read() as session:
         instance = await instances.load(session, instance_uuid)
     api = ep.network.api
@@ -36,6 +41,11 @@ async def attach(ep: HostEndpoint, instance_uuid: str, request: dict[str, Any]) 
 
 
 async def detach(ep: HostEndpoint, instance_uuid: str, port_id: str) -> None:
+    async with ep.network.guard(instance_uuid):
+        await _detach(ep, instance_uuid, port_id)
+
+
+async def _detach(ep: HostEndpoint, instance_uuid: str, port_id: str) -> None:
     async with ep.core.read() as session:
         instance = await instances.load(session, instance_uuid)
     entries = {p["id"]: p for p in network.cached(instance)}

@@ -13,9 +13,11 @@ the user gave. The result, ``network_info``, is cached on the instance
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
 import logging
 import re
+from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -547,6 +549,19 @@ class HostNetworking:
         self.host = host
         self.api = NetworkAPI(core)
         self.events = VifEvents()
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    @contextlib.asynccontextmanager
+    async def guard(self, instance_uuid: str) -> AsyncIterator[None]:
+        """One change of an instance's ports and info cache at a time on this host: a refresh
+        that read the ports before a detach must not write them back after it."""
+        lock = self._locks.setdefault(instance_uuid, asyncio.Lock())
+        try:
+            async with lock:
+                yield
+        finally:
+            if not lock.locked() and self._locks.get(instance_uuid) is lock:
+                del self._locks[instance_uuid]
 
     def _wanted(self, instance: Instance) -> bool:
         wanted = (instance.request_spec or {}).get("networks") or {}
@@ -561,11 +576,12 @@ class HostNetworking:
         await self.api.deallocate(instance)  # what an interrupted attempt left (idempotent)
         active_before = await self._active_user_ports(instance)
         try:
-            info = await self.api.allocate(instance, self.host)
+            async with self.guard(instance.uuid):
+                info = await self.api.allocate(instance, self.host)
+                await save_cache(self.core, instance.uuid, info)
         except Exception:
             self.events.done(instance.uuid)
             raise
-        await save_cache(self.core, instance.uuid, info)
         return info, [p["id"] for p in info if p["id"] not in active_before]
 
     async def _active_user_ports(self, instance: Instance) -> set[str]:
@@ -602,11 +618,12 @@ class HostNetworking:
         self.events.done(instance.uuid, abort=f"the ports of {instance.uuid} were released")
         if not self.api.available() or not (self._wanted(instance) or cached(instance)):
             return  # never had a port: no call to the Networking service
-        try:
-            await self.api.deallocate(instance)
-        except Exception:
-            LOG.warning("could not release the ports of %s", instance.uuid, exc_info=True)
-        await save_cache(self.core, instance.uuid, [])
+        async with self.guard(instance.uuid):
+            try:
+                await self.api.deallocate(instance)
+            except Exception:
+                LOG.warning("could not release the ports of %s", instance.uuid, exc_info=True)
+            await save_cache(self.core, instance.uuid, [])
 
     async def rebind(self, instance: Instance, host: str | None = None) -> list[dict[str, Any]]:
         """After a move to this host: the instance's ports bound here (``host=""``: unbound,
@@ -629,10 +646,13 @@ class HostNetworking:
         """Read the instance's ports again into its info cache (``network-changed``)."""
         from onestack.compute import instances
 
-        async with self.core.read() as session:
-            instance = await instances.load(session, instance_uuid)
-        info = await self.api.network_info(instance_uuid, preserved(instance), port_tags(instance))
-        await save_cache(self.core, instance_uuid, info)
+        async with self.guard(instance_uuid):
+            async with self.core.read() as session:
+                instance = await instances.load(session, instance_uuid)
+            info = await self.api.network_info(
+                instance_uuid, preserved(instance), port_tags(instance)
+            )
+            await save_cache(self.core, instance_uuid, info)
         return info
 
     async def external_events(self, events: list[dict[str, Any]]) -> None:

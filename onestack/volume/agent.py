@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import delete
+from sqlalchemy.ext.asyncio import async_object_session
 
 from onestack.common.context import RequestContext
 from onestack.common.db import utcnow
@@ -277,10 +278,8 @@ class VolumeAgent:
     async def _settle_volume(self, volume_id: str, expect: str) -> None:
         async with self.core.write() as session:
             volume = await session.get(Volume, volume_id)
-            if volume is not None and volume.status == expect:
-                volume.status = (
-                    states.IN_USE if volume.attach_status == "attached" else states.AVAILABLE
-                )
+            if volume is not None:
+                _settle(volume, expect)
 
     async def create_backup(self, ctx: RequestContext | None, backup_id: str) -> None:
         from onestack.volume.backup import manager as backups
@@ -297,11 +296,16 @@ class VolumeAgent:
                     self, driver, backup, parent.manifest if parent else None
                 )
 
-        def done(backup: Backup, manifest: dict[str, Any]) -> None:
+        async def done(backup: Backup, manifest: dict[str, Any]) -> None:
             backup.status = states.AVAILABLE
             backup.object_count = manifest.pop("objects")
             backup.container = manifest["container"]
             backup.manifest = manifest
+            # the volume is free again in the same transaction that shows the backup available
+            session = async_object_session(backup)
+            volume = await session.get(Volume, backup.volume_id) if session else None
+            if volume is not None:
+                _settle(volume, states.BACKING_UP)
 
         def failed(backup: Backup, exc: Exception) -> None:
             backup.status = states.ERROR
@@ -404,3 +408,9 @@ class VolumeAgent:
         )
         path.mkdir(parents=True, exist_ok=True)
         return Path(tempfile.mkdtemp(dir=path))
+
+
+def _settle(volume: Volume, expect: str) -> None:
+    """A volume in status ``expect`` back to in-use or available, as its attachments say."""
+    if volume.status == expect:
+        volume.status = states.IN_USE if volume.attach_status == "attached" else states.AVAILABLE
