@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import selectors
+import signal
+import socket
 import subprocess
 import sys
 import time
@@ -50,16 +54,101 @@ class RunningCloud:
         return json.loads(proc.stdout) if parse and proc.stdout.strip() else proc.stdout
 
 
-def run_cli(cmd: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+def run_cli(cmd: list[str], env: dict[str, str], timeout: float = 180
+            ) -> subprocess.CompletedProcess[str]:
     """Run a client command with stdin on a terminal, as typed (otherwise ``openstack image
-    create`` reads image data from stdin)."""
+    create`` reads image data from stdin). ``openstack`` runs forked from the session's
+    warmed-up client process (tests/e2e/cli_zygote.py), other commands as processes."""
     master, tty = os.openpty()
     try:
-        return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=180,
+        if Path(cmd[0]).name == "openstack" and _ZYGOTE.socket is not None:
+            return _ZYGOTE.run(cmd, env, tty, timeout)
+        return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout,
                               stdin=tty)
     finally:
         os.close(master)
         os.close(tty)
+
+
+class _Zygote:
+    """The session's ``openstack`` fork server (started by the ``cli_zygote`` fixture)."""
+
+    def __init__(self) -> None:
+        self.socket: Path | None = None
+
+    def run(self, cmd: list[str], env: dict[str, str], stdin: int, timeout: float
+            ) -> subprocess.CompletedProcess[str]:
+        out_r, out_w = os.pipe()
+        err_r, err_w = os.pipe()
+        conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        pid = None
+        try:
+            conn.connect(str(self.socket))
+            request = {"argv": cmd[1:], "env": env, "cwd": os.getcwd()}
+            socket.send_fds(conn, [json.dumps(request).encode() + b"\n"],
+                            [stdin, out_w, err_w])
+            os.close(out_w)
+            os.close(err_w)
+            out_w = err_w = -1
+            chunks: dict[int, list[bytes]] = {out_r: [], err_r: []}
+            answers = b""
+            deadline = time.monotonic() + timeout
+            with selectors.DefaultSelector() as sel:
+                sel.register(out_r, selectors.EVENT_READ)
+                sel.register(err_r, selectors.EVENT_READ)
+                sel.register(conn, selectors.EVENT_READ)
+                while len(sel.get_map()) > 0:
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        raise subprocess.TimeoutExpired(cmd, timeout)
+                    for key, _ in sel.select(left):
+                        if key.fileobj is conn:
+                            data = conn.recv(65536)
+                            answers += data
+                            for line in answers.splitlines():
+                                pid = json.loads(line).get("pid", pid)
+                        else:
+                            data = os.read(key.fd, 65536)
+                            chunks[key.fd].append(data)
+                        if not data:
+                            sel.unregister(key.fileobj)
+            status = None
+            for line in answers.splitlines():
+                status = json.loads(line).get("status", status)
+            if status is None:
+                raise AssertionError(f"the CLI child of {cmd[1:]} died without a status")
+            pid = None
+            return subprocess.CompletedProcess(
+                cmd, status, b"".join(chunks[out_r]).decode(errors="replace"),
+                b"".join(chunks[err_r]).decode(errors="replace"))
+        finally:
+            if pid is not None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+            for fd in (out_r, err_r, out_w, err_w):
+                if fd >= 0:
+                    os.close(fd)
+            conn.close()
+
+
+_ZYGOTE = _Zygote()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def cli_zygote(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Start the ``openstack`` fork server once for the session."""
+    path = tmp_path_factory.mktemp("cli") / "openstack.sock"
+    proc = subprocess.Popen([sys.executable, str(Path(__file__).with_name("cli_zygote.py")),
+                             str(path)], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    if proc.stdout.readline().strip() != "ready":
+        proc.kill()
+        raise RuntimeError("the openstack CLI fork server did not start")
+    _ZYGOTE.socket = path
+    yield
+    _ZYGOTE.socket = None
+    proc.kill()
+    proc.wait()
 
 
 def image_of(image_url: str, token: str, image_id: str) -> dict[str, Any]:

@@ -4,14 +4,13 @@ real ``openstack`` CLI against a real ``onestack up``."""
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-from tests.e2e.conftest import BIN, RunningCloud
+from tests.e2e.conftest import BIN, RunningCloud, run_cli
 
 pytestmark = pytest.mark.e2e
 
@@ -25,13 +24,7 @@ def osc_as(cloud: RunningCloud, tmp_path: Path, auth: dict[str, Any], *args: str
     path = tmp_path / "clouds.yaml"
     path.write_text(yaml.safe_dump({"clouds": {"custom": entry}}))
     env = {**cloud.env(), "OS_CLIENT_CONFIG_FILE": str(path)}
-    proc = subprocess.run(
-        [str(BIN / "openstack"), "--os-cloud", "custom", *args, "-f", "json"],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-    )
+    proc = run_cli([str(BIN / "openstack"), "--os-cloud", "custom", *args, "-f", "json"], env)
     assert proc.returncode == 0, proc.stderr
     return json.loads(proc.stdout)
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import yaml
 
-from tests.e2e.conftest import BIN, RunningCloud
+from tests.e2e.conftest import BIN, RunningCloud, run_cli
 
 
 def unique(prefix: str) -> str:
@@ -44,13 +44,7 @@ def osc_as(
         )
     )
     env = {**cloud.env(), "OS_CLIENT_CONFIG_FILE": str(config)}
-    return subprocess.run(
-        [str(BIN / "openstack"), "--os-cloud", "me", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-    )
+    return run_cli([str(BIN / "openstack"), "--os-cloud", "me", *args], env)
 
 
 def test_project_lifecycle(running_cloud: RunningCloud) -> None:
