@@ -235,3 +235,16 @@ def recon(data_dir: DataDir = None) -> None:
         console.print("no daemon has reported yet")
         return
     typer.echo(json.dumps(data, indent=1, sort_keys=True))
+
+
+def serve_node(settings, node: int) -> None:  # type: ignore[no-untyped-def]
+    """``onestack serve object --node N``: object node N until SIGINT / SIGTERM."""
+    from onestack.common.logs import setup_logging
+    from onestack.object.servers.node import serve
+
+    setup_logging(settings.log_level, settings.log_format, settings.access_log)
+    try:
+        serve(settings.data_dir, node, policies=len(settings.object.storage_policies))
+    except ValueError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 import mimetypes
 import secrets
 import time
@@ -39,6 +40,7 @@ CHUNK = 1 << 16
 EXPIRING_ACCOUNT = ".expiring_objects"
 EXPIRING_DIVISOR = 86400
 VERSION_SYSMETA = "X-Object-Sysmeta-Version-Id"  # object_versioning.SYSMETA
+LOG = logging.getLogger(__name__)
 
 
 class _Sink:
@@ -48,18 +50,30 @@ class _Sink:
 
     BLOCK = 1 << 20
 
-    def __init__(self, digest: Any, writers: list[disk.DiskWriter]):
+    def __init__(self, digest: Any, writers: list[Any]):
         self.digest = digest
         self.writers = writers
         self.buffer: list[bytes] = []
         self.buffered = 0
         self.pending: asyncio.Future[None] | None = None
+        #: replicas whose writes failed (a full disk, an object node gone): left out
+        self.failed: list[Any] = []
 
     def _absorb(self, chunks: list[bytes]) -> None:
         for chunk in chunks:
             self.digest.update(chunk)
         for w in self.writers:
-            w.write_chunks(chunks)
+            if w in self.failed:
+                continue
+            try:
+                w.write_chunks(chunks)
+            except OSError:
+                LOG.warning("write failed on %s", w.dev["device"], exc_info=True)
+                self.failed.append(w)
+
+    @property
+    def writing(self) -> list[Any]:
+        return [w for w in self.writers if w not in self.failed]
 
     async def take(self, chunk: bytes) -> None:
         self.buffer.append(chunk)
@@ -461,7 +475,7 @@ class ObjectController(Controller):
                 "Content-Length": str(size),
                 "ETag": actual,
             }
-            done = await self.storage.commit(writers, ts, metadata)
+            done = await self.storage.commit(sink.writing, ts, metadata)
         finally:
             for w in writers:
                 w.close()
