@@ -44,9 +44,10 @@ LOG = logging.getLogger(__name__)
 
 
 class _Sink:
-    """Hashes and writes a body: small bodies right here; large ones in 1 MiB blocks in a
-    worker thread (hashlib and os.write release the GIL), one block in flight while the next
-    arrives, so a large upload is not bound to one core doing everything in turn."""
+    """Hashes and writes a body: small bodies right here; large ones in 1 MiB blocks, each
+    hashed in one worker thread while another writes it (hashlib and os.writev release the
+    GIL), one block in flight while the next arrives: a large upload is bound by the slowest
+    of receiving, MD5 and the disk, not by their sum."""
 
     BLOCK = 1 << 20
 
@@ -55,13 +56,19 @@ class _Sink:
         self.writers = writers
         self.buffer: list[bytes] = []
         self.buffered = 0
-        self.pending: asyncio.Future[None] | None = None
+        self.pending: asyncio.Future[Any] | None = None
         #: replicas whose writes failed (a full disk, an object node gone): left out
         self.failed: list[Any] = []
 
     def _absorb(self, chunks: list[bytes]) -> None:
+        self._hash(chunks)
+        self._write(chunks)
+
+    def _hash(self, chunks: list[bytes]) -> None:
         for chunk in chunks:
             self.digest.update(chunk)
+
+    def _write(self, chunks: list[bytes]) -> None:
         for w in self.writers:
             if w in self.failed:
                 continue
@@ -85,7 +92,11 @@ class _Sink:
         chunks = self.buffer  # written as they came (one writev), never joined: no copy
         self.buffer, self.buffered = [], 0
         await self.drain()
-        self.pending = asyncio.get_running_loop().run_in_executor(None, self._absorb, chunks)
+        loop = asyncio.get_running_loop()
+        self.pending = asyncio.gather(
+            loop.run_in_executor(None, self._hash, chunks),
+            loop.run_in_executor(None, self._write, chunks),
+        )
 
     async def flush(self) -> None:
         """The rest: written here when the whole body was small (no thread hop)."""
