@@ -127,3 +127,8 @@ def test_put_and_get_through_the_proxy_reach_both_nodes(two_nodes, tmp_path: Pat
             if status == 201:
                 assert http.get(f"{url}/c/late-{i}").content == b"late %d" % i
         assert len(data_files(data_dir, 1)) == on_one + statuses.count(201)
+        # no node left: a read is a 503 (nobody could be asked), not a 404; so is a write
+        stop(nodes[1])
+        assert http.get(f"{url}/c/late-1").status_code == 503
+        assert http.put(f"{url}/c/nowhere", content=b"x").status_code == 503
+        assert http.get(f"{url}/c", params={"format": "json"}).status_code == 200

@@ -192,7 +192,12 @@ class ObjectController(Controller):
 
     # -- reading ---------------------------------------------------------------------------
     def find(self, account: str, container: str, obj: str) -> Found | None:
-        state, _node = self.storage.object_state(account, container, obj)
+        from onestack.object.proxy.storage import Unreachable
+
+        try:
+            state, _node = self.storage.object_state(account, container, obj, strict=True)
+        except Unreachable:
+            raise HTTPError(503) from None
         if not state.exists or state.metadata is None:
             return None
         delete_at = state.metadata.get("X-Delete-At")

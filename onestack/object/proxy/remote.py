@@ -107,12 +107,12 @@ class RemoteFile:
 
 def read_state(
     nodes: Nodes, node: dict[str, Any], folder: str, part: int, name_hash: str
-) -> disk.ObjectState | None:
-    """The node's newest version of the object; None if it was corrupt (now quarantined)."""
+) -> disk.ObjectState:
+    """The node's newest version of the object (none if it was corrupt: now quarantined)."""
     where = _where(node, folder, part, name_hash)
     data = orjson.loads(nodes.request(node, "GET", f"/state/{where}").content)
     if data.get("quarantined"):
-        return None
+        return disk.ObjectState()
     name = data["data_file"]
     return disk.ObjectState(
         timestamp=data["timestamp"],

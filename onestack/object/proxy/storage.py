@@ -32,6 +32,10 @@ Node = dict[str, Any]
 INFO_TTL = 10.0
 
 
+class Unreachable(OSError):
+    """No replica of an object could be read (every node down): Swift answers 503."""
+
+
 def quorum(n: int) -> int:
     return n // 2 + 1
 
@@ -428,9 +432,10 @@ class Storage:
         return writers, quorum(primaries) if primaries > 1 else 1
 
     def object_state(
-        self, account: str, container: str, obj: str
+        self, account: str, container: str, obj: str, strict: bool = False
     ) -> tuple[disk.ObjectState, Node | None]:
-        """The newest version among the replicas (a tombstone counts as a version)."""
+        """The newest version among the replicas (a tombstone counts as a version); with
+        ``strict``, ``Unreachable`` when no replica could be asked (not "it does not exist")."""
         best = disk.ObjectState()
         best_node: Node | None = None
         h = self.hash(account, container, obj)
@@ -449,10 +454,13 @@ class Storage:
                 best, best_node = state, node
             if seen >= replicas and best.timestamp is not None:
                 break
+        if strict and not seen:
+            raise Unreachable(f"no replica of /{account}/{container}/{obj} answered")
         return best, best_node
 
     def _node_state(self, node: Node, part: int, h: str, folder: str) -> disk.ObjectState | None:
-        """One replica's state; None when it cannot be read (a corrupt one is quarantined)."""
+        """One replica's state (a corrupt one is quarantined: not found); None when the
+        replica cannot be asked."""
         if self.is_remote(node):
             from onestack.object.proxy import remote
 
@@ -471,7 +479,7 @@ class Storage:
             LOG.warning("unreadable object in %s: quarantined", directory)
             with contextlib.suppress(OSError):
                 disk.quarantine(self.devices, node, directory)
-            return None
+            return disk.ObjectState()
 
     @staticmethod
     def _read_state(directory: Path) -> disk.ObjectState:
