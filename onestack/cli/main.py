@@ -211,10 +211,25 @@ def serve(
     transport: Transport = None,
     identity_url: IdentityUrl = None,
     config: ConfigFile = None,
+    node: Annotated[
+        int | None,
+        typer.Option(
+            help="object: run object node N (the object ring's devices with meta node=N, "
+            "on their ip:port, under DATA/object/nodes/N) instead of the API",
+            min=0,
+        ),
+    ] = None,
 ) -> None:
     """Run one service's API alone (it validates tokens through the Identity API)."""
     if service not in SERVICES:
         fail(f"unknown service {service!r} for serve: choose one of {', '.join(SERVICES)}")
+    if node is not None:
+        if service != "object":
+            fail("--node is for serve object")
+        from onestack.object.cli import serve_node
+
+        serve_node(_settings(config, data_dir=data_dir), node)
+        return
     settings = _settings(
         config,
         data_dir=data_dir,

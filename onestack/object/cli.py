@@ -80,16 +80,31 @@ def ring_add(
     weight: float = 100.0,
     ip: str = "127.0.0.1",
     port: int = 0,
+    node: Annotated[
+        int | None,
+        typer.Option(
+            help="served by object node N (onestack serve object --node N) at --ip:--port",
+            min=0,
+        ),
+    ] = None,
     data_dir: DataDir = None,
 ) -> None:
     """Add a device (a directory under the devices root) in a region and zone."""
     from onestack.object.ring import RingBuilder, RingError
 
     layout = _layout(data_dir)
+    if node is not None and not port:
+        _fail(RingError("a device of an object node needs the node's --port"))
     try:
         builder = RingBuilder.load(layout.builder_path(_kind(kind)))
         dev_id = builder.add_device(
-            region=region, zone=zone, weight=weight, ip=ip, port=port, device=device
+            region=region,
+            zone=zone,
+            weight=weight,
+            ip=ip,
+            port=port,
+            device=device,
+            meta=f"node={node}" if node is not None else "",
         )
     except RingError as exc:
         _fail(exc)
@@ -127,7 +142,8 @@ def ring_rebalance(kind: Kind, data_dir: DataDir = None) -> None:
         _fail(exc)
     builder.save(layout.builder_path(kind))
     for dev in builder.devs.values():
-        (layout.devices / dev.device).mkdir(parents=True, exist_ok=True)
+        if not dev.port:  # a device with a port is made by its object node
+            (layout.devices / dev.device).mkdir(parents=True, exist_ok=True)
     console.print(f"reassigned {moved} partition replicas; balance {builder.balance():.2f}")
 
 
@@ -235,3 +251,16 @@ def recon(data_dir: DataDir = None) -> None:
         console.print("no daemon has reported yet")
         return
     typer.echo(json.dumps(data, indent=1, sort_keys=True))
+
+
+def serve_node(settings, node: int) -> None:  # type: ignore[no-untyped-def]
+    """``onestack serve object --node N``: object node N until SIGINT / SIGTERM."""
+    from onestack.common.logs import setup_logging
+    from onestack.object.servers.node import serve
+
+    setup_logging(settings.log_level, settings.log_format, settings.access_log)
+    try:
+        serve(settings.data_dir, node, policies=len(settings.object.storage_policies))
+    except ValueError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None

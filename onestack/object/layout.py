@@ -48,6 +48,8 @@ class Layout:
             builder.write_ring(self.ring_path(kind))
         for kind in self.kinds(policies):
             for dev in Ring.load(self.ring_path(kind)).devs.values():
+                if dev.get("port"):
+                    continue  # on an object node of its own (onestack serve object --node N)
                 (self.devices / dev["device"]).mkdir(parents=True, exist_ok=True)
 
     @staticmethod

@@ -84,7 +84,7 @@ def _replicate_policy(storage: Storage, kind: str, folder: str) -> dict[str, int
                 continue
             primaries = ring.part_nodes(part)
             is_primary = any(p["id"] == dev["id"] for p in primaries)
-            peers = [p for p in primaries if p["id"] != dev["id"] and storage.available(p)]
+            peers = [p for p in primaries if p["id"] != dev["id"] and storage.local_available(p)]
             local = root / part_name
             local_hashes = {s: suffix_hash(local / s) for s in _listdir(local)}
             all_synced = True
@@ -126,7 +126,7 @@ def _replicate_db(storage: Storage, kind: str) -> dict[str, int]:
                     synced = 0
                     peers = [p for p in primaries if p["id"] != dev["id"]]
                     for peer in peers:
-                        if not storage.available(peer):
+                        if not storage.local_available(peer):
                             continue
                         target = (
                             storage.devices

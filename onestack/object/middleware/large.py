@@ -14,6 +14,7 @@ import orjson
 from onestack.object.proxy import constraints
 from onestack.object.proxy.base import authorize, container_acls
 from onestack.object.proxy.http import HTTPError, Request, Response
+from onestack.object.servers import object as disk
 
 if TYPE_CHECKING:
     from onestack.object.proxy.objects import Body, Found, ObjectController
@@ -61,8 +62,7 @@ async def dlo_body(
 
 
 def _manifest(found: Found) -> list[dict[str, Any]]:
-    with open(found.path, "rb") as fh:
-        data = fh.read(MAX_MANIFEST_SIZE + 1)
+    data = b"".join(disk.read_range(found.path, 0, min(found.size, MAX_MANIFEST_SIZE + 1)))
     items: list[dict[str, Any]] = orjson.loads(data)
     return items
 

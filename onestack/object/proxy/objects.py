@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 import mimetypes
 import secrets
 import time
@@ -39,27 +40,47 @@ CHUNK = 1 << 16
 EXPIRING_ACCOUNT = ".expiring_objects"
 EXPIRING_DIVISOR = 86400
 VERSION_SYSMETA = "X-Object-Sysmeta-Version-Id"  # object_versioning.SYSMETA
+LOG = logging.getLogger(__name__)
 
 
 class _Sink:
-    """Hashes and writes a body: small bodies right here; large ones in 1 MiB blocks in a
-    worker thread (hashlib and os.write release the GIL), one block in flight while the next
-    arrives, so a large upload is not bound to one core doing everything in turn."""
+    """Hashes and writes a body: small bodies right here; large ones in 1 MiB blocks, each
+    hashed in one worker thread while another writes it (hashlib and os.writev release the
+    GIL), one block in flight while the next arrives: a large upload is bound by the slowest
+    of receiving, MD5 and the disk, not by their sum."""
 
     BLOCK = 1 << 20
 
-    def __init__(self, digest: Any, writers: list[disk.DiskWriter]):
+    def __init__(self, digest: Any, writers: list[Any]):
         self.digest = digest
         self.writers = writers
         self.buffer: list[bytes] = []
         self.buffered = 0
-        self.pending: asyncio.Future[None] | None = None
+        self.pending: asyncio.Future[Any] | None = None
+        #: replicas whose writes failed (a full disk, an object node gone): left out
+        self.failed: list[Any] = []
 
     def _absorb(self, chunks: list[bytes]) -> None:
+        self._hash(chunks)
+        self._write(chunks)
+
+    def _hash(self, chunks: list[bytes]) -> None:
         for chunk in chunks:
             self.digest.update(chunk)
+
+    def _write(self, chunks: list[bytes]) -> None:
         for w in self.writers:
-            w.write_chunks(chunks)
+            if w in self.failed:
+                continue
+            try:
+                w.write_chunks(chunks)
+            except OSError:
+                LOG.warning("write failed on %s", w.dev["device"], exc_info=True)
+                self.failed.append(w)
+
+    @property
+    def writing(self) -> list[Any]:
+        return [w for w in self.writers if w not in self.failed]
 
     async def take(self, chunk: bytes) -> None:
         self.buffer.append(chunk)
@@ -71,7 +92,11 @@ class _Sink:
         chunks = self.buffer  # written as they came (one writev), never joined: no copy
         self.buffer, self.buffered = [], 0
         await self.drain()
-        self.pending = asyncio.get_running_loop().run_in_executor(None, self._absorb, chunks)
+        loop = asyncio.get_running_loop()
+        self.pending = asyncio.gather(
+            loop.run_in_executor(None, self._hash, chunks),
+            loop.run_in_executor(None, self._write, chunks),
+        )
 
     async def flush(self) -> None:
         """The rest: written here when the whole body was small (no thread hop)."""
@@ -167,7 +192,12 @@ class ObjectController(Controller):
 
     # -- reading ---------------------------------------------------------------------------
     def find(self, account: str, container: str, obj: str) -> Found | None:
-        state, _node = self.storage.object_state(account, container, obj)
+        from onestack.object.proxy.storage import Unreachable
+
+        try:
+            state, _node = self.storage.object_state(account, container, obj, strict=True)
+        except Unreachable:
+            raise HTTPError(503) from None
         if not state.exists or state.metadata is None:
             return None
         delete_at = state.metadata.get("X-Delete-At")
@@ -461,7 +491,7 @@ class ObjectController(Controller):
                 "Content-Length": str(size),
                 "ETag": actual,
             }
-            done = await self.storage.commit(writers, ts, metadata)
+            done = await self.storage.commit(sink.writing, ts, metadata)
         finally:
             for w in writers:
                 w.close()

@@ -32,6 +32,10 @@ Node = dict[str, Any]
 INFO_TTL = 10.0
 
 
+class Unreachable(OSError):
+    """No replica of an object could be read (every node down): Swift answers 503."""
+
+
 def quorum(n: int) -> int:
     return n // 2 + 1
 
@@ -47,6 +51,7 @@ class Storage:
         #: container and account info the proxy recently read (as Swift keeps it in
         #: memcache): object requests do not ask the container servers every time
         self._infos: dict[tuple[str, ...], tuple[float, Any]] = {}
+        self._remote: Any = None
 
     def cached_info(self, account: str, container: str | None = None) -> Any:
         """Recent account / container info (None: it does not exist); at most
@@ -92,8 +97,29 @@ class Storage:
         return hash_path(account, container, obj, self.prefix, self.suffix)
 
     # -- nodes -----------------------------------------------------------------------------
+    @staticmethod
+    def is_remote(node: Node) -> bool:
+        """A device with a port lives on an object node in another process."""
+        return bool(node.get("port"))
+
+    @property
+    def remote(self) -> Any:
+        """The clients of the object nodes (``proxy.remote.Nodes``), made on first use."""
+        if self._remote is None:
+            from onestack.object.proxy import remote
+            from onestack.object.servers.node import backend_key
+
+            self._remote = remote.Nodes(backend_key(self.prefix, self.suffix))
+        return self._remote
+
     def available(self, node: Node) -> bool:
+        if self.is_remote(node):
+            return bool(self.remote.up(node))
         return (self.devices / node["device"]).is_dir()
+
+    def local_available(self, node: Node) -> bool:
+        """A device of this process that is there (what the daemons work on)."""
+        return not self.is_remote(node) and (self.devices / node["device"]).is_dir()
 
     def write_nodes(self, kind: str, *path: str | None) -> tuple[int, list[Node], int]:
         """(part, one node per replica: the primary, or a handoff for a primary that is down,
@@ -331,9 +357,20 @@ class Storage:
         object_node: Node | None,
     ) -> None:
         holder = object_node
-        if holder is None or not self.available(holder):
+        if holder is None or not self.local_available(holder):
             holder = next(
-                (n for n in self.rings["object"].devs.values() if self.available(n)), None
+                (n for n in self.rings["object"].devs.values() if self.local_available(n)),
+                None,
+            )
+        if holder is None:  # no object device here: any local device keeps it
+            holder = next(
+                (
+                    n
+                    for kind in ("container", "account")
+                    for n in self.rings[kind].devs.values()
+                    if self.local_available(n)
+                ),
+                None,
             )
         if holder is None:
             LOG.error("no device to keep a pending container update on")
@@ -364,42 +401,51 @@ class Storage:
             kind, index = "object", 0
         return kind, "objects" if not index else f"objects-{index}"
 
-    def object_writers(
-        self, account: str, container: str, obj: str
-    ) -> tuple[list[disk.DiskWriter], int]:
+    def object_writers(self, account: str, container: str, obj: str) -> tuple[list[Any], int]:
         """One temporary file per replica; the quorum needed to commit."""
         h = self.hash(account, container, obj)
         kind, folder = self.policy_of(account, container)
         part, nodes, primaries = self.write_nodes(kind, account, container, obj)
-        writers = []
+        writers: list[Any] = []
+        used = {n["id"] for n in nodes}
+
+        def spare() -> Any:
+            """The writer of the next handoff that is there (for a node that failed)."""
+            for node in self.rings[kind].handoffs(part):
+                if node["id"] not in used and self.available(node):
+                    used.add(node["id"])
+                    return writer(node)
+            return None
+
+        def writer(node: Node) -> Any:
+            if self.is_remote(node):
+                from onestack.object.proxy.remote import RemoteWriter
+
+                return RemoteWriter(self.remote, node, part, h, folder, spare)
+            return disk.DiskWriter(self.devices, node, part, h, folder)
+
         for node in nodes:
             try:
-                writers.append(disk.DiskWriter(self.devices, node, part, h, folder))
+                writers.append(writer(node))
             except OSError:
                 LOG.warning("cannot write on %s", node["device"], exc_info=True)
         return writers, quorum(primaries) if primaries > 1 else 1
 
-    def object_dirs(self, account: str, container: str, obj: str) -> list[tuple[Node, Path]]:
-        h = self.hash(account, container, obj)
-        kind, folder = self.policy_of(account, container)
-        part, nodes = self.read_nodes(kind, account, container, obj)
-        return [(n, disk.object_dir(self.devices, n, part, h, folder)) for n in nodes]
-
     def object_state(
-        self, account: str, container: str, obj: str
+        self, account: str, container: str, obj: str, strict: bool = False
     ) -> tuple[disk.ObjectState, Node | None]:
-        """The newest version among the replicas (a tombstone counts as a version)."""
+        """The newest version among the replicas (a tombstone counts as a version); with
+        ``strict``, ``Unreachable`` when no replica could be asked (not "it does not exist")."""
         best = disk.ObjectState()
         best_node: Node | None = None
-        replicas = self.rings[self.policy_of(account, container)[0]].replica_count
+        h = self.hash(account, container, obj)
+        kind, folder = self.policy_of(account, container)
+        replicas = self.rings[kind].replica_count
+        part, nodes = self.read_nodes(kind, account, container, obj)
         seen = 0
-        for node, directory in self.object_dirs(account, container, obj):
-            try:
-                state = self._read_state(directory)
-            except (OSError, ValueError):
-                LOG.warning("unreadable object in %s: quarantined", directory)
-                with contextlib.suppress(OSError):
-                    disk.quarantine(self.devices, node, directory)
+        for node in nodes:
+            state = self._node_state(node, part, h, folder)
+            if state is None:
                 continue
             seen += 1
             if state.timestamp is not None and (
@@ -408,7 +454,32 @@ class Storage:
                 best, best_node = state, node
             if seen >= replicas and best.timestamp is not None:
                 break
+        if strict and not seen:
+            raise Unreachable(f"no replica of /{account}/{container}/{obj} answered")
         return best, best_node
+
+    def _node_state(self, node: Node, part: int, h: str, folder: str) -> disk.ObjectState | None:
+        """One replica's state (a corrupt one is quarantined: not found); None when the
+        replica cannot be asked."""
+        if self.is_remote(node):
+            from onestack.object.proxy import remote
+
+            try:
+                return remote.read_state(self.remote, node, folder, part, h)
+            except OSError:
+                LOG.warning("object node of %s did not answer", node["device"], exc_info=True)
+                return None
+        try:
+            directory = disk.object_dir(self.devices, node, part, h, folder)
+        except DeviceUnavailable:
+            return None
+        try:
+            return self._read_state(directory)
+        except (OSError, ValueError):
+            LOG.warning("unreadable object in %s: quarantined", directory)
+            with contextlib.suppress(OSError):
+                disk.quarantine(self.devices, node, directory)
+            return disk.ObjectState()
 
     @staticmethod
     def _read_state(directory: Path) -> disk.ObjectState:
@@ -436,15 +507,20 @@ class Storage:
         done = 0
         for node in nodes:
             try:
-                disk.write_marker(self.devices, node, part, h, timestamp, ext, metadata, folder)
+                if self.is_remote(node):
+                    from onestack.object.proxy import remote
+
+                    remote.write_marker(
+                        self.remote, node, part, h, timestamp, ext, metadata, folder
+                    )
+                else:
+                    disk.write_marker(self.devices, node, part, h, timestamp, ext, metadata, folder)
                 done += 1
             except OSError:
                 LOG.warning("cannot write %s on %s", ext, node["device"], exc_info=True)
         return done
 
-    async def commit(
-        self, writers: list[disk.DiskWriter], timestamp: str, metadata: dict[str, Any]
-    ) -> int:
+    async def commit(self, writers: list[Any], timestamp: str, metadata: dict[str, Any]) -> int:
         """Commit every replica's file (in a thread: fsync is slow); how many made it."""
 
         def run() -> int:

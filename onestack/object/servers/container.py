@@ -11,13 +11,13 @@ from typing import Any
 import orjson
 
 from onestack.object.servers import db
-from onestack.object.servers.listing import list_names, object_listing_json
+from onestack.object.servers.listing import list_names, listing_entry, object_listing_json
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS object (
     name TEXT PRIMARY KEY, created_at TEXT NOT NULL, size INTEGER NOT NULL,
     content_type TEXT NOT NULL, etag TEXT NOT NULL, deleted INTEGER NOT NULL DEFAULT 0,
-    extra TEXT NOT NULL DEFAULT '{}'
+    extra TEXT NOT NULL DEFAULT '{}', entry TEXT
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS container_stat (
     account TEXT, container TEXT, created_at TEXT, put_timestamp TEXT DEFAULT '0',
@@ -38,6 +38,22 @@ CREATE TRIGGER IF NOT EXISTS object_update AFTER UPDATE ON object BEGIN
                                 + CASE new.deleted WHEN 0 THEN new.size ELSE 0 END;
 END;
 """
+
+#: an object row as replication, sync and merges pass it on
+ROW_COLUMNS = "name, created_at, size, content_type, etag, deleted, extra"
+_UPGRADED: set[str] = set()
+
+
+def _upgrade(conn: Any) -> None:
+    """Databases made before the ``entry`` column (each row's JSON listing entry, rendered
+    once when the row is written) get it; their old rows are rendered by the query."""
+    columns = {r[1] for r in conn.execute("PRAGMA table_info(object)")}
+    if columns and "entry" not in columns:
+        try:
+            conn.execute("ALTER TABLE object ADD COLUMN entry TEXT")
+        except Exception as exc:  # another connection added it first
+            if "duplicate column" not in str(exc):
+                raise
 
 
 @dataclass
@@ -67,7 +83,12 @@ class ContainerBroker:
         return self.path.exists()
 
     def _conn(self, create: bool = False) -> Any:
-        return db.connect(self.path, SCHEMA if create else None)
+        conn = db.connect(self.path, SCHEMA if create else None)
+        key = str(self.path)
+        if key not in _UPGRADED:
+            _upgrade(conn)
+            _UPGRADED.add(key)
+        return conn
 
     def initialize(
         self, account: str, container: str, timestamp: str, policy_index: int = 0
@@ -185,14 +206,17 @@ class ContainerBroker:
                     "SELECT created_at FROM object WHERE name = ?", (row[0],)
                 ).fetchone()
                 if current is None:
-                    conn.execute("INSERT INTO object VALUES (?, ?, ?, ?, ?, ?, ?)", row)
+                    conn.execute(
+                        "INSERT INTO object VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                        (*row[:7], listing_entry(row)),
+                    )
                 elif current["created_at"] < row[1] or (
                     current["created_at"] == row[1] and not row[5]
                 ):
                     conn.execute(
                         "UPDATE object SET created_at = ?, size = ?, content_type = ?, etag = ?,"
-                        " deleted = ?, extra = ? WHERE name = ?",
-                        (*row[1:], row[0]),
+                        " deleted = ?, extra = ?, entry = ? WHERE name = ?",
+                        (*row[1:7], listing_entry(row), row[0]),
                     )
 
     def rows_since(self, marker: str, limit: int) -> list[tuple[Any, ...]]:
@@ -200,7 +224,8 @@ class ContainerBroker:
         return [
             tuple(r)
             for r in self._conn().execute(
-                "SELECT * FROM object WHERE name > ? ORDER BY name LIMIT ?", (marker, limit)
+                f"SELECT {ROW_COLUMNS} FROM object WHERE name > ? ORDER BY name LIMIT ?",
+                (marker, limit),
             )
         ]
 

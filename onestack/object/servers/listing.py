@@ -6,6 +6,10 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
+import orjson
+
+from onestack.object import timestamps
+
 
 def _upper_bound(prefix: str) -> str:
     return prefix[:-1] + chr(ord(prefix[-1]) + 1)
@@ -39,6 +43,25 @@ OBJECT_ENTRY_SQL = """json_object(
     'bytes', size, 'name', name, 'content_type', content_type)"""
 
 
+def listing_entry(row: tuple[Any, ...]) -> str | None:
+    """The JSON listing entry of an object row ``(name, created_at, size, content_type, etag,
+    deleted, extra)``, stored with the row so a listing only joins texts; None for a deleted
+    row (never listed)."""
+    name, created_at, size, content_type, etag, deleted, extra = row[:7]
+    if deleted:
+        return None
+    entry = {
+        "hash": etag,
+        "last_modified": timestamps.iso(created_at),
+        "bytes": size,
+        "name": name,
+        "content_type": content_type,
+    }
+    if extra and extra != "{}":
+        entry.update(orjson.loads(extra))
+    return orjson.dumps(entry).decode()
+
+
 def object_listing_json(
     conn: sqlite3.Connection,
     *,
@@ -48,24 +71,25 @@ def object_listing_json(
     prefix: str = "",
     reverse: bool = False,
 ) -> bytes:
-    """A container's JSON listing (no delimiter) straight from SQLite: each row is rendered
-    to its JSON text by the query, so thousands of rows never become Python dicts."""
+    """A container's JSON listing (no delimiter) straight from SQLite: each row's entry was
+    rendered when it was written (rows older than that column are rendered by the query), so
+    thousands of rows never become Python dicts."""
     where, args = _bounds(marker, end_marker, prefix, reverse)
     order = "DESC" if reverse else "ASC"
     entry = (
-        f"CASE extra WHEN '{{}}' THEN {OBJECT_ENTRY_SQL} ELSE json_patch({OBJECT_ENTRY_SQL},"
-        " extra) END"
-    )
+        f"CAST(coalesce(entry, CASE extra WHEN '{{}}' THEN {OBJECT_ENTRY_SQL} ELSE"
+        f" json_patch({OBJECT_ENTRY_SQL}, extra) END) AS BLOB)"
+    )  # bytes as stored: no UTF-8 decoding of each entry, nor encoding of the whole
     cursor = conn.cursor()
     cursor.row_factory = None
-    texts = [
+    entries = [
         row[0]
         for row in cursor.execute(
             f"SELECT {entry} FROM object WHERE {' AND '.join(where)} ORDER BY name {order} LIMIT ?",
             [*args, limit],
         )
     ]
-    return ("[" + ",".join(texts) + "]").encode()
+    return b"[" + b",".join(entries) + b"]"
 
 
 def list_names(

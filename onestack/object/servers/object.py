@@ -240,7 +240,11 @@ def object_dir(
 
 
 def read_range(path: Path, start: int, end: int, chunk: int = 65536) -> Iterator[bytes]:
-    """Bytes ``start`` .. ``end`` (exclusive) of a data file."""
+    """Bytes ``start`` .. ``end`` (exclusive) of a data file (local, or a ``RemoteFile`` on an
+    object node)."""
+    if not isinstance(path, (str, os.PathLike)):
+        yield from path.read_range(start, end, chunk)
+        return
     with open(path, "rb", buffering=0) as fh:
         fh.seek(start)
         left = end - start

@@ -41,6 +41,24 @@ def test_ring_commands(tmp_path: Path) -> None:
     assert runner.invoke(app, ["ring", "show", "nope", *d]).exit_code == 2
 
 
+def test_devices_of_object_nodes(tmp_path: Path) -> None:
+    d = ["--data-dir", str(tmp_path)]
+    run("ring", "create", "object", "4", "1", *d)
+    run("ring", "add", "object", "n1a", "--port", "6201", "--node", "1", *d)
+    run("ring", "add", "object", "n2a", "--zone", "2", "--port", "6202", "--node", "2", *d)
+    run("ring", "rebalance", "object", *d)
+    devs = Ring.load(tmp_path / "object" / "rings" / "object.ring.gz").devs.values()
+    assert sorted((x["device"], x["port"], x["meta"]) for x in devs) == [
+        ("n1a", 6201, "node=1"), ("n2a", 6202, "node=2")]
+    assert not (tmp_path / "object" / "devices" / "n1a").exists()  # the node makes its own
+    bad = runner.invoke(app, ["ring", "add", "object", "n3a", "--node", "3", *d])
+    assert bad.exit_code == 1 and "--port" in bad.output
+    bad = runner.invoke(app, ["serve", "object", "--node", "7", *d])
+    assert bad.exit_code == 2 and "node=7" in bad.output
+    bad = runner.invoke(app, ["serve", "image", "--node", "1", *d])
+    assert bad.exit_code != 0 and "--node is for serve object" in bad.output
+
+
 def test_daemon_passes_and_recon(tmp_path: Path) -> None:
     d = ["--data-dir", str(tmp_path)]
     for command in ("replicate", "audit", "update", "expire"):

@@ -11,7 +11,7 @@ import pytest
 
 from onestack.object import timestamps
 from onestack.object.proxy.listings import object_entry
-from onestack.object.servers.container import ContainerBroker
+from onestack.object.servers.container import SCHEMA, ContainerBroker
 
 NAMES = ["a", "a/b", "a/c", "b", "b-1", "ü/é", "z" * 200, 'x"quote\\', "tab\tname", "日本"]
 
@@ -67,3 +67,32 @@ def test_sql_listing_equals_python_listing(broker: ContainerBroker, query: dict)
 
 def test_delimiter_is_left_to_python(broker: ContainerBroker) -> None:
     assert broker.listing_json(limit=10, delimiter="/") is None
+
+
+def test_rows_written_before_the_entry_column_render_the_same(broker: ContainerBroker) -> None:
+    stored = broker.listing_json(limit=10000)
+    broker._conn().execute("UPDATE object SET entry = NULL")  # as rows of an older database
+    assert broker.listing_json(limit=10000) == stored
+    assert orjson.loads(stored) == python_listing(broker, limit=10000)
+
+
+def test_a_database_without_the_entry_column_is_upgraded(tmp_path: Path) -> None:
+    import sqlite3
+
+    path = tmp_path / "old.db"
+    old = SCHEMA.replace(", entry TEXT", "")
+    assert old != SCHEMA
+    conn = sqlite3.connect(path)
+    conn.executescript(old)
+    conn.execute("INSERT INTO container_stat (account, container, created_at) "
+                 "VALUES ('AUTH_t', 'c', '1.00000')")
+    conn.execute("INSERT INTO object VALUES ('old', '1700000000.00000', 3, 'text/plain', "
+                 "'e', 0, '{}')")
+    conn.commit()
+    conn.close()
+    db = ContainerBroker(path)
+    db.put_object("new", "1700000001.00000", 4, "text/plain", "f")
+    listed = orjson.loads(db.listing_json(limit=10) or b"")
+    assert [e["name"] for e in listed] == ["new", "old"]
+    assert listed == python_listing(db, limit=10)
+    assert db.rows_since("", 10)[0] == ("new", "1700000001.00000", 4, "text/plain", "f", 0, "{}")
