@@ -79,7 +79,7 @@ def test_volume_moves_between_guests_and_boot_from_volume(
         wait_volume(cloud, root, "available")
         second = cloud.osc("server", "create", "--volume", "dp-root", *common,
                            "--user-data", script(tmp_path, "second", data), "dp-vol-b")
-        assert second["status"] == "ACTIVE" and not second.get("image", "").strip("\" N/A")
+        assert second["status"] == "ACTIVE" and "booted from volume" in second["image"]
         log = wait_console(cloud, "dp-vol-b", BOOT_MARKER)
         assert "root disk /dev/vda mounted on /data" in log
         assert volume_status(cloud, root) == "in-use"
