@@ -5,11 +5,13 @@ attached to a second guest booted from a volume, and the same bytes read there."
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from tests.dataplane.conftest import BOOT_MARKER, BOOT_TIMEOUT, wait_for
 from tests.e2e.conftest import RunningCloud
+from tests.e2e.test_sdk import connect
 
 pytestmark = pytest.mark.dataplane
 #: in the background (user data must let the boot finish): wait for the disk whose serial is
@@ -34,21 +36,21 @@ WATCH = """#!/bin/sh
 """
 
 
-def console(cloud: RunningCloud, server: str) -> str:
-    return str(cloud.osc("console", "log", "show", server, parse=False))
+def console(cloud: RunningCloud, server_id: str) -> str:
+    """The guest's serial console log, read on this host (no CLI call per poll)."""
+    path = cloud.data_dir / "instances" / server_id / "console.log"
+    return path.read_text(errors="replace") if path.exists() else ""
 
 
-def wait_console(cloud: RunningCloud, server: str, text: str, timeout: float = BOOT_TIMEOUT) -> str:
-    return str(wait_for(lambda: text in (log := console(cloud, server)) and log, timeout,
-                        f"{text!r} on the console of {server}", 1))
+def wait_console(cloud: RunningCloud, server_id: str, text: str,
+                 timeout: float = BOOT_TIMEOUT) -> str:
+    return str(wait_for(lambda: text in (log := console(cloud, server_id)) and log, timeout,
+                        f"{text!r} on the console of {server_id}", 0.2))
 
 
-def volume_status(cloud: RunningCloud, volume: str) -> str:
-    return str(cloud.osc("volume", "show", volume)["status"])
-
-
-def wait_volume(cloud: RunningCloud, volume: str, status: str) -> None:
-    wait_for(lambda: volume_status(cloud, volume) == status, 120, f"volume {volume} {status}", 0.5)
+def wait_volume(conn: Any, volume: str, status: str) -> None:
+    wait_for(lambda: conn.block_storage.get_volume(volume).status == status, 120,
+             f"volume {volume} {status}", 0.2)
 
 
 def script(tmp: Path, name: str, volume_id: str) -> str:
@@ -61,34 +63,36 @@ def test_volume_moves_between_guests_and_boot_from_volume(
     qemu_cloud: RunningCloud, tmp_path: Path
 ) -> None:
     cloud = qemu_cloud
+    conn = connect(cloud)
     data = cloud.osc("volume", "create", "--size", "1", "dp-data")["id"]
     root = cloud.osc("volume", "create", "--size", "1", "--image", "onestack-tiny",
                      "--bootable", "dp-root")["id"]
-    wait_volume(cloud, data, "available")
+    wait_volume(conn, data, "available")
     common = ["--flavor", "m1.tiny", "--nic", "none", "--config-drive", "true", "--wait"]
     first = cloud.osc("server", "create", "--image", "onestack-tiny", *common,
-                      "--user-data", script(tmp_path, "first", data), "dp-vol-a")
+                      "--user-data", script(tmp_path, "first", data), "dp-vol-a")["id"]
+    second = None
     try:
-        wait_console(cloud, "dp-vol-a", BOOT_MARKER)
-        cloud.osc("server", "add", "volume", "dp-vol-a", "dp-data", parse=False)
-        wait_console(cloud, "dp-vol-a", "volume-wrote: first", 60)
-        assert volume_status(cloud, data) == "in-use"
-        cloud.osc("server", "remove", "volume", "dp-vol-a", "dp-data", parse=False)
-        wait_volume(cloud, data, "available")
+        wait_console(cloud, first, BOOT_MARKER)
+        cloud.osc("server", "add", "volume", first, data, parse=False)
+        wait_console(cloud, first, "volume-wrote: first", 60)
+        assert conn.block_storage.get_volume(data).status == "in-use"
+        cloud.osc("server", "remove", "volume", first, data, parse=False)
+        wait_volume(conn, data, "available")
 
-        wait_volume(cloud, root, "available")
-        second = cloud.osc("server", "create", "--volume", "dp-root", *common,
-                           "--user-data", script(tmp_path, "second", data), "dp-vol-b")
-        assert second["status"] == "ACTIVE" and "booted from volume" in second["image"]
-        log = wait_console(cloud, "dp-vol-b", BOOT_MARKER)
+        wait_volume(conn, root, "available")
+        created = cloud.osc("server", "create", "--volume", root, *common,
+                            "--user-data", script(tmp_path, "second", data), "dp-vol-b")
+        second = created["id"]
+        assert created["status"] == "ACTIVE" and "booted from volume" in created["image"]
+        log = wait_console(cloud, second, BOOT_MARKER)
         assert "root disk /dev/vda mounted on /data" in log
-        assert volume_status(cloud, root) == "in-use"
-        cloud.osc("server", "add", "volume", "dp-vol-b", "dp-data", parse=False)
-        wait_console(cloud, "dp-vol-b", "volume-read: onestack-marker-from-first", 60)
+        assert conn.block_storage.get_volume(root).status == "in-use"
+        conn.compute.create_volume_attachment(second, volume=data)
+        wait_console(cloud, second, "volume-read: onestack-marker-from-first", 60)
     finally:
-        for name in ("dp-vol-a", "dp-vol-b"):
-            cloud.osc("server", "delete", "--wait", name, check=False, parse=False)
-    wait_volume(cloud, data, "available")
-    wait_volume(cloud, root, "available")
-    assert first["id"]
-    cloud.osc("volume", "delete", "dp-data", "dp-root", parse=False)
+        names = [s for s in (first, second) if s]
+        cloud.osc("server", "delete", "--wait", *names, check=False, parse=False)
+    wait_volume(conn, data, "available")
+    wait_volume(conn, root, "available")
+    cloud.osc("volume", "delete", data, root, parse=False)
