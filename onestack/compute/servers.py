@@ -368,7 +368,8 @@ async def create(
     )
     spec = {
         "flavor": fsnap,
-        "resources": resources_of(fsnap),
+        # a volume-backed server claims no local root disk (as Nova)
+        "resources": resources_of({**fsnap, "root_gb": 0} if volume_backed else fsnap),
         "image_properties": image_props,
         "availability_zone": zone_req,
         "force_host": force_host,

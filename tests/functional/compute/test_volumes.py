@@ -163,7 +163,8 @@ async def boot_from(client: httpx.AsyncClient, headers: dict[str, str],
 
 
 async def test_boot_from_image_volume_delete_on_termination(
-    cloud, client: httpx.AsyncClient, demo_api: str, demo_headers: dict[str, str], image_id: str
+    cloud, client: httpx.AsyncClient, demo_api: str, demo_headers: dict[str, str], image_id: str,
+    admin_headers: dict[str, str],
 ) -> None:
     created = await boot_from(client, demo_headers, [
         {"source_type": "image", "uuid": image_id, "destination_type": "volume",
@@ -180,6 +181,9 @@ async def test_boot_from_image_volume_delete_on_termination(
     vol = await vwait(client, demo_api, demo_headers, "volumes", root, "in-use")
     assert vol["bootable"] == "true" and vol["volume_image_metadata"]["image_id"] == image_id
     assert set(guest_volumes(cloud, sid)) == {"/dev/vda", "/dev/vdb"}
+    r = await client.get(f"/placement/allocations/{sid}", headers=admin_headers)
+    (alloc,) = r.json()["allocations"].values()
+    assert "DISK_GB" not in alloc["resources"] and alloc["resources"]["VCPU"]
     r = await client.delete(attachments_url(sid, root), headers=demo_headers)
     assert r.status_code == 400 and "root" in r.text
     await client.delete(f"{API}/servers/{sid}", headers=demo_headers)
@@ -249,3 +253,25 @@ async def test_boot_refusals(client: httpx.AsyncClient, demo_headers: dict[str, 
     r = await client.get(f"{admin_api}/volumes/{theirs}", headers=vmv(admin_headers))
     assert r.json()["volume"]["status"] == "available"
     await client.delete(f"{admin_api}/volumes/{theirs}", headers=vmv(admin_headers))
+
+
+async def test_failed_build_frees_its_volume(cloud, client: httpx.AsyncClient, admin_api: str,
+                                             admin_headers: dict[str, str]) -> None:
+    vid = await volume_of(client, admin_api, admin_headers)
+    agent = next(a for a in cloud.agents if isinstance(a, ComputeAgent))
+    driver = agent.drivers[cloud.platform.host]
+    driver.fail_spawn = True  # type: ignore[attr-defined]
+    try:
+        sid = (await boot_from(client, admin_headers, [
+            {"source_type": "volume", "uuid": vid, "destination_type": "volume", "boot_index": 0},
+        ], availability_zone=f"nova:{cloud.platform.host}"))["server"]["id"]
+        server = await wait_for(client, admin_headers, sid, "ERROR")
+    finally:
+        driver.fail_spawn = False  # type: ignore[attr-defined]
+    assert "fail" in server["fault"]["message"]
+    vol = await vwait(client, admin_api, admin_headers, "volumes", vid, "available")
+    assert vol["attachments"] == []
+    await client.delete(f"{API}/servers/{sid}", headers=admin_headers)
+    await wait_gone(client, admin_headers, sid)
+    await vwait(client, admin_api, admin_headers, "volumes", vid, "available")
+    await client.delete(f"{admin_api}/volumes/{vid}", headers=vmv(admin_headers))
