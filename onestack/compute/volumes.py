@@ -21,14 +21,7 @@ import httpx
 from sqlalchemy import delete, select
 
 from onestack.common.context import RequestContext
-from onestack.common.errors import (
-    APIError,
-    BadRequest,
-    Conflict,
-    Forbidden,
-    NotFound,
-    ServiceUnavailable,
-)
+from onestack.common.errors import APIError, BadRequest, NotFound, ServiceUnavailable, of_status
 from onestack.common.microversions import Version
 from onestack.compute.models import BlockDeviceMapping
 
@@ -68,13 +61,7 @@ def _message(resp: httpx.Response) -> str:
 
 
 def _api_error(resp: httpx.Response) -> APIError:
-    kinds: dict[int, type[APIError]] = {
-        400: BadRequest,
-        403: Forbidden,
-        404: NotFound,
-        409: Conflict,
-    }
-    return kinds.get(resp.status_code, ServiceUnavailable)(_message(resp))
+    return of_status(resp.status_code, _message(resp))
 
 
 class VolumeAPI:
