@@ -8,7 +8,7 @@ import uuid as uuidlib
 from typing import Any
 
 from fastapi import Request
-from sqlalchemy import select
+from sqlalchemy import delete, update
 from starlette.responses import Response
 
 from onestack.common.api import json
@@ -53,12 +53,12 @@ def _check_body(body: dict[str, Any], version: Version) -> dict[str, Any]:
     tag = body.get("tag")
     if tag is not None and (not isinstance(tag, str) or not tag or len(tag) > 60 or "/" in tag):
         raise BadRequest(f"Invalid input for field/attribute tag. Value: {tag!r}.")
-    delete = body.get("delete_on_termination", False)
-    if not isinstance(delete, bool):
+    on_delete = body.get("delete_on_termination", False)
+    if not isinstance(on_delete, bool):
         raise BadRequest(
-            f"Invalid input for field/attribute delete_on_termination. Value: {delete!r}."
+            f"Invalid input for field/attribute delete_on_termination. Value: {on_delete!r}."
         )
-    return {"volume_id": volume_id, "tag": tag, "delete_on_termination": delete}
+    return {"volume_id": volume_id, "tag": tag, "delete_on_termination": on_delete}
 
 
 def _next_device(rows: list[BlockDeviceMapping], volume_backed: bool) -> str:
@@ -154,21 +154,16 @@ async def attach_volume(
     try:
         row.attachment_id = await api.attachment_create(ctx, volume["id"], server_id)
         async with core.write() as session:
-            stored = (
-                await session.execute(
-                    select(BlockDeviceMapping).where(BlockDeviceMapping.uuid == row.uuid)
-                )
-            ).scalar_one()
-            stored.attachment_id = row.attachment_id
-    except Exception:
+            await session.execute(
+                update(BlockDeviceMapping)
+                .where(BlockDeviceMapping.uuid == row.uuid)
+                .values(attachment_id=row.attachment_id)
+            )
+    except Exception:  # refused (in use, another project's): the reservation goes
         async with core.write() as session:
-            stored = (
-                await session.execute(
-                    select(BlockDeviceMapping).where(BlockDeviceMapping.uuid == row.uuid)
-                )
-            ).scalar()
-            if stored is not None:
-                await session.delete(stored)
+            await session.execute(
+                delete(BlockDeviceMapping).where(BlockDeviceMapping.uuid == row.uuid)
+            )
         raise
     try:
         await core.agents.attach_volume(ctx, instance.host, server_id, row.uuid)
