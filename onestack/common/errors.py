@@ -110,6 +110,18 @@ class ServiceUnavailable(APIError):
 ErrorFormatter = Callable[[APIError], dict[str, Any]]
 
 
+def of_status(status: int, message: str) -> APIError:
+    """Another service's error answer as the same kind of error here (400, 403, 404, 409;
+    anything else: the other service is unavailable, a 503)."""
+    kinds: dict[int, type[APIError]] = {
+        400: BadRequest,
+        403: Forbidden,
+        404: NotFound,
+        409: Conflict,
+    }
+    return kinds.get(status, ServiceUnavailable)(message)
+
+
 def keystone_format(error: APIError) -> dict[str, Any]:
     """``{"error": {"code", "title", "message"}}`` as Keystone answers."""
     return {"error": {"code": error.code, "title": error.title, "message": error.message}}

@@ -21,7 +21,7 @@ from onestack.common.context import RequestContext
 from onestack.common.db import utcnow
 from onestack.common.platform import Platform
 from onestack.common.rpc import RPCServer
-from onestack.compute import instances, live_migration, network, states, usage_audit
+from onestack.compute import instances, live_migration, network, states, usage_audit, volumes
 from onestack.compute.core import ComputeCore, SharedCore
 from onestack.compute.models import (
     ComputeNode,
@@ -565,13 +565,20 @@ class HostEndpoint:
         await self.core.notify(ctx, "instance.create.start", {"instance_uuid": uuid})
         try:
             await self._check_group_policy(instance)
+            disks = await volumes.prepare_build(self, ctx, instance)
             network_info, plug = await self.network.allocate(instance)
-            await self.driver.spawn(guest_of(instance, network_info=network_info))
+            guest = guest_of(instance, network_info=network_info)
+            if disks:
+                guest = GuestSpec(**{**_fields(guest), "block_devices": tuple(disks)})
+            await self.driver.spawn(guest)
             await self.network.wait_plugged(uuid, plug)
+            if disks:
+                await volumes.finish_build(self.core, uuid)
         except Exception as exc:
             LOG.warning("build of %s failed on %s: %s", uuid, self.host, exc)
             await self.driver.destroy(uuid)
             await self.network.deallocate(instance)
+            await volumes.disconnect_all(self.core, uuid)
             await self.core.placement.release(uuid)
             if isinstance(exc, VifPlugTimeout):  # Nova aborts such a build: no reschedule
                 retry = False
@@ -672,6 +679,7 @@ class HostEndpoint:
                 instance = None
         if instance is not None:
             await self.network.deallocate(instance)
+        await volumes.cleanup(self.core, instance_uuid)
         migration = (instance.system_metadata or {}).get("migration_uuid") if instance else None
         await self.core.placement.release(instance_uuid)
         if migration:
@@ -1054,6 +1062,16 @@ class HostEndpoint:
         from onestack.compute import interfaces
 
         await interfaces.detach(self, instance_uuid, port_id)
+
+    async def attach_volume(
+        self, ctx: RequestContext | None, instance_uuid: str, bdm_uuid: str
+    ) -> None:
+        await volumes.attach(self, instance_uuid, bdm_uuid)
+
+    async def detach_volume(
+        self, ctx: RequestContext | None, instance_uuid: str, volume_id: str
+    ) -> None:
+        await volumes.detach(self, instance_uuid, volume_id)
 
     async def get_console(
         self, ctx: RequestContext | None, instance_uuid: str, console_type: str

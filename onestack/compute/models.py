@@ -272,5 +272,30 @@ class TaskLog(Base):
     updated_at: Mapped[dt.datetime | None] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
+class BlockDeviceMapping(Base):
+    """A volume of an instance (Nova's ``block_device_mapping``, volume destinations only):
+    where it comes from, its Block Storage attachment and the connection the host uses."""
+
+    __tablename__ = "compute_block_device_mapping"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    uuid: Mapped[str] = mapped_column(String(36), unique=True)
+    instance_uuid: Mapped[str] = mapped_column(String(36), index=True)
+    source_type: Mapped[str] = mapped_column(String(16))
+    destination_type: Mapped[str] = mapped_column(String(16), default="volume")
+    boot_index: Mapped[int | None] = mapped_column(Integer)
+    device_name: Mapped[str | None] = mapped_column(String(255))
+    volume_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    image_id: Mapped[str | None] = mapped_column(String(255))
+    snapshot_id: Mapped[str | None] = mapped_column(String(36))
+    volume_size: Mapped[int | None] = mapped_column(Integer)
+    volume_type: Mapped[str | None] = mapped_column(String(255))
+    attachment_id: Mapped[str | None] = mapped_column(String(36))
+    delete_on_termination: Mapped[bool] = mapped_column(Boolean, default=False)
+    tag: Mapped[str | None] = mapped_column(String(255))
+    connection_info: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[dt.datetime | None] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
 LEASES = lease_table(Base.metadata, "compute")
 QUOTA_TABLES = quota_tables(Base.metadata, "compute")

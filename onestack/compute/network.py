@@ -30,6 +30,7 @@ from onestack.common.errors import (
     Forbidden,
     NotFound,
     ServiceUnavailable,
+    of_status,
 )
 from onestack.common.microversions import Version
 
@@ -528,13 +529,7 @@ def _message(resp: httpx.Response) -> str:
 
 def _api_error(resp: httpx.Response) -> APIError:
     """The Networking service's answer as Compute's error of the same kind."""
-    kinds: dict[int, type[APIError]] = {
-        400: BadRequest,
-        403: Forbidden,
-        404: NotFound,
-        409: Conflict,
-    }
-    return kinds.get(resp.status_code, ServiceUnavailable)(_message(resp))
+    return of_status(resp.status_code, _message(resp))
 
 
 # -- the compute host's flow -------------------------------------------------------------------

@@ -146,6 +146,20 @@ class ComputeAgentAPI:
             ctx, "detach_interface", instance_uuid=instance_uuid, port_id=port_id
         )
 
+    async def attach_volume(
+        self, ctx: RequestContext | None, host: str, instance_uuid: str, bdm_uuid: str
+    ) -> None:
+        await self._on(host, 120).call(
+            ctx, "attach_volume", instance_uuid=instance_uuid, bdm_uuid=bdm_uuid
+        )
+
+    async def detach_volume(
+        self, ctx: RequestContext | None, host: str, instance_uuid: str, volume_id: str
+    ) -> None:
+        await self._on(host, 120).call(
+            ctx, "detach_volume", instance_uuid=instance_uuid, volume_id=volume_id
+        )
+
     async def get_console(
         self, ctx: RequestContext | None, host: str, instance_uuid: str, console_type: str
     ) -> dict[str, Any]:

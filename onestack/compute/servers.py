@@ -17,7 +17,7 @@ from onestack.common.db import utcnow
 from onestack.common.errors import BadRequest, Conflict, Forbidden, NotFound
 from onestack.common.microversions import Version
 from onestack.common.quota import Overage, QuotaExceeded
-from onestack.compute import flavors, instances, network, states
+from onestack.compute import flavors, instances, network, states, volumes
 from onestack.compute.models import Aggregate, ComputeNode, Instance, KeyPair, ServerGroup
 from onestack.compute.placement import resources_of
 
@@ -251,26 +251,17 @@ async def create(
         )
     config_drive_text = "True" if config_drive in (True, "True", "true", "1") else ""
     image_ref = body.get("imageRef", "")
-    bdms = body.get("block_device_mapping_v2") or []
-    if not isinstance(bdms, list):
-        raise BadRequest("Invalid input for field/attribute block_device_mapping_v2.")
+    bdms = volumes.parse_bdms(body.get("block_device_mapping_v2"), version)
     for bdm in bdms:
-        if not isinstance(bdm, dict):
-            raise BadRequest("Invalid input for field/attribute block_device_mapping_v2.")
-        source = bdm.get("source_type")
-        dest = bdm.get("destination_type", "local")
-        if source == "volume" or dest == "volume" or source == "snapshot":
-            raise BadRequest(
-                "Block device mapping to volumes is not available: the Block "
-                "Storage service is not part of this cloud yet."
-            )
-        if source == "image" and bdm.get("boot_index") in (0, "0") and not image_ref:
-            image_ref = bdm.get("uuid") or ""
-        if source not in ("image", "blank"):
-            raise BadRequest(f"Invalid block device mapping source_type {source!r}.")
-    if image_ref:
+        local = bdm["destination_type"] == "local"
+        if local and bdm["source_type"] == "image" and bdm["boot_index"] == 0 and not image_ref:
+            image_ref = bdm["uuid"]
+    volume_backed = volumes.volume_backed(bdms)
+    if volume_backed:
+        image_ref = ""
+    elif image_ref:
         image_ref = _ref_id(image_ref, "imageRef")
-    elif not bdms:
+    else:
         raise BadRequest(
             "Invalid input for field/attribute imageRef: an image is required "
             "to boot without a volume."
@@ -306,9 +297,10 @@ async def create(
         image = await core.image(ctx, image_ref)
         if image.get("status") != "active":
             raise BadRequest(f"Image {image_ref} is not active.")
+    root_image = await volumes.check_request(core, ctx, bdms, max_count, version)
     async with core.read() as session:
         flavor = await flavors.get(session, core, ctx, flavor_id, for_boot=True)
-        if image:
+        if image and not volume_backed:
             min_ram = int(image.get("min_ram") or 0)
             min_disk = int(image.get("min_disk") or 0)
             size_gb = -(-int(image.get("size") or 0) // (1024**3))
@@ -364,6 +356,7 @@ async def create(
         min_count,
     )
     fsnap = flavors.snapshot(flavor)
+    image = image or root_image
     image_props = dict(image.get("properties") or {})
     image_props.update(
         {
@@ -375,7 +368,8 @@ async def create(
     )
     spec = {
         "flavor": fsnap,
-        "resources": resources_of(fsnap),
+        # a volume-backed server claims no local root disk (as Nova)
+        "resources": resources_of({**fsnap, "root_gb": 0} if volume_backed else fsnap),
         "image_properties": image_props,
         "availability_zone": zone_req,
         "force_host": force_host,
@@ -449,6 +443,7 @@ async def create(
                 request_spec=spec,
             )
             session.add(instance)
+            session.add_all(volumes.mappings_for(instance.uuid, bdms))
             await instances.start_action(session, instance.uuid, "create", ctx)
             created.append(instance)
         if group is not None:
@@ -828,6 +823,7 @@ async def delete(core: ComputeCore, ctx: RequestContext, uuid: str, *, force: bo
     if migration:
         await core.placement.release(migration)
     await network.HostNetworking(core, host or "").deallocate(instance)
+    await volumes.cleanup(core, uuid)
     await finish_delete(core, uuid)
 
 

@@ -24,9 +24,18 @@ MICROVERSIONS = microversions.MicroversionSpec(
 
 
 def _routers() -> list[object]:
-    from onestack.compute.api import consoles, extras, interfaces, migrations, usage_audit
+    from onestack.compute.api import (
+        consoles,
+        extras,
+        interfaces,
+        migrations,
+        usage_audit,
+        volumes,
+    )
 
-    return [m.router for m in (*ROUTERS, extras, interfaces, migrations, consoles, usage_audit)]
+    return [
+        m.router for m in (*ROUTERS, extras, interfaces, migrations, consoles, usage_audit, volumes)
+    ]
 
 
 class ComputeService:

@@ -1234,26 +1234,6 @@ async def delete_tag(
     return Response(status_code=204)
 
 
-@router.get("/servers/{server_id}/os-volume_attachments")
-async def list_volume_attachments(
-    request: Request, server_id: str, ctx: RequestContext = Caller
-) -> Response:
-    core = core_of(request)
-    async with core.read() as session:
-        await servers.get(session, core, ctx, server_id, "os-volumes-attachments:index")
-    return json({"volumeAttachments": []})
-
-
-@router.post("/servers/{server_id}/os-volume_attachments")
-async def attach_volume(request: Request, server_id: str, ctx: RequestContext = Caller) -> Response:
-    core = core_of(request)
-    async with core.read() as session:
-        await servers.get(session, core, ctx, server_id, "os-volumes-attachments:create")
-    raise Conflict(
-        "Volumes cannot be attached: the Block Storage service is not part of this cloud yet."
-    )
-
-
 @router.get("/servers/{server_id}/topology")
 async def topology(
     request: Request, server_id: str, ctx: RequestContext = Caller, version: Version = Ver

@@ -11,7 +11,7 @@ from onestack.common.api import json
 from onestack.common.context import RequestContext
 from onestack.common.errors import BadRequest
 from onestack.common.microversions import Version
-from onestack.compute import actions, servers, views
+from onestack.compute import actions, servers, views, volumes
 from onestack.compute.api import protected_router
 from onestack.compute.api.common import Caller, Ver, base, body_of
 from onestack.compute.core import core_of
@@ -65,6 +65,7 @@ async def _render_list(
             if detail and version >= (2, 16) and admin
             else {}
         )
+        attached = await volumes.attached_of(session, [r.uuid for r in rows]) if detail else {}
     root = base(request)
     if detail:
         items = [
@@ -77,6 +78,8 @@ async def _render_list(
             )
             for r in rows
         ]
+        for item, r in zip(items, rows, strict=True):
+            _volumes_attached(item, attached[r.uuid], version)
     else:
         items = [views.server_brief(root, r) for r in rows]
     body: dict[str, Any] = {"servers": items}
@@ -135,9 +138,17 @@ async def render_one(
                 ).scalars()
                 if instance.uuid in (g.members or [])
             ]
-    return views.server_detail(
+        attached = (await volumes.attached_of(session, [instance.uuid]))[instance.uuid]
+    body = views.server_detail(
         base(request), instance, version, admin=admin, host_status=status, groups=groups
     )
+    _volumes_attached(body, attached, version)
+    return body
+
+
+def _volumes_attached(body: dict[str, Any], rows: list[Any], version: Version) -> None:
+    """The server's volumes (kept apart from views.server_detail, which renders one row)."""
+    body["os-extended-volumes:volumes_attached"] = volumes.volumes_attached(rows, version)
 
 
 @router.get("/servers/{server_id}")

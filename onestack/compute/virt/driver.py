@@ -51,6 +51,10 @@ class GuestSpec:
     availability_zone: str = ""
     flavor_name: str = ""
     reservation_id: str = ""
+    #: The guest's volumes, in boot order: each a dict with ``volume_id``, ``device``
+    #: (``/dev/vdb``), ``boot_index`` (0 for the root disk, else None), ``connection_info``
+    #: (Block Storage's ``{"driver_volume_type", "data": {"path", "format", ...}}``).
+    block_devices: tuple[dict[str, Any], ...] = ()
 
 
 class ConsoleUnavailable(VirtError):

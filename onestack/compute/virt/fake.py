@@ -103,6 +103,7 @@ class FakeDriver(driver.VirtDriver):
                 guest,
                 console=[f"{guest.name} login: "],
                 interfaces={str(p["id"]): dict(p) for p in guest.network_info},
+                volumes={str(b["device"]): dict(b["connection_info"]) for b in guest.block_devices},
             )
 
     async def destroy(self, uuid: str) -> None:

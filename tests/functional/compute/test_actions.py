@@ -173,7 +173,7 @@ async def test_bad_actions(
         headers=demo_headers,
         json={"volumeAttachment": {"volumeId": "x"}},
     )
-    assert r.status_code == 409 and "Block Storage" in r.text
+    assert r.status_code == 400 and "volumeId" in r.text
 
 
 async def test_migrations_are_recorded(client: httpx.AsyncClient, demo_headers: dict[str, str],

@@ -34,7 +34,7 @@ BAD = [
     ({"availability_zone": "nowhere"}, "availability zone"),
     ({"bogus": 1}, "Additional properties"),
     ({"personality": []}, "Additional properties"),
-    ({"block_device_mapping_v2": [{"source_type": "volume", "uuid": "x"}]}, "Block Storage"),
+    ({"block_device_mapping_v2": [{"source_type": "volume", "uuid": "x"}]}, "failed to get volume"),
     ({"OS-DCF:diskConfig": "SIDEWAYS"}, "MANUAL"),
 ]
 

@@ -26,6 +26,7 @@ import orjson
 from onestack.compute.virt import driver as virt
 from onestack.compute.virt.driver import GuestInfo, GuestSpec, HostResources, VirtError
 from onestack.compute.virt.qemu import accel, host, images, qmp
+from onestack.compute.virt.qemu import volumes as qvolumes
 
 LOG = logging.getLogger(__name__)
 QEMU = "qemu-system-x86_64"
@@ -176,6 +177,7 @@ class QemuDriver(virt.VirtDriver):
             cmd += ["-netdev", f"tap,id=net{i},ifname={tap},script=no,downscript=no"]
             mac = port.get("mac_address")
             cmd += ["-device", f"virtio-net-pci,netdev=net{i}" + (f",mac={mac}" if mac else "")]
+        cmd += qvolumes.launch_args(guest)
         if incoming:
             cmd += ["-incoming", "defer"]
         return cmd
@@ -210,6 +212,9 @@ class QemuDriver(virt.VirtDriver):
             if props.get(key):
                 src, _ = await images.cached(base_dir, str(props[key]), self.fetch_image)
                 _link(src, target)
+        if (root := qvolumes.root_of(guest)) is not None:  # booted from a volume
+            qvolumes.use_root_volume(p, root)
+            return
         base, fmt = await images.cached(base_dir, guest.image_ref, self.fetch_image)
         size = max(guest.root_gb * 1024**3, _virtual_size(base, fmt))
         await _run(
@@ -442,10 +447,15 @@ class QemuDriver(virt.VirtDriver):
         raise VirtError("interface hot-plug is not supported by the QEMU driver yet")
 
     async def attach_volume(self, uuid: str, connection_info: dict[str, Any], device: str) -> None:
-        raise VirtError("volume attachment is not supported by the QEMU driver yet")
+        p = self._paths(uuid)
+        if not p.spec.exists():
+            raise VirtError(f"instance {uuid} is not on this host")
+        await qvolumes.attach(p, connection_info, device, self._pid(p) is not None)
 
     async def detach_volume(self, uuid: str, connection_info: dict[str, Any], device: str) -> None:
-        raise VirtError("volume attachment is not supported by the QEMU driver yet")
+        p = self._paths(uuid)
+        if p.spec.exists():
+            await qvolumes.detach(p, connection_info, self._pid(p) is not None)
 
 
 def _link(src: Path, target: Path) -> None:
