@@ -40,8 +40,14 @@ PYTEST = $(VENV)/bin/pytest -q -p no:cacheprovider
 # onestack-tiny under QEMU, tests/dataplane, root); Tempest's identity and image API
 # suites (docs/conformance.md); the in-process tests of BACKEND_TESTS on PostgreSQL, on MariaDB
 # and on RabbitMQ; the sum of their counts is the closing line.
-SUITE_JOBS ?= 3
-SUITES = 'e2e=$(PYTEST) -m "e2e and not broker_restart" $(ARGS)' \
+SUITE_JOBS ?= 4
+# The end-to-end tests in two halves that take about as long: the compute, network, volume and
+# placement scenarios, and the rest (Identity, Image, Object Storage, the process model).
+E2E_CLOUD = $(addprefix tests/e2e/test_,compute.py compute_moves.py compute_network.py \
+	compute_volumes.py network.py volume.py placement.py crash_recovery.py sdk.py limits.py)
+E2E_REST = $(filter-out $(E2E_CLOUD),$(sort $(wildcard tests/e2e/test_*.py)))
+SUITES = 'e2e-compute=$(PYTEST) -m "e2e and not broker_restart" $(E2E_CLOUD) $(ARGS)' \
+	'e2e-rest=$(PYTEST) -m "e2e and not broker_restart" $(E2E_REST) $(ARGS)' \
 	'tempest=scripts/tempest.sh identity image' \
 	'in-process=$(PYTEST) -m "not e2e and not broker_restart and not dataplane" $(ARGS)' \
 	'dataplane=$(PYTEST) -m dataplane tests/dataplane $(ARGS)' \
