@@ -5,9 +5,14 @@ ARGS ?=
 PG_URL ?= postgresql+asyncpg://postgres@127.0.0.1/postgres
 MYSQL_URL ?= mysql+aiomysql://root@127.0.0.1/test
 RABBIT_URL ?= rabbit://guest:guest@127.0.0.1:5672/
-BACKEND_TESTS ?= tests/unit tests/functional/platform tests/functional/common tests/functional/identity \
+# What runs again on PostgreSQL and MariaDB: every test that touches a database (the unit tests
+# that do not are left out), and on RabbitMQ: the services whose work crosses the bus.
+BACKEND_TESTS ?= tests/unit/test_migrations.py tests/unit/test_database_urls.py \
+	tests/functional/platform tests/functional/common tests/functional/identity \
 	tests/functional/image tests/functional/placement tests/functional/compute tests/functional/network \
 	tests/functional/volume
+BUS_TESTS ?= tests/functional/platform tests/functional/common tests/functional/image \
+	tests/functional/compute tests/functional/network tests/functional/volume
 
 .PHONY: setup setup-test lock services up test test-fast test-backends tempest lint format bench clean
 
@@ -35,16 +40,23 @@ PYTEST = $(VENV)/bin/pytest -q -p no:cacheprovider
 # onestack-tiny under QEMU, tests/dataplane, root); Tempest's identity and image API
 # suites (docs/conformance.md); the in-process tests of BACKEND_TESTS on PostgreSQL, on MariaDB
 # and on RabbitMQ; the sum of their counts is the closing line.
-SUITE_JOBS ?= 3
-SUITES = 'e2e=$(PYTEST) -m "e2e and not broker_restart" $(ARGS)' \
+SUITE_JOBS ?= 4
+# The end-to-end tests in two halves that take about as long: the compute, network, volume and
+# placement scenarios, and the rest (Identity, Image, Object Storage, the process model).
+E2E_CLOUD = $(addprefix tests/e2e/test_,compute.py compute_moves.py compute_network.py \
+	compute_volumes.py network.py volume.py placement.py crash_recovery.py sdk.py limits.py)
+E2E_REST = $(filter-out $(E2E_CLOUD),$(sort $(wildcard tests/e2e/test_*.py)))
+SUITES = 'e2e-compute=$(PYTEST) -m "e2e and not broker_restart" $(E2E_CLOUD) $(ARGS)' \
+	'e2e-rest=$(PYTEST) -m "e2e and not broker_restart" $(E2E_REST) $(ARGS)' \
 	'tempest=scripts/tempest.sh identity image' \
 	'in-process=$(PYTEST) -m "not e2e and not broker_restart and not dataplane" $(ARGS)' \
 	'dataplane=$(PYTEST) -m dataplane tests/dataplane $(ARGS)' \
 	$(BACKEND_SUITES)
-IN_PROCESS = -m "not e2e and not broker_restart and not dataplane" $(BACKEND_TESTS)
+IN_PROCESS_MARKS = -m "not e2e and not broker_restart and not dataplane"
+IN_PROCESS = $(IN_PROCESS_MARKS) $(BACKEND_TESTS)
 BACKEND_SUITES = 'postgresql=ONESTACK_TEST_DATABASE_URL=$(PG_URL) $(PYTEST) $(IN_PROCESS)' \
 	'mariadb=ONESTACK_TEST_DATABASE_URL=$(MYSQL_URL) $(PYTEST) $(IN_PROCESS)' \
-	'rabbitmq=ONESTACK_TEST_TRANSPORT_URL=$(RABBIT_URL) $(PYTEST) $(IN_PROCESS)'
+	'rabbitmq=ONESTACK_TEST_TRANSPORT_URL=$(RABBIT_URL) $(PYTEST) $(IN_PROCESS_MARKS) $(BUS_TESTS)'
 
 # The tests that restart RabbitMQ run alone, before the suites that share it.
 BROKER_RESTART = --alone 'broker-restart=$(PYTEST) -m broker_restart tests'

@@ -40,8 +40,28 @@ async def set_state(
             stmt = stmt.where(Instance.task_state.is_(None))
         else:
             stmt = stmt.where(Instance.task_state == expected_task)
+    if "system_metadata" in values:
+        values["system_metadata"] = await _keep_info_cache(session, uuid, values["system_metadata"])
     result = await session.execute(stmt.values(updated_at=utcnow(), **values))
     return bool(getattr(result, "rowcount", 0))
+
+
+async def _keep_info_cache(
+    session: AsyncSession, uuid: str, meta: dict[str, Any] | None
+) -> dict[str, Any]:
+    """``meta`` with the network info cache as it is now: only the networking code writes
+    that key, so a flow that read the metadata earlier cannot put back an older cache."""
+    from onestack.compute.network import CACHE_KEY
+
+    current = (
+        await session.execute(
+            select(Instance.system_metadata).where(Instance.uuid == uuid).with_for_update()
+        )
+    ).scalar()
+    out = {k: v for k, v in (meta or {}).items() if k != CACHE_KEY}
+    if current and CACHE_KEY in current:
+        out[CACHE_KEY] = current[CACHE_KEY]
+    return out
 
 
 def fault(message: str, code: int = 500, exc: BaseException | None = None) -> dict[str, Any]:

@@ -681,7 +681,9 @@ async def save_cache(core: ComputeCore, instance_uuid: str, info: list[dict[str,
 
     async with core.write() as session:
         row = (
-            await session.execute(select(Instance).where(Instance.uuid == instance_uuid))
+            await session.execute(
+                select(Instance).where(Instance.uuid == instance_uuid).with_for_update()
+            )
         ).scalar()
         if row is not None:
             row.system_metadata = {**(row.system_metadata or {}), CACHE_KEY: info}

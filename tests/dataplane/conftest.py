@@ -15,8 +15,9 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import free_port
-from tests.e2e.conftest import BIN, RunningCloud, start_cloud, stop_cloud
+from tests.e2e.conftest import BIN, RunningCloud, cli_zygote, start_cloud, stop_cloud
 
+__all__ = ["cli_zygote"]  # the e2e tests' warmed-up ``openstack`` CLI, for these tests too
 QEMU_ENV = {"ONESTACK_COMPUTE__VIRT_DRIVER": "qemu"}
 BOOT_MARKER = "=== onestack-tiny: boot finished"
 #: a TCG boot takes 2 s on an idle core and far longer on a busy shared machine
