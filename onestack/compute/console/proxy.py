@@ -71,8 +71,12 @@ class ConsoleProxy:
             def capture_signals(self) -> Any:  # the cloud's process handles signals
                 return contextlib.nullcontext()
 
+        try:
+            sock = self._sock or _listen(*self.address())
+        except OSError as exc:  # the cloud still runs; only this console is not served
+            LOG.error("%s not started: %s", self.name, exc)
+            return
         await SharedCore.start(self.platform)
-        sock = self._sock or _listen(*self.address())
         self.port = int(sock.getsockname()[1])
         config = uvicorn.Config(
             self.app(),
@@ -162,7 +166,9 @@ def _listen(host: str, port: int) -> socket.socket:
         sock.bind((host, port))
     except OSError as exc:
         sock.close()
-        raise RuntimeError(f"console proxy cannot listen on {host}:{port}: {exc}") from exc
+        raise OSError(
+            f"cannot listen on {host}:{port} ({exc.strerror or exc}): choose another port"
+        ) from exc
     return sock
 
 
