@@ -33,18 +33,17 @@ sync
 """
 
 
-def _log(cloud: RunningCloud) -> str:
-    return str(cloud.osc("console", "log", "show", NAME, parse=False))
+def _boot(cloud: RunningCloud, n: int, sid: str) -> str:
+    """The console log of the ``n``-th boot (1-based), once it finished: read from the
+    guest's log file while waiting (a CLI call costs a second), then through the CLI."""
+    log = cloud.data_dir / "instances" / sid / "console.log"
 
-
-def _boot(cloud: RunningCloud, n: int) -> str:
-    """The console log of the ``n``-th boot (1-based), once it finished."""
-
-    def nth() -> str | None:
-        parts = _log(cloud).split(BOOT_MARKER)
+    def nth(text: str) -> str | None:
+        parts = text.replace("\r\n", "\n").split(BOOT_MARKER)
         return parts[n - 1] if len(parts) > n else None
 
-    return str(wait_for(nth, BOOT_TIMEOUT, f"boot {n} of {NAME}", 1))
+    wait_for(lambda: nth(log.read_text(errors="replace")), BOOT_TIMEOUT, f"boot {n}", 0.3)
+    return str(nth(str(cloud.osc("console", "log", "show", NAME, parse=False))))
 
 
 def _status(cloud: RunningCloud, wanted: str) -> None:
@@ -126,7 +125,8 @@ def test_consoles_rescue_and_resize(qemu_cloud: RunningCloud, tmp_path: Path) ->
         "server", "create", "--image", "onestack-tiny", "--flavor", "m1.tiny", "--nic", "none",
         "--user-data", str(user_data), "--config-drive", "true", "--wait", NAME,
     )  # fmt: skip
-    first = _boot(cloud, 1)
+    sid = server["id"]
+    first = _boot(cloud, 1, sid)
     mem, cpus, disk = _guest_size(first)
     assert cpus == 1 and 400_000 < mem <= 512 * 1024 and disk == 1024**3
 
@@ -150,28 +150,28 @@ def test_consoles_rescue_and_resize(qemu_cloud: RunningCloud, tmp_path: Path) ->
     # rescue: a fresh disk of the image first, the server's own disk second
     cloud.osc("server", "rescue", NAME, parse=False)
     _status(cloud, "RESCUE")
-    rescued = _boot(cloud, 2)
+    rescued = _boot(cloud, 2, sid)
     assert "second disk holds: original-disk" in rescued
     assert re.search(r"/data holds: *\n", rescued), rescued
     cloud.osc("server", "unrescue", NAME, parse=False)
     _status(cloud, "ACTIVE")
-    assert "/data holds: original-disk" in _boot(cloud, 3)
+    assert "/data holds: original-disk" in _boot(cloud, 3, sid)
 
     # resize to a bigger flavor: reverted (back to the old size), then confirmed
     cloud.osc("flavor", "create", "--ram", "768", "--vcpus", "2", "--disk", "2", "dp-bigger")
     cloud.osc("server", "resize", "--flavor", "dp-bigger", "--wait", NAME, parse=False)
     _status(cloud, "VERIFY_RESIZE")
-    mem2, cpus2, disk2 = _guest_size(_boot(cloud, 4))
+    mem2, cpus2, disk2 = _guest_size(_boot(cloud, 4, sid))
     assert cpus2 == 2 and mem2 > mem + 200 * 1024 and disk2 == 2 * 1024**3
     cloud.osc("server", "resize", "revert", NAME, parse=False)
     _status(cloud, "ACTIVE")
-    assert _guest_size(_boot(cloud, 5)) == (mem, cpus, disk)
+    assert _guest_size(_boot(cloud, 5, sid)) == (mem, cpus, disk)
     cloud.osc("server", "resize", "--flavor", "dp-bigger", "--wait", NAME, parse=False)
     _status(cloud, "VERIFY_RESIZE")
-    assert _guest_size(_boot(cloud, 6)) == (mem2, cpus2, disk2)
+    assert _guest_size(_boot(cloud, 6, sid)) == (mem2, cpus2, disk2)
     cloud.osc("server", "resize", "confirm", NAME, parse=False)
     _status(cloud, "ACTIVE")
     assert "dp-bigger" in str(cloud.osc("server", "show", NAME)["flavor"])
-    kept = cloud.data_dir / "instances" / server["id"]
+    kept = cloud.data_dir / "instances" / sid
     assert (kept / "disk").exists() and not (kept / "resize").exists()  # confirmed: no backup
     cloud.osc("server", "delete", "--wait", NAME, parse=False)
