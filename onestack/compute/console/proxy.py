@@ -80,6 +80,7 @@ class ConsoleProxy:
         self.port = int(sock.getsockname()[1])
         config = uvicorn.Config(
             self.app(),
+            log_config=None,  # the cloud's logging stays as it is
             log_level="warning",
             access_log=False,
             lifespan="off",
