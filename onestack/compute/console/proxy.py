@@ -71,10 +71,13 @@ class ConsoleProxy:
             def capture_signals(self) -> Any:  # the cloud's process handles signals
                 return contextlib.nullcontext()
 
+        from onestack.common.net import bound_socket
+
         try:
-            sock = self._sock or _listen(*self.address())
+            sock = self._sock or bound_socket(*self.address())
         except OSError as exc:  # the cloud still runs; only this console is not served
-            LOG.error("%s not started: %s", self.name, exc)
+            host, port = self.address()
+            LOG.error("%s not started: cannot listen on %s:%d (%s)", self.name, host, port, exc)
             return
         await SharedCore.start(self.platform)
         self.port = int(sock.getsockname()[1])
@@ -157,20 +160,6 @@ class SerialProxy(ConsoleProxy):
 
     def address(self) -> tuple[str, int]:
         return self.conf.serialproxy_host, self.conf.serialproxy_port
-
-
-def _listen(host: str, port: int) -> socket.socket:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((host, port))
-    except OSError as exc:
-        sock.close()
-        raise OSError(
-            f"cannot listen on {host}:{port} ({exc.strerror or exc}): choose another port"
-        ) from exc
-    return sock
 
 
 async def _open(row: ConsoleAuthToken) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
