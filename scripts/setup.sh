@@ -19,6 +19,7 @@ command -v gcc >/dev/null || need_apt+=(gcc python3-dev)
 command -v qemu-system-x86_64 >/dev/null || need_apt+=(qemu-system-x86)
 command -v qemu-img >/dev/null || need_apt+=(qemu-utils)  # also the image format tests
 command -v lz4 >/dev/null || need_apt+=(lz4)
+[ -f /usr/share/novnc/vnc_lite.html ] || need_apt+=(novnc)  # the VNC console's web pages
 if [ "${1:-}" = "--test" ]; then
     command -v wrk >/dev/null || true  # benchmarks only; bench/ installs it when run
 fi

@@ -19,6 +19,9 @@ from onestack.server import Cloud
 #: The suites simulate hosts (the fake virt driver), also where QEMU is installed; the
 #: dataplane tests ask for the QEMU driver themselves. Inherited by the e2e clouds' processes.
 os.environ.setdefault("ONESTACK_COMPUTE__VIRT_DRIVER", "fake")
+#: The console proxies' fixed ports (6080, 6083) would collide between test clouds: a test
+#: that needs one starts it on a free port.
+os.environ.setdefault("ONESTACK_COMPUTE__CONSOLE_PROXIES", "false")
 
 #: Fast bcrypt in in-process tests; the e2e tests and benchmarks use the real default (12).
 TEST_ROUNDS = 4

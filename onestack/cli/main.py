@@ -142,14 +142,12 @@ def _writable_data_dir(settings: Settings) -> None:
 
 def _listen(settings: Settings) -> socket.socket:
     """The listening socket, bound before anything is bootstrapped; a port in use fails here."""
+    from onestack.common.net import bound_socket
+
     host, port = settings.host, settings.port
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
-        sock.bind((host, port))
+        sock = bound_socket(host, port)
     except OSError as exc:
-        sock.close()
         if exc.errno == errno.EADDRINUSE:
             fail(
                 f"port {port} on {host} is in use by another program: stop it, or choose "

@@ -18,6 +18,8 @@ AGENTS: dict[str, tuple[str, str]] = {
     "scheduler": ("compute", "onestack.compute.scheduler.manager:Scheduler"),
     "conductor": ("compute", "onestack.compute.conductor.manager:Conductor"),
     "compute": ("compute", "onestack.compute.manager:ComputeAgent"),
+    "novncproxy": ("compute", "onestack.compute.console.proxy:NoVNCProxy"),
+    "serialproxy": ("compute", "onestack.compute.console.proxy:SerialProxy"),
     "volume-scheduler": ("volume", "onestack.volume.scheduler.manager:VolumeScheduler"),
     "volume": ("volume", "onestack.volume.agent:VolumeAgent"),
 }

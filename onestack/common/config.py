@@ -228,13 +228,26 @@ class ComputeSettings(BaseModel):
     console_token_ttl: int = Field(600, ge=1, description="s a remote console's token lives")
     console_base_urls: dict[str, str] = Field(
         default_factory=lambda: {
-            "novnc": "http://127.0.0.1:6080/vnc_auto.html",
             "spice-html5": "http://127.0.0.1:6082/spice_auto.html",
-            "serial": "ws://127.0.0.1:6083/",
             "rdp-html5": "http://127.0.0.1:6083/",
             "webmks": "http://127.0.0.1:6090/",
         },
-        description="the console proxies' base URLs by console type (Nova's *_base_url)",
+        description="the console proxies' base URLs by console type (Nova's *_base_url); "
+        "novnc and serial default to the proxies below",
+    )
+    console_proxies: bool = Field(
+        True,
+        description="run the noVNC and serial console proxies (agents novncproxy, "
+        "serialproxy) with the cloud",
+    )
+    novncproxy_host: str = "127.0.0.1"
+    novncproxy_port: int = Field(6080, ge=0, le=65535, description="nova-novncproxy's port")
+    serialproxy_host: str = "127.0.0.1"
+    serialproxy_port: int = Field(6083, ge=0, le=65535, description="nova-serialproxy's port")
+    novnc_path: Path = Field(Path("/usr/share/novnc"), description="noVNC's files (Debian's)")
+    console_allowed_origins: list[str] = Field(
+        default_factory=list,
+        description="host names a console's web page may come from besides the proxy's own",
     )
     shelved_offload_time: int = Field(
         0, ge=-1, description="s a shelved server keeps its host: 0 offloads at once, -1 never"

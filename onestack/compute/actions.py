@@ -464,7 +464,7 @@ async def console_output(
     async with core.read() as session:
         instance = await servers.get(session, core, ctx, uuid, "os-console-output")
     if (
-        instance.vm_state not in (S.ACTIVE, S.RESCUED, S.PAUSED, S.STOPPED, S.SUSPENDED)
+        instance.vm_state not in (S.ACTIVE, S.RESCUED, S.RESIZED, S.PAUSED, S.STOPPED, S.SUSPENDED)
         or not instance.host
     ):
         raise Conflict(

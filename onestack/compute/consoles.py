@@ -21,6 +21,7 @@ from onestack.compute.actions import action
 from onestack.compute.models import ConsoleAuthToken
 
 if TYPE_CHECKING:
+    from onestack.common.config import ComputeSettings
     from onestack.compute.core import ComputeCore
 
 #: console types by protocol (``remote-consoles``), and the microversion each needs
@@ -79,7 +80,35 @@ async def create(
                 expires=now + dt.timedelta(seconds=core.conf.console_token_ttl),
             )
         )
-    return access_url(core.conf.console_base_urls.get(kind, ""), kind, token)
+    return access_url(base_url(core.conf, kind), kind, token)
+
+
+def base_url(conf: ComputeSettings, kind: str) -> str:
+    """The configured base URL of ``kind``; noVNC and serial default to our own proxies."""
+    if conf.console_base_urls.get(kind):
+        return conf.console_base_urls[kind]
+    if kind == "novnc":
+        return f"http://{conf.novncproxy_host}:{conf.novncproxy_port}/vnc_auto.html"
+    if kind == "serial":
+        return f"ws://{conf.serialproxy_host}:{conf.serialproxy_port}/"
+    return ""
+
+
+async def connection(
+    core: ComputeCore, token: str, kinds: tuple[str, ...]
+) -> ConsoleAuthToken | None:
+    """The console a proxy of ``kinds`` may open with ``token``: None when the token is
+    unknown, expired or of another kind of console. A token names one instance's console
+    (the one its creator could see), so it opens that console and no other."""
+    if not token:
+        return None
+    async with core.read() as session:
+        stmt = select(ConsoleAuthToken).where(
+            ConsoleAuthToken.token_hash == _hash(token),
+            ConsoleAuthToken.expires > utcnow(),
+            ConsoleAuthToken.console_type.in_(kinds),
+        )
+        return (await session.execute(stmt)).scalar()
 
 
 def access_url(base: str, kind: str, token: str) -> str:

@@ -882,6 +882,8 @@ class HostEndpoint:
         source = meta.pop("move_source", None)
         if source and source != i.host and source in self.agent.drivers:
             await self.agent.drivers[source].destroy(i.uuid)
+        elif not source or source == i.host:
+            await self.driver.confirm_migration(i.uuid)
         if meta.get("migration_uuid"):
             await self.core.placement.release(meta.pop("migration_uuid"))
         meta.pop("old_flavor", None)

@@ -49,13 +49,22 @@ def qemu_cloud(
     tiny_built: None, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[RunningCloud]:
     data_dir = tmp_path_factory.mktemp("dataplane") / "data"
-    cloud = start_cloud(data_dir, free_port(), QEMU_ENV)
+    cloud = start_cloud(data_dir, free_port(), {**QEMU_ENV, **console_proxies_env()})
     try:
         wait_for(lambda: _tiny_active(cloud), 120, "onestack-tiny registered and active")
         yield cloud
     finally:
         stop_cloud(cloud)
         kill_guests(data_dir)
+
+
+def console_proxies_env() -> dict[str, str]:
+    """The noVNC and serial console proxies on free ports (the URLs the API gives name them)."""
+    return {
+        "ONESTACK_COMPUTE__CONSOLE_PROXIES": "true",
+        "ONESTACK_COMPUTE__NOVNCPROXY_PORT": str(free_port()),
+        "ONESTACK_COMPUTE__SERIALPROXY_PORT": str(free_port()),
+    }
 
 
 def _tiny_active(cloud: RunningCloud) -> bool:

@@ -160,6 +160,9 @@ class VirtDriver(abc.ABC):
     @abc.abstractmethod
     async def finish_revert_migration(self, guest: GuestSpec, power_on: bool) -> None: ...
 
+    async def confirm_migration(self, uuid: str) -> None:  # noqa: B027 - optional hook
+        """A resize on this host is confirmed: drop what a revert would have restored."""
+
     async def live_migration(self, guest: GuestSpec) -> bool:
         """On the destination: copy the running guest here; False when it was aborted."""
         return True

@@ -25,7 +25,7 @@ import orjson
 
 from onestack.compute.virt import driver as virt
 from onestack.compute.virt.driver import GuestInfo, GuestSpec, HostResources, VirtError
-from onestack.compute.virt.qemu import accel, host, images, qmp
+from onestack.compute.virt.qemu import accel, consoles, host, images, moves, qmp
 from onestack.compute.virt.qemu import volumes as qvolumes
 
 LOG = logging.getLogger(__name__)
@@ -155,12 +155,13 @@ class QemuDriver(virt.VirtDriver):
             "-smp", str(max(guest.vcpus, 1)),
             "-nodefaults", "-no-user-config",
             "-display", "none",
+            *consoles.args(p),
             "-chardev",
             f"socket,id=serial0,path={p.serial},server=on,wait=off,logfile={p.console},logappend=on",
             "-serial", "chardev:serial0",
             "-qmp", f"unix:{p.qmp},server=on,wait=off",
             "-device", "virtio-rng-pci",
-            "-drive", f"file={p.disk},if=virtio,format={fmt},discard=unmap",
+            *moves.root_disks(p, fmt),
             "-daemonize", "-pidfile", str(p.pid),
         ]  # fmt: skip
         if p.kernel.exists():
@@ -185,7 +186,7 @@ class QemuDriver(virt.VirtDriver):
     async def _launch(self, guest: GuestSpec, incoming: bool = False) -> None:
         p = self._paths(guest.uuid)
         p.sockets.mkdir(mode=0o700, exist_ok=True)
-        for sock in (p.qmp, p.serial):
+        for sock in (p.qmp, p.serial, consoles.vnc_socket(p)):
             sock.unlink(missing_ok=True)
         log = p.dir / "qemu.log"
         # stderr to a file, not a pipe: the daemonized QEMU would hold a pipe open (uvloop
@@ -400,6 +401,10 @@ class QemuDriver(virt.VirtDriver):
             return ""
         return data[-1024 * 1024 :].decode(errors="replace").replace("\r\n", "\n")
 
+    async def get_console(self, uuid: str, console_type: str) -> virt.ConsoleInfo:
+        await self._running(uuid)
+        return consoles.info(self._paths(uuid), console_type)
+
     async def inject_nmi(self, uuid: str) -> None:
         await self._running(uuid)
         await qmp.execute(self._paths(uuid).qmp, "inject-nmi")
@@ -421,22 +426,26 @@ class QemuDriver(virt.VirtDriver):
     def adopt(self, guest: GuestSpec, power_state: int) -> None:
         """Nothing to load: a guest is its directory and its process."""
 
-    # -- not yet on this driver (each a clear fault, never a half-done change) ------------
+    # -- rescue and resize (moves.py) --------------------------------------------------------
     async def rescue(self, uuid: str, rescue_image_ref: str | None) -> None:
-        raise VirtError("rescue is not supported by the QEMU driver yet")
+        await moves.rescue(self, uuid, rescue_image_ref)
 
     async def unrescue(self, uuid: str) -> None:
-        raise VirtError("unrescue is not supported by the QEMU driver yet")
+        await moves.unrescue(self, uuid)
 
     async def migrate_disk_and_power_off(self, uuid: str, dest_host: str, guest: GuestSpec) -> None:
-        raise VirtError("resize and migration are not supported by the QEMU driver yet")
+        await self.power_off(uuid)
 
     async def finish_migration(self, guest: GuestSpec, power_on: bool) -> None:
-        raise VirtError("resize and migration are not supported by the QEMU driver yet")
+        await moves.finish_migration(self, guest, power_on)
 
     async def finish_revert_migration(self, guest: GuestSpec, power_on: bool) -> None:
-        raise VirtError("resize and migration are not supported by the QEMU driver yet")
+        await moves.finish_revert_migration(self, guest, power_on)
 
+    async def confirm_migration(self, uuid: str) -> None:
+        moves.confirm_migration(self, uuid)
+
+    # -- not yet on this driver (each a clear fault, never a half-done change) ------------
     async def set_admin_password(self, uuid: str, password: str) -> None:
         raise VirtError("the QEMU driver has no guest agent to set a password with")
 

@@ -1,0 +1,1 @@
+"""Console proxies: nova-novncproxy and nova-serialproxy."""
