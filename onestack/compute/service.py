@@ -11,6 +11,8 @@ from onestack.common.platform import Platform, PlatformValidator
 from onestack.common.service import ServiceSpec
 from onestack.compute.api import flavors, keypairs, servers, versions
 from onestack.compute.core import ComputeCore, SharedCore
+from onestack.compute.metadata import PREFIX as METADATA_PREFIX
+from onestack.compute.metadata.app import MetadataApp
 
 SPEC = ServiceSpec("compute", "/compute", "compute", "nova", endpoint_suffix="/v2.1")
 ROUTERS = (versions, servers, flavors, keypairs)
@@ -24,9 +26,19 @@ MICROVERSIONS = microversions.MicroversionSpec(
 
 
 def _routers() -> list[object]:
-    from onestack.compute.api import consoles, extras, interfaces, migrations, usage_audit
+    from onestack.compute.api import (
+        consoles,
+        extras,
+        interfaces,
+        migrations,
+        server_password,
+        usage_audit,
+    )
 
-    return [m.router for m in (*ROUTERS, extras, interfaces, migrations, consoles, usage_audit)]
+    return [
+        m.router
+        for m in (*ROUTERS, extras, interfaces, migrations, consoles, usage_audit, server_password)
+    ]
 
 
 class ComputeService:
@@ -47,6 +59,8 @@ class ComputeService:
             service="compute",
             middleware=[microversions.middleware(MICROVERSIONS, nova_format)],
         )
+        #: more apps of this service, by URL prefix: the metadata API (no token, no catalog)
+        self.mounts = {METADATA_PREFIX: MetadataApp(self.core).app}
 
     async def start(self) -> None:
         """Migrate, then create DevStack's flavors on the first start."""
