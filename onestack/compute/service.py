@@ -63,8 +63,12 @@ class ComputeService:
         self.mounts = {METADATA_PREFIX: MetadataApp(self.core).app}
 
     async def start(self) -> None:
-        """Migrate, then create DevStack's flavors on the first start."""
+        """Migrate, then create DevStack's flavors on the first start (and the metadata
+        proxy's shared secret, which Networking's proxy reads from the data dir too)."""
+        from onestack.common.metadata_proxy import shared_secret
         from onestack.compute import flavors as flavor_area
+
+        shared_secret(self.settings)
 
         core = await SharedCore.start(self.platform)
         async with core.write() as session:
