@@ -40,4 +40,6 @@ def sign(secret: str, instance_id: str) -> str:
 
 
 def verify(secret: str, instance_id: str, signature: str) -> bool:
-    return hmac.compare_digest(sign(secret, instance_id), signature)
+    """Whether ``signature`` signs ``instance_id`` (in constant time, any characters)."""
+    given = signature.encode("utf-8", "surrogateescape")
+    return hmac.compare_digest(sign(secret, instance_id).encode(), given)

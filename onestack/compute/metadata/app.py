@@ -96,9 +96,11 @@ class MetadataApp:
         if request.method != "POST":
             async with self.core.read() as session:
                 return tree.Answer((await passwords.get(session, instance.uuid)).encode())
-        body = await request.body()
-        if len(body) > passwords.MAX_SIZE:
-            raise Refused(400, "Request is too large.")
+        body = b""
+        async for chunk in request.stream():  # never more than the limit held in memory
+            body += chunk
+            if len(body) > passwords.MAX_SIZE:
+                raise Refused(400, "Request is too large.")
         try:
             value = body.decode()
         except UnicodeDecodeError:

@@ -189,6 +189,12 @@ async def test_signature_and_headers_refused_as_nova(
     r = await get(client, path, {**good, "X-Instance-ID-Signature": theirs}, 403)
     assert r.headers["content-type"].startswith("text/plain") and "denied" in r.text
     await get(client, path, {**good, "X-Instance-ID-Signature": sign("x", web["id"])}, 403)
+    odd: Any = {**good, "X-Instance-ID-Signature": "é".encode()}
+    await get(client, path, odd, 403)
+    await get(client, path, {**good, "X-Instance-ID": "ü-not-a-uuid".encode()}, 403)  # type: ignore[dict-item]
+    twice = [*good.items(), ("X-Instance-ID", bare["id"])]
+    r = await client.get(MD + path, headers=twice)
+    assert r.status_code == 400 and "Multiple X-Instance-ID headers" in r.text
     # a signed id of no instance, of a tenant that is not the instance's: 404
     ghost = {**signed(cloud, {**web, "id": str(uuid.uuid4())})}
     await get(client, path, ghost, 404)
