@@ -13,8 +13,8 @@ import orjson
 import pytest
 
 from onestack.common.metadata_proxy import shared_secret, sign
-from tests.conftest import issue, make_user, password_auth
 from tests.functional.compute.conftest import API, boot, mv, wait_for
+from tests.functional.compute.test_network import fresh_project
 
 MD = "/compute-metadata"
 NET = "/networking/v2.0"
@@ -245,7 +245,7 @@ async def test_password_posted_once_shown_and_cleared_through_compute(
     assert r.status_code == 200 and r.json() == {"password": "c2VjcmV0IGVuY3J5cHRlZA=="}
     r = await client.get(api, headers=admin_headers)
     assert r.status_code == 200 and r.json()["password"] == "c2VjcmV0IGVuY3J5cHRlZA=="
-    other = await _other_project_headers(cloud, client, admin_headers)
+    other = await fresh_project(cloud, client, admin_headers)
     for method in ("GET", "DELETE"):
         r = await client.request(method, api, headers=other)
         assert r.status_code == 404, r.text
@@ -260,21 +260,6 @@ async def test_password_posted_once_shown_and_cleared_through_compute(
     assert r.status_code == 200
     r = await client.delete(api, headers=admin_headers)
     assert r.status_code == 204
-
-
-async def _other_project_headers(
-    cloud: Any, client: httpx.AsyncClient, admin_headers: dict[str, str]
-) -> dict[str, str]:
-    name = f"md-{uuid.uuid4().hex[:8]}"
-    r = await client.post(
-        "/identity/v3/projects",
-        headers=admin_headers,
-        json={"project": {"name": name, "domain_id": "default"}},
-    )
-    assert r.status_code == 201, r.text
-    await make_user(cloud, f"{name}-user", "pw-md-1", project=name)
-    return {"X-Auth-Token": await issue(client, password_auth(f"{name}-user", "pw-md-1",
-                                                              project=name))}  # fmt: skip
 
 
 async def test_without_the_proxy_the_caller_is_found_by_its_fixed_ip(
