@@ -19,6 +19,8 @@ if TYPE_CHECKING:
     from onestack.common.config import Settings
 
 SECRET_FILE = "metadata-proxy-secret"
+#: where the process serving Compute mounts its metadata API
+PREFIX = "/compute-metadata"
 
 
 def shared_secret(settings: Settings) -> str:
@@ -32,6 +34,13 @@ def shared_secret(settings: Settings) -> str:
     value = secrets.token_urlsafe(32)
     write_private(path, value + "\n")
     return value
+
+
+def api_url(settings: Settings) -> str:
+    """Where the proxy forwards: Compute's metadata API in this cloud (``remote_services``
+    names Compute's base URL when another process serves it)."""
+    base = settings.remote_services.get("compute") or settings.base_url
+    return base.rstrip("/") + PREFIX
 
 
 def sign(secret: str, instance_id: str) -> str:

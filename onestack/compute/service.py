@@ -7,11 +7,11 @@ import functools
 from onestack.common import microversions
 from onestack.common.api import create_app
 from onestack.common.errors import nova_format
+from onestack.common.metadata_proxy import PREFIX as METADATA_PREFIX
 from onestack.common.platform import Platform, PlatformValidator
 from onestack.common.service import ServiceSpec
 from onestack.compute.api import flavors, keypairs, servers, versions
 from onestack.compute.core import ComputeCore, SharedCore
-from onestack.compute.metadata import PREFIX as METADATA_PREFIX
 from onestack.compute.metadata.app import MetadataApp
 
 SPEC = ServiceSpec("compute", "/compute", "compute", "nova", endpoint_suffix="/v2.1")

@@ -1,5 +1,2 @@
-"""Compute's metadata API (Nova's nova-api-metadata), mounted at ``/compute-metadata``."""
-
-#: where the all-in-one server (and ``onestack serve compute``) mounts the metadata API;
-#: Networking's metadata proxy forwards to ``BASE_URL + PREFIX``
-PREFIX = "/compute-metadata"
+"""Compute's metadata API (Nova's nova-api-metadata), mounted at ``/compute-metadata``
+(:data:`onestack.common.metadata_proxy.PREFIX`) by the process that serves Compute."""
