@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import uuid
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -14,7 +15,7 @@ import pytest
 
 from onestack.common.metadata_proxy import shared_secret, sign
 from tests.functional.compute.conftest import API, boot, mv, wait_for
-from tests.functional.compute.test_network import fresh_project
+from tests.functional.compute.test_network import delete_and_wait, fresh_project
 
 MD = "/compute-metadata"
 NET = "/networking/v2.0"
@@ -36,8 +37,9 @@ def signed(cloud: Any, server: dict[str, Any]) -> dict[str, str]:
 @pytest.fixture(scope="module")
 async def servers(
     cloud: Any, client: httpx.AsyncClient, demo_headers: dict[str, str], image_id: str
-) -> dict[str, dict[str, Any]]:
-    """``web``: a key, user data, metadata, a port on ``private``; ``bare``: none of them."""
+) -> AsyncIterator[dict[str, dict[str, Any]]]:
+    """``web``: a key, user data, metadata, a port on ``private``; ``bare``: none of them
+    (deleted afterwards: the demo project's quota is other tests' too)."""
     name = f"md-{uuid.uuid4().hex[:6]}"
     r = await client.post(
         f"{API}/os-keypairs",
@@ -63,7 +65,20 @@ async def servers(
         out[key] = await wait_for(client, demo_headers, created["server"]["id"], "ACTIVE")
     out["web"]["_key_name"] = name
     out["web"]["_network_id"] = private["id"]
-    return out
+    yield out
+    for server in out.values():
+        await delete_and_wait(client, demo_headers, server["id"])
+    await client.delete(f"{API}/os-keypairs/{name}", headers=demo_headers)
+
+
+async def test_a_deleted_instance_is_not_found(
+    cloud: Any, client: httpx.AsyncClient, demo_headers: dict[str, str], image_id: str
+) -> None:
+    created = await boot(client, demo_headers, image_id, name="gone-md")
+    server = await wait_for(client, demo_headers, created["server"]["id"], "ACTIVE")
+    await get(client, "/openstack/latest/meta_data.json", signed(cloud, server))
+    await delete_and_wait(client, demo_headers, server["id"])
+    await get(client, "/openstack/latest/meta_data.json", signed(cloud, server), 404)
 
 
 async def get(client: httpx.AsyncClient, path: str, headers: dict[str, str], expect: int = 200
