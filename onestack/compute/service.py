@@ -60,7 +60,12 @@ class ComputeService:
             middleware=[microversions.middleware(MICROVERSIONS, nova_format)],
         )
         #: more apps of this service, by URL prefix: the metadata API (no token, no catalog)
-        self.mounts = {METADATA_PREFIX: MetadataApp(self.core).app}
+        #: (unless the compute-metadata service runs in this process and serves it)
+        self.mounts = (
+            {}
+            if "compute-metadata" in self.settings.services
+            else {METADATA_PREFIX: MetadataApp(self.core).app}
+        )
 
     async def start(self) -> None:
         """Migrate, then create DevStack's flavors on the first start (and the metadata

@@ -1,18 +1,22 @@
 """The metadata API of a running ``onestack up``: a server booted with the SDK, its
 meta_data.json, user data and EC2 instance id asked as Networking's metadata proxy asks
-(signed headers, the secret from the data dir), a bad signature refused, and the password the
-guest posts read and cleared through the SDK (``os-server-password``)."""
+(signed headers, the secret from the data dir), a bad signature refused, the password the
+guest posts read and cleared through the SDK (``os-server-password``); and the same API
+served alone by ``onestack serve compute-metadata`` over the same database."""
 
 from __future__ import annotations
 
 import base64
+import time
 
 import httpx
 import pytest
 
 from onestack.common.metadata_proxy import SECRET_FILE, sign
+from tests.conftest import free_port
 from tests.e2e.conftest import RunningCloud
 from tests.e2e.test_compute import _image
+from tests.e2e.test_process_model import Process
 from tests.e2e.test_sdk import connect
 
 pytestmark = pytest.mark.e2e
@@ -47,5 +51,39 @@ def test_metadata_api_as_the_proxy_asks(running_cloud: RunningCloud) -> None:
     assert conn.compute.get_server_password(server) == "ZW5jcnlwdGVk"
     conn.compute.clear_server_password(server)
     assert not conn.compute.get_server_password(server)
+    conn.compute.delete_server(server)
+    conn.compute.wait_for_delete(server, wait=60, interval=0.2)
+
+
+def test_serve_compute_metadata_alone(running_cloud: RunningCloud, tmp_path) -> None:
+    conn = connect(running_cloud, "onestack-demo")
+    server = conn.compute.create_server(name="md-alone", image_id=_image(connect(running_cloud)),
+                                        flavor_id="42", networks="none")  # fmt: skip
+    server = conn.compute.wait_for_server(server, status="ACTIVE", wait=60, interval=0.2)
+    port = free_port()
+    alone = Process(["serve", "compute-metadata", "--data-dir", str(running_cloud.data_dir),
+                     "--port", str(port), "--identity-url", f"{running_cloud.url}/identity"],
+                    tmp_path / "metadata.log")  # fmt: skip
+    try:
+        secret = (running_cloud.data_dir / SECRET_FILE).read_text().strip()
+        headers = {"X-Instance-ID": server.id, "X-Tenant-ID": server.project_id,
+                   "X-Instance-ID-Signature": sign(secret, server.id)}  # fmt: skip
+        url = f"http://127.0.0.1:{port}/compute-metadata/openstack/latest/meta_data.json"
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                r = httpx.get(url, headers=headers, timeout=2)
+                break
+            except httpx.TransportError:
+                assert alone.popen.poll() is None, alone.output()
+                assert time.monotonic() < deadline, alone.output()
+                time.sleep(0.1)
+        assert r.status_code == 200, r.text
+        assert r.json()["uuid"] == server.id
+        assert httpx.get(f"http://127.0.0.1:{port}/compute/v2.1", timeout=5).status_code == 404
+    finally:
+        assert alone.stop() == 0, alone.output()
+    catalog = {s["Type"] for s in running_cloud.osc("catalog", "list")}
+    assert "" not in catalog and "compute" in catalog
     conn.compute.delete_server(server)
     conn.compute.wait_for_delete(server, wait=60, interval=0.2)
