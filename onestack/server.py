@@ -61,8 +61,12 @@ class Cloud:
             Route("/", self.root, methods=["GET"]),
         ]
         root = Starlette(routes=routes, lifespan=self.lifespan)
+        apps: dict[str, ASGIApp] = {}
+        for svc in self.services:
+            apps[svc.spec.prefix] = svc.app
+            apps.update(getattr(svc, "mounts", {}))  # a service's other apps (its own prefixes)
         self.app = BodyTimeoutMiddleware(
-            PrefixRouter({svc.spec.prefix: svc.app for svc in self.services}, root),
+            PrefixRouter(apps, root),
             timeout=settings.request_body_timeout,
         )
         self.platform.clients.local_app = self.app

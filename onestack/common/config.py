@@ -216,6 +216,14 @@ class ComputeSettings(BaseModel):
     default_availability_zone: str = "nova"
     internal_service_availability_zone: str = "internal"
     enable_instance_password: bool = True
+    metadata_service_proxy: bool = Field(
+        True,
+        description="the metadata API names the instance by the proxy's signed X-Instance-ID "
+        "(Nova's [neutron] service_metadata_proxy); false: by the caller's fixed IP",
+    )
+    metadata_use_forwarded_for: bool = Field(
+        False, description="without the proxy: the fixed IP is X-Forwarded-For's, not the peer's"
+    )
     vif_plugging_timeout: float = Field(
         300.0, ge=0, description="seconds a build waits for network-vif-plugged (0: no wait)"
     )
@@ -523,6 +531,11 @@ class Settings(BaseSettings):
     admin_password: str | None = None
     service_password: str | None = Field(
         None, description="service users' password; default kept in DATA/service-password"
+    )
+    metadata_proxy_shared_secret: str | None = Field(
+        None,
+        description="signs X-Instance-ID between Networking's metadata proxy and Compute's "
+        "metadata API; default kept in DATA/metadata-proxy-secret",
     )
     identity_url: str | None = Field(
         None, description="Identity endpoint for a process without it; default BASE/identity"

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 class ServiceSpec:
     name: str  # config section and data file name: "identity"
     prefix: str  # URL prefix in the all-in-one server: "/identity"
-    catalog_type: str  # "identity"
+    catalog_type: str  # "identity"; "" for a service outside the catalog
     catalog_name: str  # "keystone"
     endpoint_suffix: str = ""  # appended to base URL + prefix in the catalog, e.g. "/v2.1"
     #: more catalog types for the same endpoint (Cinder: block-storage and volumev3)
@@ -50,6 +50,8 @@ SERVICES: dict[str, str] = {
     "placement": "onestack.placement.service:PlacementService",
     "network": "onestack.network.service:NetworkService",
     "compute": "onestack.compute.service:ComputeService",
+    # Compute mounts its metadata API itself; enabled alone, this serves only that API
+    "compute-metadata": "onestack.compute.metadata.service:MetadataService",
     "object": "onestack.object.service:ObjectService",
     "volume": "onestack.volume.service:VolumeService",
 }

@@ -254,6 +254,16 @@ class ConsoleAuthToken(Base):
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
+class InstancePassword(Base):
+    """The password a guest posted to the metadata API (once; encrypted by the guest with
+    the instance's key), until an admin clears it (``os-server-password``)."""
+
+    __tablename__ = "compute_instance_password"
+    instance_uuid: Mapped[str] = mapped_column(String(36), primary_key=True)
+    password: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
 class TaskLog(Base):
     """A periodic task's run on a host for an audit period (Nova's ``task_log``)."""
 

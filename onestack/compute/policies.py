@@ -61,6 +61,7 @@ _SERVER_ACTIONS_MEMBER = [
     "os-server-tags:update_all",
     "os-server-tags:delete",
     "os-server-tags:delete_all",
+    "os-server-password:clear",
 ]
 _SERVER_READER = [
     "servers:index",
@@ -86,6 +87,7 @@ _SERVER_READER = [
     "os-quota-sets:show",
     "os-quota-sets:detail",
     "os-simple-tenant-usage:show",
+    "os-server-password:show",
 ]
 _ADMIN_ONLY = [
     "servers:index:get_all_tenants",

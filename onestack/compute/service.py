@@ -7,10 +7,12 @@ import functools
 from onestack.common import microversions
 from onestack.common.api import create_app
 from onestack.common.errors import nova_format
+from onestack.common.metadata_proxy import PREFIX as METADATA_PREFIX
 from onestack.common.platform import Platform, PlatformValidator
 from onestack.common.service import ServiceSpec
 from onestack.compute.api import flavors, keypairs, servers, versions
 from onestack.compute.core import ComputeCore, SharedCore
+from onestack.compute.metadata.app import MetadataApp
 
 SPEC = ServiceSpec("compute", "/compute", "compute", "nova", endpoint_suffix="/v2.1")
 ROUTERS = (versions, servers, flavors, keypairs)
@@ -29,12 +31,23 @@ def _routers() -> list[object]:
         extras,
         interfaces,
         migrations,
+        server_password,
         usage_audit,
         volumes,
     )
 
     return [
-        m.router for m in (*ROUTERS, extras, interfaces, migrations, consoles, usage_audit, volumes)
+        m.router
+        for m in (
+            *ROUTERS,
+            extras,
+            interfaces,
+            migrations,
+            consoles,
+            usage_audit,
+            server_password,
+            volumes,
+        )
     ]
 
 
@@ -56,10 +69,21 @@ class ComputeService:
             service="compute",
             middleware=[microversions.middleware(MICROVERSIONS, nova_format)],
         )
+        #: more apps of this service, by URL prefix: the metadata API (no token, no catalog)
+        #: (unless the compute-metadata service runs in this process and serves it)
+        self.mounts = (
+            {}
+            if "compute-metadata" in self.settings.services
+            else {METADATA_PREFIX: MetadataApp(self.core).app}
+        )
 
     async def start(self) -> None:
-        """Migrate, then create DevStack's flavors on the first start."""
+        """Migrate, then create DevStack's flavors on the first start (and the metadata
+        proxy's shared secret, which Networking's proxy reads from the data dir too)."""
+        from onestack.common.metadata_proxy import shared_secret
         from onestack.compute import flavors as flavor_area
+
+        shared_secret(self.settings)
 
         core = await SharedCore.start(self.platform)
         async with core.write() as session:

@@ -100,7 +100,7 @@ async def bootstrap(
             settings.data_dir, "service-password", settings.service_password
         )
         for spec in services:
-            if spec.name == "identity":
+            if spec.name == "identity" or not spec.catalog_type:
                 continue
             user = await _user(
                 s,
@@ -117,6 +117,8 @@ async def bootstrap(
             s.add(Region(id=settings.region, description="", extra={}))
         await s.flush()
         for spec in services:
+            if not spec.catalog_type:
+                continue  # not in the catalog (the metadata API)
             base = base_urls.get(spec.name, settings.base_url).rstrip("/")
             await _catalog_entry(s, spec, base, settings.region)
             for alias in spec.catalog_aliases:

@@ -1,6 +1,7 @@
 #!/bin/sh
-# /init of the onestack-tiny guest (busybox): drivers, config drive, ssh key, user data,
-# dropbear, a serial login, power-off on the ACPI button. Markers as cloud-init prints them.
+# /init of the onestack-tiny guest (busybox): drivers, config drive (else the metadata
+# service), ssh key, user data, dropbear, a serial login, power-off on the ACPI button.
+# Markers as cloud-init prints them.
 export PATH=/sbin:/bin:/usr/sbin:/usr/bin
 mount -t proc proc /proc
 mount -t sysfs sys /sys
@@ -27,10 +28,14 @@ json() {  # the string value of a top-level key in meta_data.json
     [ -n "$cfg" ] || return
     sed -n "s/.*\"$1\": *\"\([^\"]*\)\".*/\1/p" "$meta" | head -n1
 }
-if [ -n "$cfg" ]; then
-    echo "onestack-tiny: config drive found on $dev"
+identity() {  # hostname and instance id from meta_data.json
     name=$(json hostname); [ -n "$name" ] && hostname "${name%%.*}"
     iid=$(json uuid)
+    echo "$(hostname)" > /etc/hostname
+}
+if [ -n "$cfg" ]; then
+    echo "onestack-tiny: config drive found on $dev"
+    identity
 fi
 echo "$(hostname)" > /etc/hostname
 
@@ -50,6 +55,20 @@ for nic in $(ls /sys/class/net | grep -v '^lo$'); do
     udhcpc -i "$nic" -t 3 -T 1 -n -q -s /etc/udhcpc.sh >/dev/null 2>&1 &&
         echo "onestack-tiny: $nic $(ip -4 -o addr show "$nic" | awk '{print $4}')"
 done
+
+# No config drive: the metadata service (Networking's proxy at 169.254.169.254), same tree
+MD_URL=http://169.254.169.254/openstack/latest
+if [ -z "$cfg" ] && ip -4 route | grep -q .; then
+    mkdir -p /run/metadata/openstack/latest
+    fetch() { wget -q -T 2 -O "/run/metadata/openstack/latest/$1" "$MD_URL/$1" 2>/dev/null ||
+        { rm -f "/run/metadata/openstack/latest/$1"; return 1; }; }
+    if fetch meta_data.json; then
+        cfg=/run/metadata meta=/run/metadata/openstack/latest/meta_data.json
+        echo "onestack-tiny: metadata service at $MD_URL"
+        fetch user_data
+        identity
+    fi
+fi
 
 # The user's ssh keys (public_keys in meta_data.json), with their fingerprints
 mkdir -p /root/.ssh && chmod 700 /root/.ssh

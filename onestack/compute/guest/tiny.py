@@ -153,6 +153,8 @@ bound|renew)
     ip addr flush dev "$interface"
     ip addr add "$ip/${mask:-24}" dev "$interface"
     [ -n "$router" ] && ip route add default via ${router%% *} dev "$interface"
+    set -- $staticroutes  # option 121 (the metadata route a DHCP server may send): dest gw ...
+    while [ $# -ge 2 ]; do ip route add "$1" via "$2" dev "$interface" 2>/dev/null; shift 2; done
     for d in $dns; do echo "nameserver $d"; done > /etc/resolv.conf ;;
 esac
 """

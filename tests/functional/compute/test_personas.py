@@ -88,6 +88,8 @@ ROWS = [
         "M", ok404=True),
     Row("GET", "/servers/{sid}/topology", "R"),
     Row("GET", "/servers/{sid}/diagnostics", "A"),
+    Row("GET", "/servers/{sid}/os-server-password", "R"),
+    Row("DELETE", "/servers/{sid}/os-server-password", "M"),
     Row("POST", "/servers/{sid}/remote-consoles", "M",
         {"remote_console": {"protocol": "vnc", "type": "novnc"}}),
     Row("GET", "/os-console-auth-tokens/no-such-token", "A", own=False, ok404=True),

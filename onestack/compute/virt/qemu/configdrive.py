@@ -1,118 +1,51 @@
 """The config drive: an ISO 9660 image labelled ``config-2`` as Nova writes it.
 
-``openstack/{latest,2012-08-10}/`` holds ``meta_data.json``, ``network_data.json``,
-``vendor_data.json``, ``vendor_data2.json`` and ``user_data``; ``ec2/{latest,2009-04-04}/``
-the EC2 view of the same facts (``meta-data.json``, ``user-data``).
+``openstack/<version>/`` (every version and ``latest``) holds ``meta_data.json``,
+``network_data.json``, ``vendor_data.json``, ``vendor_data2.json`` and ``user_data`` as the
+version has them; ``ec2/{latest,2009-04-04}/`` the EC2 view of the same facts
+(``meta-data.json``, ``user-data``). The content comes from
+:mod:`onestack.compute.instance_metadata`, which the metadata API serves too.
 """
 
 from __future__ import annotations
 
 import io
 from pathlib import Path
-from typing import Any
 
 import orjson
 import pycdlib
 
+from onestack.compute import instance_metadata as md
 from onestack.compute.virt.driver import GuestSpec
 
-OPENSTACK_VERSIONS = ("2012-08-10", "latest")
 EC2_VERSIONS = ("2009-04-04", "latest")
 
 
-def meta_data(guest: GuestSpec) -> dict[str, Any]:
-    """``openstack/latest/meta_data.json``."""
-    data: dict[str, Any] = {
-        "uuid": guest.uuid,
-        "name": guest.name,
-        "hostname": guest.name,
-        "launch_index": 0,
-        "availability_zone": guest.availability_zone,
-        "project_id": guest.project_id,
-        "meta": {str(k): str(v) for k, v in guest.metadata.items()},
-        "devices": [],
-    }
-    if guest.key_data:
-        name = guest.key_name or "key"
-        data["public_keys"] = {name: guest.key_data.strip() + "\n"}
-        data["keys"] = [{"name": name, "type": "ssh", "data": guest.key_data.strip() + "\n"}]
-    if guest.admin_password:
-        data["admin_pass"] = guest.admin_password
-    return data
-
-
-def network_data(guest: GuestSpec) -> dict[str, Any]:
-    """``network_data.json``: a link per port, DHCP on each (the Networking service's)."""
-    links, networks = [], []
-    for i, port in enumerate(guest.network_info):
-        link = f"tap{str(port.get('id', i))[:11]}"
-        links.append(
-            {
-                "id": link,
-                "type": "ovs" if port.get("binding:vif_type") == "ovs" else "bridge",
-                "ethernet_mac_address": port.get("mac_address", ""),
-                "mtu": port.get("mtu") or 1500,
-                "vif_id": port.get("id", ""),
-            }
-        )
-        networks.append(
-            {
-                "id": f"network{i}",
-                "type": "ipv4_dhcp",
-                "link": link,
-                "network_id": port.get("network_id", ""),
-            }
-        )
-    return {"links": links, "networks": networks, "services": []}
-
-
-def ec2_meta_data(guest: GuestSpec) -> dict[str, Any]:
-    data: dict[str, Any] = {
-        "ami-id": guest.image_ref,
-        "ami-launch-index": 0,
-        "hostname": guest.name,
-        "local-hostname": guest.name,
-        "instance-id": guest.uuid,
-        "instance-type": guest.flavor_name,
-        "placement": {"availability-zone": guest.availability_zone},
-        "reservation-id": guest.reservation_id,
-        "security-groups": [],
-    }
-    if guest.key_data:
-        data["public-keys"] = {"0": {"openssh-key": guest.key_data.strip() + "\n"}}
-    return data
-
-
 def files(guest: GuestSpec) -> dict[str, bytes]:
-    """The drive's files by path."""
+    """The drive's files by path (the content the metadata API serves too, with the admin
+    password, which only a config drive carries)."""
     out: dict[str, bytes] = {}
-    meta = orjson.dumps(meta_data(guest))
-    net = orjson.dumps(network_data(guest))
-    for version in OPENSTACK_VERSIONS:
+    user = md.user_data(guest)
+    vendor = orjson.dumps(md.vendor_data(guest))
+    net = orjson.dumps(md.network_data(guest))
+    for version in (*md.OPENSTACK_VERSIONS, md.LATEST):
         base = f"openstack/{version}"
-        out[f"{base}/meta_data.json"] = meta
-        out[f"{base}/network_data.json"] = net
-        out[f"{base}/vendor_data.json"] = b"{}"
-        out[f"{base}/vendor_data2.json"] = b"{}"
-        if guest.user_data is not None:
-            out[f"{base}/user_data"] = _user_data(guest.user_data)
-    ec2 = orjson.dumps(ec2_meta_data(guest))
+        out[f"{base}/meta_data.json"] = orjson.dumps(md.meta_data(guest, version, admin_pass=True))
+        for name, data in (
+            ("network_data.json", net),
+            ("vendor_data.json", vendor),
+            ("vendor_data2.json", vendor),
+        ):
+            if md.has(version, name):
+                out[f"{base}/{name}"] = data
+        if user is not None:
+            out[f"{base}/user_data"] = user
+    ec2 = orjson.dumps(md.ec2_meta_data(guest))
     for version in EC2_VERSIONS:
         out[f"ec2/{version}/meta-data.json"] = ec2
-        if guest.user_data is not None:
-            out[f"ec2/{version}/user-data"] = _user_data(guest.user_data)
+        if user is not None:
+            out[f"ec2/{version}/user-data"] = user
     return out
-
-
-def _user_data(value: str) -> bytes:
-    """The API keeps user data base64-encoded; the guest reads it decoded."""
-    import base64
-    import binascii
-
-    try:
-        return base64.b64decode(value, validate=True)
-    except (binascii.Error, ValueError):
-        return value.encode()
 
 
 def write(guest: GuestSpec, path: Path) -> None:
