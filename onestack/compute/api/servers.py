@@ -11,7 +11,7 @@ from onestack.common.api import json
 from onestack.common.context import RequestContext
 from onestack.common.errors import BadRequest
 from onestack.common.microversions import Version
-from onestack.compute import actions, servers, views, volumes
+from onestack.compute import actions, servers, states, views, volumes
 from onestack.compute.api import protected_router
 from onestack.compute.api.common import Caller, Ver, base, body_of
 from onestack.compute.core import core_of
@@ -189,7 +189,13 @@ async def server_action(
             return json(result, status=202)
         return Response(status_code=202, headers={"Location": location})
     if name == "rebuild":
-        return json({"server": await render_one(request, ctx, version, server_id)}, status=202)
+        server = await render_one(request, ctx, version, server_id)
+        # the answer shows the server as the request left it (REBUILD), however fast the
+        # host has already finished
+        server["status"] = states.status(result.vm_state, result.task_state)
+        if "OS-EXT-STS:task_state" in server:
+            server["OS-EXT-STS:task_state"] = result.task_state
+        return json({"server": server}, status=202)
     if name == "os-getConsoleOutput":
         return json(result)
     if isinstance(result, dict) and result:
