@@ -17,6 +17,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import orjson
 from sqlalchemy import DateTime, MetaData, TypeDecorator, event, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError, IntegrityError
@@ -72,6 +73,17 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
         return value
 
 
+def json_loads(text: str | bytes) -> Any:
+    """JSON columns decoded with orjson (5-10x the standard library on wide listings); what
+    orjson refuses (NaN, integers beyond 64 bits) falls back to :func:`json.loads`."""
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        import json
+
+        return json.loads(text)
+
+
 class Database:
     """Engine, sessions and migrations of one service."""
 
@@ -81,7 +93,7 @@ class Database:
         self.service = service
         self.migrations = migrations
         self.is_sqlite = url.startswith("sqlite")
-        kwargs: dict[str, Any] = {"echo": echo}
+        kwargs: dict[str, Any] = {"echo": echo, "json_deserializer": json_loads}
         if self.is_sqlite:
             path = url.split("///", 1)[-1]
             if path and path != ":memory:":

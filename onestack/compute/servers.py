@@ -557,38 +557,97 @@ def _time(value: str, name: str) -> Any:
     return parsed
 
 
+#: The columns ``server_detail`` renders (a listing selects these, never the whole row: the
+#: request spec, key data and admin password are wide JSON/text nobody lists).
+DETAIL_COLUMNS = (
+    "id",
+    "uuid",
+    "name",
+    "project_id",
+    "user_id",
+    "hostname",
+    "description",
+    "image_ref",
+    "flavor",
+    "key_name",
+    "user_data",
+    "config_drive",
+    "metadata_",
+    "system_metadata",
+    "tags",
+    "security_groups",
+    "availability_zone",
+    "requested_zone",
+    "host",
+    "node",
+    "vm_state",
+    "task_state",
+    "power_state",
+    "locked",
+    "locked_reason",
+    "access_ip_v4",
+    "access_ip_v6",
+    "disk_config",
+    "reservation_id",
+    "launch_index",
+    "fault",
+    "progress",
+    "launched_at",
+    "terminated_at",
+    "created_at",
+    "updated_at",
+)
+BRIEF_COLUMNS = ("id", "uuid", "name", "host")
+
+
+def _columns(names: tuple[str, ...]) -> list[Any]:
+    return [getattr(Instance, n).label(n) for n in names]
+
+
 async def list_servers(
-    session: Any, core: ComputeCore, ctx: RequestContext, params: Any, version: Version, rule: str
-) -> list[Instance]:
-    """Listing with Nova's filters, sort and limit/marker pagination."""
+    session: Any,
+    core: ComputeCore,
+    ctx: RequestContext,
+    params: Any,
+    version: Version,
+    rule: str,
+    columns: tuple[str, ...] = DETAIL_COLUMNS,
+) -> list[Any]:
+    """Listing with Nova's filters, sort and limit/marker pagination.
+
+    Rows carry ``columns`` as attributes (what the views read), not ORM instances. Filters
+    SQL can express, the sort and (without Python-side filters or a marker) the limit run in
+    the database; the regex, flavor, tag and IP filters and the marker run over a narrow first
+    pass of the ordered ids, and only the page's rows are then read with ``columns``.
+    """
     core.enforce(ctx, rule)
     admin = core.is_admin(ctx)
-    stmt = select(Instance)
+    where: list[Any] = []
     all_tenants = params.get("all_tenants")
     all_projects = all_tenants is not None and all_tenants.lower() not in ("0", "false", "off")
     if all_projects:
         core.enforce(ctx, f"{rule}:get_all_tenants")
     project = params.get("project_id") or params.get("tenant_id")
     if project and admin:
-        stmt = stmt.where(Instance.project_id == project)
+        where.append(Instance.project_id == project)
     elif not (all_projects and admin):
-        stmt = stmt.where(Instance.project_id == ctx.project_id)
+        where.append(Instance.project_id == ctx.project_id)
     changes = params.get("changes-since")
     before = params.get("changes-before")
     deleted = params.get("deleted", "").lower() in ("true", "1", "yes") and admin
     if changes:
-        stmt = stmt.where(Instance.updated_at >= _time(changes, "changes-since"))
+        where.append(Instance.updated_at >= _time(changes, "changes-since"))
     if before:
         if version < (2, 66):
             before = None
         else:
-            stmt = stmt.where(Instance.updated_at <= _time(before, "changes-before"))
+            where.append(Instance.updated_at <= _time(before, "changes-before"))
     if changes and before and _time(changes, "c") > _time(before, "c"):
         raise BadRequest("The value of changes-since must be less than or equal to changes-before.")
     if deleted:
-        stmt = stmt.where(Instance.deleted.is_(True))
+        where.append(Instance.deleted.is_(True))
     elif not changes and not before:
-        stmt = stmt.where(Instance.deleted.is_(False))
+        where.append(Instance.deleted.is_(False))
     status = params.get("status")
     if status:
         vm = states.vm_states_for(status)
@@ -599,11 +658,11 @@ async def list_servers(
             return []
         conds = [Instance.vm_state.in_(vm)] if vm else []
         conds += [(Instance.vm_state == v) & (Instance.task_state == t) for v, t in pairs]
-        stmt = stmt.where(or_(*conds))
+        where.append(or_(*conds))
     if params.get("image"):
-        stmt = stmt.where(Instance.image_ref == params["image"].rstrip("/").rsplit("/", 1)[-1])
+        where.append(Instance.image_ref == params["image"].rstrip("/").rsplit("/", 1)[-1])
     if params.get("reservation_id"):
-        stmt = stmt.where(Instance.reservation_id == params["reservation_id"])
+        where.append(Instance.reservation_id == params["reservation_id"])
     if admin:
         for key, column in (
             ("host", Instance.host),
@@ -615,14 +674,14 @@ async def list_servers(
             ("uuid", Instance.uuid),
         ):
             if params.get(key):
-                stmt = stmt.where(column == params[key])
+                where.append(column == params[key])
     if params.get("locked") is not None and version >= (2, 73):
         text = params["locked"].lower()
         if text not in ("true", "false", "1", "0", "yes", "no"):
             raise BadRequest(
                 f"Unrecognized value '{params['locked']}', acceptable values are 'true' or 'false'"
             )
-        stmt = stmt.where(Instance.locked.is_(text in ("true", "1", "yes")))
+        where.append(Instance.locked.is_(text in ("true", "1", "yes")))
     sort_keys = params.getlist("sort_key") if hasattr(params, "getlist") else []
     sort_dirs = params.getlist("sort_dir") if hasattr(params, "getlist") else []
     order = []
@@ -635,28 +694,62 @@ async def list_servers(
         column = getattr(Instance, _COLUMN.get(key, key if key != "uuid" else "uuid"))
         order.append(column.desc() if direction == "desc" else column.asc())
     order.append(Instance.id.desc())
-    rows = list((await session.execute(stmt.order_by(*order))).scalars())
-    if params.get("flavor"):
-        rows = [r for r in rows if (r.flavor or {}).get("flavorid") == params["flavor"]]
     name = params.get("name")
+    pattern = None
     if name:
         try:
             pattern = re.compile(name)
         except re.error:
             raise BadRequest(f"Invalid name filter regex {name!r}.") from None
-        rows = [r for r in rows if pattern.search(r.name)]
-    if version >= (2, 26):
-        rows = _tag_filter(rows, params)
-    for key, family in (("ip", 4), ("ip6", 6)):
-        if params.get(key):
-            rows = _ip_filter(rows, params[key], family)
+    tagged = version >= (2, 26) and any(
+        params.get(k) for k in ("tags", "tags-any", "not-tags", "not-tags-any")
+    )
+    ips = [(k, f) for k, f in (("ip", 4), ("ip6", 6)) if params.get(k)]
     marker = params.get("marker")
+    flavor = params.get("flavor")
+    narrow = bool(flavor or pattern or tagged or ips or marker)
+    if not narrow:
+        # the limit is validated after the filters, as before: a bad status answers first
+        stmt = select(*_columns(columns)).where(*where).order_by(*order)
+        return list((await session.execute(stmt.limit(_limit(core, params)))).all())
+    first = ["id", "uuid"]
+    if flavor:
+        first.append("flavor")
+    if pattern:
+        first.append("name")
+    if tagged:
+        first.append("tags")
+    if ips:
+        first.append("system_metadata")
+    rows: list[Any] = list(
+        await session.execute(select(*_columns(tuple(first))).where(*where).order_by(*order))
+    )
+    if flavor:
+        rows = [r for r in rows if (r.flavor or {}).get("flavorid") == flavor]
+    if pattern is not None:
+        rows = [r for r in rows if pattern.search(r.name)]
+    if tagged:
+        rows = _tag_filter(rows, params)
+    for key, family in ips:
+        rows = _ip_filter(rows, params[key], family)
     if marker:
         ids = [r.uuid for r in rows]
         if marker not in ids:
             raise BadRequest(f"marker [{marker}] not found")
         rows = rows[ids.index(marker) + 1 :]
-    limit = core.conf.max_limit
+    page = [r.id for r in rows[: _limit(core, params)]]
+    if not page:
+        return []
+    found = {}
+    for start in range(0, len(page), 500):  # bounded IN lists on every backend
+        chunk = page[start : start + 500]
+        stmt = select(*_columns(columns)).where(Instance.id.in_(chunk))
+        found.update({r.id: r for r in await session.execute(stmt)})
+    return [found[i] for i in page if i in found]
+
+
+def _limit(core: ComputeCore, params: Any) -> int:
+    limit: int = core.conf.max_limit
     if params.get("limit") is not None:
         try:
             limit = min(int(params["limit"]), limit)
@@ -664,10 +757,10 @@ async def list_servers(
             raise BadRequest("limit must be an integer") from None
         if limit < 0:
             raise BadRequest("limit must be >= 0")
-    return rows[:limit]
+    return limit
 
 
-def _ip_filter(rows: list[Instance], value: str, family: int) -> list[Instance]:
+def _ip_filter(rows: list[Any], value: str, family: int) -> list[Any]:
     """Nova's ``ip``/``ip6`` filters: a regular expression over the servers' addresses."""
     try:
         pattern = re.compile(value)
@@ -685,7 +778,7 @@ def _ip_filter(rows: list[Instance], value: str, family: int) -> list[Instance]:
     ]
 
 
-def _tag_filter(rows: list[Instance], params: Any) -> list[Instance]:
+def _tag_filter(rows: list[Any], params: Any) -> list[Any]:
     def split(key: str) -> set[str] | None:
         value = params.get(key)
         return set(value.split(",")) if value else None

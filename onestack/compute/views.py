@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 from typing import Any
 
@@ -16,11 +17,21 @@ def _plain(version: Version | tuple[int, int]) -> Any:
 
 
 def iso(value: Any) -> str | None:
-    return value.strftime("%Y-%m-%dT%H:%M:%SZ") if value is not None else None
+    """``%Y-%m-%dT%H:%M:%SZ`` (for a naive UTC datetime, isoformat: a third of strftime's cost)."""
+    if value is None:
+        return None
+    if type(value) is dt.datetime and value.tzinfo is None:
+        return value.isoformat(timespec="seconds") + "Z"
+    return str(value.strftime("%Y-%m-%dT%H:%M:%SZ"))
 
 
 def iso_usec(value: Any) -> str | None:
-    return value.strftime("%Y-%m-%dT%H:%M:%S.%f") if value is not None else None
+    """``%Y-%m-%dT%H:%M:%S.%f``."""
+    if value is None:
+        return None
+    if type(value) is dt.datetime and value.tzinfo is None:
+        return value.isoformat(timespec="microseconds")
+    return str(value.strftime("%Y-%m-%dT%H:%M:%S.%f"))
 
 
 def links(base: str, kind: str, ident: str) -> list[dict[str, str]]:

@@ -45,6 +45,9 @@ class PlacementManager:
         self._write_engine = self.db.engine.execution_options(sqlite_immediate=True)
         self._write_lock = self.db.write_lock  # one queue with the service's other writers
         self._seeding: asyncio.Task[None] | None = None
+        #: GET /resource_providers bodies: (link prefix, version shape) -> (change mark,
+        #: body, newest updated_at); see ``providers.change_mark``
+        self.listings: dict[tuple[Any, ...], tuple[Any, bytes, Any]] = {}
 
     async def start(self) -> None:
         """Migrate, seed the standard resource classes and traits, fill the caches. On a

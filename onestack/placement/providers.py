@@ -97,6 +97,25 @@ async def all_providers(conn: AsyncConnection) -> list[Provider]:
     return [_provider(row) for row in rows]
 
 
+async def change_mark(conn: AsyncConnection) -> tuple[Any, ...]:
+    """What changes whenever any provider row does, read in one aggregate over the table:
+    an update always moves a generation on (so the sum grows), a new provider has a new
+    highest id, a delete alone lowers the count, and the newest ``updated_at`` catches a
+    new provider taking a deleted one's id. Other processes' writes included, so a cache
+    keyed by it stays correct with several Placement processes on one database."""
+    row = (
+        await conn.execute(
+            select(
+                func.count(),
+                func.max(providers.c.id),
+                func.sum(providers.c.generation),
+                func.max(providers.c.updated_at),
+            )
+        )
+    ).one()
+    return tuple(row)
+
+
 async def create(conn: AsyncConnection, uuid: str, name: str, parent_uuid: str | None) -> Provider:
     now = utcnow()
     clash = (

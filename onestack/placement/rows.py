@@ -9,12 +9,13 @@ values the driver already returns as Python wants them (integers, floats, string
 
 from __future__ import annotations
 
-import gc
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
+
+from onestack.common.perf import gc_paused
+
+__all__ = ["capacity_expr", "fetch_all", "gc_paused", "used_expr"]
 
 #: Compiled statements by SQLAlchemy cache key (the statement's shape, not its values):
 #: compiling the candidates query costs more than running it on a small database.
@@ -70,20 +71,3 @@ def used_expr() -> Any:
         )
         .scalar_subquery()
     )
-
-
-@contextmanager
-def gc_paused() -> Iterator[None]:
-    """No cyclic garbage collection during a stretch that builds many containers (thousands
-    of rows, candidates and summaries): otherwise collections triggered by the allocations
-    themselves cost more than the work. Awaits inside only defer collections (other tasks
-    meanwhile allocate without them); a nested use leaves it to the outermost, and the next
-    allocation after it collects as usual."""
-    if not gc.isenabled():
-        yield
-        return
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()

@@ -11,6 +11,7 @@ from onestack.common.api import json
 from onestack.common.context import RequestContext
 from onestack.common.errors import BadRequest
 from onestack.common.microversions import Version
+from onestack.common.perf import gc_paused
 from onestack.compute import actions, servers, states, views, volumes
 from onestack.compute.api import protected_router
 from onestack.compute.api.common import Caller, Ver, base, body_of
@@ -57,31 +58,35 @@ async def _render_list(
     core = core_of(request)
     params = request.query_params
     rule = "servers:detail" if detail else "servers:index"
+    admin = core.is_admin(ctx)
+    with_status = detail and version >= (2, 16) and admin
     async with core.read() as session:
-        rows = await servers.list_servers(session, core, ctx, params, version, rule)
-        admin = core.is_admin(ctx)
+        columns = servers.DETAIL_COLUMNS if detail else servers.BRIEF_COLUMNS
+        rows = await servers.list_servers(session, core, ctx, params, version, rule, columns)
         hosts = (
             await servers.host_states(session, core, {r.host for r in rows if r.host})
-            if detail and version >= (2, 16) and admin
+            if with_status
             else {}
         )
         attached = await volumes.attached_of(session, [r.uuid for r in rows]) if detail else {}
     root = base(request)
-    if detail:
-        items = [
-            views.server_detail(
-                root,
-                r,
-                version,
-                admin=admin,
-                host_status=hosts.get(r.host or "", "") if version >= (2, 16) and admin else None,
-            )
-            for r in rows
-        ]
-        for item, r in zip(items, rows, strict=True):
-            _volumes_attached(item, attached[r.uuid], version)
-    else:
-        items = [views.server_brief(root, r) for r in rows]
+    with gc_paused():  # a thousand servers are some 30,000 small containers
+        if detail:
+            plain = version.as_tuple()
+            items = [
+                views.server_detail(
+                    root,
+                    r,
+                    plain,
+                    admin=admin,
+                    host_status=hosts.get(r.host or "", "") if with_status else None,
+                )
+                for r in rows
+            ]
+            for item, r in zip(items, rows, strict=True):
+                _volumes_attached(item, attached[r.uuid], version)
+        else:
+            items = [views.server_brief(root, r) for r in rows]
     body: dict[str, Any] = {"servers": items}
     limit = params.get("limit")
     full = len(rows) >= (int(limit) if limit is not None else core.conf.max_limit)

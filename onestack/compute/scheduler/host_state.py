@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -101,52 +102,76 @@ class HostCache:
         self._nodes = {r[0]: (r[1], r[2], r[3], dict(r[4] or {}), list(r[5] or [])) for r in rows}
         self._loaded = time.monotonic()
 
+    async def rows(
+        self,
+        read: Callable[[], Any],
+        providers: list[str],
+        down_time: float,
+        default_zone: str,
+        generation: int = 0,
+    ) -> dict[str, tuple[Any, ...]]:
+        """What a host state needs of each compute node, by resource provider uuid:
+        ``(host, nodename, hypervisor_type, cpu_info, traits, enabled, up_until, zone,
+        aggregates)``; :meth:`state` makes one. Nodes are re-read when ``providers`` names
+        one not known yet or after ``ttl``; service health and aggregates when ``generation``
+        moved (this process changed them) or after ``state_ttl`` seconds (another process may
+        have). ``read`` opens a read session; it is called only when something must be read."""
+        clock = time.monotonic()
+        nodes = clock - self._loaded > self.ttl or not self._nodes.keys() >= set(providers)
+        stale = nodes or generation != self._generation or clock - self._state_at > self.state_ttl
+        if not stale:
+            known = self._nodes
+            stale = not {known[p][0] for p in providers if p in known} <= self._services.keys()
+        if stale:
+            async with read() as session:
+                if nodes:
+                    await self._refresh(session)
+                await self._refresh_states(session)
+            self._generation = generation
+            self._rows = None
+        return self._host_rows(down_time, default_zone)
+
+    @staticmethod
+    def state(
+        uuid: str,
+        row: tuple[Any, ...],
+        now: dt.datetime,
+        free: tuple[float, float, float] = (0.0, 0.0, 0.0),
+        allocation: dict[str, Any] | None = None,
+    ) -> HostState:
+        """The host state of one row of :meth:`rows`, up if its service beat since ``now``
+        minus the down time; ``free`` is (RAM MB, disk GB, VCPUs) from Placement."""
+        host, nodename, hv_type, cpu_info, traits, enabled, up_until, zone, aggs = row
+        return HostState(
+            host,
+            nodename,
+            uuid,
+            enabled,
+            up_until is not None and now <= up_until,
+            zone,
+            aggs,
+            hv_type,
+            cpu_info,
+            traits,
+            free[0],
+            free[1],
+            free[2],
+            0,
+            allocation if allocation is not None else {},
+        )
+
     async def load(
         self,
-        session: AsyncSession,
+        read: Callable[[], Any],
         providers: list[str],
         down_time: float,
         default_zone: str,
         generation: int = 0,
     ) -> dict[str, HostState]:
-        """Host states of ``providers`` (resource provider uuids) that are compute nodes.
-        Service health and aggregates are re-read when ``generation`` moved (this process
-        changed them) or after ``state_ttl`` seconds (another process may have)."""
-        wanted = set(providers)
-        if time.monotonic() - self._loaded > self.ttl or not wanted <= self._nodes.keys():
-            await self._refresh(session)
-            self._rows = None
-        stale = generation != self._generation or time.monotonic() - self._state_at > (
-            self.state_ttl
-        )
-        if (
-            stale
-            or not {self._nodes[p][0] for p in wanted if p in self._nodes} <= self._services.keys()
-        ):
-            await self._refresh_states(session)
-            self._generation = generation
-            self._rows = None
-        rows = self._host_rows(down_time, default_zone)
+        """Host states of ``providers`` (resource provider uuids) that are compute nodes."""
+        rows = await self.rows(read, providers, down_time, default_zone, generation)
         now = utcnow()
-        states: dict[str, HostState] = {}
-        for uuid in providers:
-            row = rows.get(uuid)
-            if row is None:
-                continue
-            host, nodename, hv_type, cpu_info, traits, enabled, up_until, zone, aggs = row
-            states[uuid] = HostState(
-                host,
-                nodename,
-                uuid,
-                enabled,
-                up_until is not None and now <= up_until,
-                zone,
-                aggs,
-                hv_type,
-                cpu_info,
-                traits,
-            )
-        return states
+        return {p: self.state(p, rows[p], now) for p in providers if p in rows}
 
     def _host_rows(self, down_time: float, default_zone: str) -> dict[str, tuple[Any, ...]]:
         """What a host state needs of each node, worked out once per refresh: a decision

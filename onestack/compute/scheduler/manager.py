@@ -14,11 +14,13 @@ import asyncio
 import logging
 import random
 import time
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, overload
 
 from sqlalchemy import select, update
 
 from onestack.common.context import RequestContext
+from onestack.common.db import utcnow
 from onestack.common.errors import APIError
 from onestack.common.platform import Platform
 from onestack.common.rpc import RPCServer
@@ -38,13 +40,53 @@ class NoValidHost(APIError):
 
 
 def _free(summary: dict[str, Any]) -> tuple[float, float, float]:
-    """Free RAM (MB), VCPUs and disk (GB) of a provider summary."""
+    """Free RAM (MB), disk (GB) and VCPUs of a provider summary."""
     res = summary.get("resources") or {}
-    out = []
-    for rc in ("MEMORY_MB", "VCPU", "DISK_GB"):
-        r = res.get(rc)
-        out.append(float(r.get("capacity", 0)) - float(r.get("used", 0)) if r else 0.0)
-    return out[0], out[1], out[2]
+    ram, disk, cpu = res.get("MEMORY_MB"), res.get("DISK_GB"), res.get("VCPU")
+    return (
+        float(ram.get("capacity", 0) - ram.get("used", 0)) if ram else 0.0,
+        float(disk.get("capacity", 0) - disk.get("used", 0)) if disk else 0.0,
+        float(cpu.get("capacity", 0) - cpu.get("used", 0)) if cpu else 0.0,
+    )
+
+
+#: Weighers a decision can score from Placement's free capacity alone (the index in
+#: ``_free``'s tuple; None: a score equal on every host here, so it cannot reorder them).
+_ROW_WEIGHERS: dict[str, int | None] = {"ram": 0, "disk": 1, "cpu": 2, "io_ops": None}
+
+
+class _Ranked(Sequence[HostState]):
+    """Hosts best first, each host state made when first asked for (the claim usually takes
+    the first; a decision among 1,000 hosts then makes one host state, not 1,000)."""
+
+    def __init__(self, items: list[Any], make: Callable[[Any], HostState]):
+        self._items = items
+        self._make = make
+        self._made: dict[int, HostState] = {}
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def _at(self, index: int) -> HostState:
+        host = self._made.get(index)
+        if host is None:
+            host = self._made[index] = self._make(self._items[index])
+        return host
+
+    @overload
+    def __getitem__(self, index: int) -> HostState: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[HostState]: ...
+
+    def __getitem__(self, index: int | slice) -> HostState | list[HostState]:
+        if isinstance(index, slice):
+            return [self._at(i) for i in range(*index.indices(len(self._items)))]
+        if index < 0:
+            index += len(self._items)
+        if not 0 <= index < len(self._items):
+            raise IndexError(index)
+        return self._at(index)
 
 
 def required_traits(flavor: dict[str, Any], image_props: dict[str, Any]) -> list[str]:
@@ -148,6 +190,74 @@ class Scheduler:
                 )
             return chosen
 
+    async def decide(
+        self, answer: dict[str, Any], spec: dict[str, Any]
+    ) -> tuple[Sequence[HostState], int, int]:
+        """Placement's answer filtered and weighed: ``(hosts best first, candidates, passed)``.
+
+        The host cache reads the database only when it must refresh (one read transaction
+        then, none otherwise)."""
+        requests = answer.get("allocation_requests") or []
+        providers = list(dict.fromkeys(rp for r in requests for rp in (r.get("allocations") or {})))
+        rows = await self.hosts.rows(
+            self.core.read,
+            providers,
+            self.conf.service_down_time,
+            self.conf.default_availability_zone,
+            self.core.host_generation,
+        )
+        summaries = answer.get("provider_summaries") or {}
+        now = utcnow()
+        # one (provider, row, free capacity, allocations) per allocation request
+        found: list[tuple[str, tuple[Any, ...], tuple[float, float, float], dict[str, Any]]] = []
+        for request in requests:
+            allocations = request.get("allocations") or {}
+            for root in allocations:  # the compute node among the request's providers
+                if root in rows:
+                    break
+            else:
+                continue
+            found.append((root, rows[root], _free(summaries.get(root) or {}), allocations))
+        context = await self._context(spec)
+        active = filters.for_request(self.filters, spec, context)
+        scoring = weighers.applied(spec, self.conf.weight_multipliers)
+        state = self.hosts.state
+        if all(f is filters.compute_filter for f in active) and all(
+            name in _ROW_WEIGHERS for name, _ in scoring
+        ):
+            # the usual request: filtered and weighed on the rows; host states are made only
+            # for the hosts the claim loop reaches
+            total = len(found)
+            if active:
+                found = [c for c in found if c[1][5] and c[1][6] is not None and now <= c[1][6]]
+            order = list(range(len(found)))
+            if len(found) > 1:
+                columns = [
+                    (m, [c[2][_ROW_WEIGHERS[name]] for c in found])
+                    for name, m in scoring
+                    if _ROW_WEIGHERS[name] is not None  # io_ops: no task counts, all equal
+                ]
+                order = weighers.best_first(columns, len(found))
+            subset = min(self.conf.host_subset_size, len(order))
+            if subset > 1:
+                order.insert(0, order.pop(random.randrange(subset)))
+            ranked = _Ranked(
+                [found[i] for i in order],
+                lambda c: state(c[0], c[1], now, c[2], {"allocations": c[3]}),
+            )
+            return ranked, total, len(ranked)
+        candidates = [state(r, row, now, free, {"allocations": a}) for r, row, free, a in found]
+        passed = candidates
+        for check in active:  # one filter at a time over the survivors: no generator per host
+            passed = [h for h in passed if check(h, spec, context)]
+        ordered = weighers.weigh(passed, spec, context, self.conf.weight_multipliers)
+        subset = min(self.conf.host_subset_size, len(ordered))
+        if subset > 1:
+            first = random.choice(ordered[:subset])
+            ordered.remove(first)
+            ordered.insert(0, first)
+        return ordered, len(candidates), len(passed)
+
     async def _select(
         self, spec: dict[str, Any], consumer: str, alternates: int
     ) -> list[dict[str, Any]]:
@@ -159,36 +269,7 @@ class Scheduler:
             required=required_traits(flavor, spec.get("image_properties") or {}),
         )
         started = time.perf_counter()
-        requests = answer.get("allocation_requests") or []
-        providers = list(dict.fromkeys(rp for r in requests for rp in (r.get("allocations") or {})))
-        async with self.core.read() as session:
-            states = await self.hosts.load(
-                session,
-                providers,
-                self.conf.service_down_time,
-                self.conf.default_availability_zone,
-                self.core.host_generation,
-            )
-        summaries = answer.get("provider_summaries") or {}
-        candidates: list[HostState] = []
-        for request in requests:
-            allocations = request.get("allocations") or {}
-            root = next((rp for rp in allocations if rp in states), None)
-            if root is None:
-                continue
-            host = states[root]
-            host.free_ram_mb, host.free_vcpus, host.free_disk_gb = _free(summaries.get(root) or {})
-            host.allocation = {"allocations": allocations}
-            candidates.append(host)
-        context = await self._context(spec)
-        active = filters.for_request(self.filters, spec, context)
-        passed = [h for h in candidates if all(f(h, spec, context) for f in active)]
-        ordered = weighers.weigh(passed, spec, context, self.conf.weight_multipliers)
-        subset = min(self.conf.host_subset_size, len(ordered))
-        if subset > 1:
-            first = random.choice(ordered[:subset])
-            ordered.remove(first)
-            ordered.insert(0, first)
+        ordered, candidates, passed = await self.decide(answer, spec)
         self.decision_times.append(time.perf_counter() - started)
         if len(self.decision_times) > 10000:
             del self.decision_times[:5000]

@@ -42,6 +42,35 @@ _ATTRIBUTE = {
 }
 
 
+def applied(spec: dict[str, Any], multipliers: Mapping[str, float]) -> list[tuple[str, float]]:
+    """The weighers (name, multiplier) that can score this request."""
+    policy = spec.get("group_policy")
+    out = []
+    for name in WEIGHERS:
+        multiplier = multipliers.get(name, 0.0)
+        if not multiplier:
+            continue
+        if name == "soft_affinity" and policy != "soft-affinity":
+            continue
+        if name == "soft_anti_affinity" and policy != "soft-anti-affinity":
+            continue
+        out.append((name, multiplier))
+    return out
+
+
+def best_first(columns: list[tuple[float, list[float]]], count: int) -> list[int]:
+    """Indexes of ``count`` hosts best first from each weigher's (multiplier, raw scores):
+    scores normalised to [0, 1], times the multiplier, summed; stable for equal weights."""
+    totals = [0.0] * count
+    for multiplier, raw in columns:
+        low, high = min(raw), max(raw)
+        if high == low:
+            continue
+        scale = multiplier / (high - low)
+        totals = [t + (v - low) * scale for t, v in zip(totals, raw, strict=True)]
+    return sorted(range(count), key=totals.__getitem__, reverse=True)
+
+
 def weigh(
     hosts: list[HostState],
     spec: dict[str, Any],
@@ -51,22 +80,10 @@ def weigh(
     """The hosts best first (stable for equal weights)."""
     if len(hosts) <= 1:
         return list(hosts)
-    totals = [0.0] * len(hosts)
-    policy = spec.get("group_policy")
-    for name, weigher in WEIGHERS.items():
-        multiplier = multipliers.get(name, 0.0)
-        if not multiplier:
-            continue
-        if name == "soft_affinity" and policy != "soft-affinity":
-            continue
-        if name == "soft_anti_affinity" and policy != "soft-anti-affinity":
-            continue
+    columns = []
+    for name, multiplier in applied(spec, multipliers):
         fast = _ATTRIBUTE.get(name)
+        weigher = WEIGHERS[name]
         raw = list(map(fast, hosts)) if fast else [weigher(h, spec, ctx) for h in hosts]
-        low, high = min(raw), max(raw)
-        if high == low:
-            continue
-        scale = multiplier / (high - low)
-        totals = [t + (v - low) * scale for t, v in zip(totals, raw, strict=True)]
-    order = sorted(range(len(hosts)), key=lambda i: -totals[i])
-    return [hosts[i] for i in order]
+        columns.append((multiplier, raw))
+    return [hosts[i] for i in best_first(columns, len(hosts))]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid as uuidlib
 from typing import Any
 
+import orjson
 from fastapi import Request
 from starlette.responses import Response
 
@@ -21,6 +22,7 @@ from onestack.placement.api.common import (
     parse_member_of,
     parse_resources,
     parse_traits,
+    path_to,
     query,
     version,
 )
@@ -74,6 +76,8 @@ async def list_(request: Request, ctx: RequestContext = Caller) -> Response:
         f.resources = parse_resources(params["resources"])
     if "required" in params:
         f.required, f.forbidden = parse_traits(params.getlist("required"), v)
+    if not params:
+        return await _list_all(request, mgr, v)
     async with mgr.read() as conn:
         found = await list_providers(mgr, conn, f)
     latest = max((p.updated_at for p in found), default=None)
@@ -82,6 +86,27 @@ async def list_(request: Request, ctx: RequestContext = Caller) -> Response:
             {"resource_providers": list(map(provider_renderer(request, v), found))},
             headers=cache_headers(v, latest),
         )
+
+
+async def _list_all(request: Request, mgr: Any, v: Any) -> Response:
+    """Every provider: the rendered body is kept per link prefix and version shape and
+    served again while the providers' change mark (read first, in the same transaction as
+    the rows on a miss) has not moved."""
+    key = (path_to(request, ""), v >= "1.1", v >= "1.6", v >= "1.11", v >= "1.14")
+    async with mgr.read() as conn:
+        mark = await rps.change_mark(conn)
+        hit = mgr.listings.get(key)
+        if hit is None or hit[0] != mark:
+            found = await list_providers(mgr, conn, ProviderFilters())
+            latest = max((p.updated_at for p in found), default=None)
+            with gc_paused():
+                body = orjson.dumps(
+                    {"resource_providers": list(map(provider_renderer(request, v), found))}
+                )
+            if len(mgr.listings) >= 16:
+                mgr.listings.clear()
+            hit = mgr.listings[key] = (mark, body, latest)
+    return Response(hit[1], media_type="application/json", headers=cache_headers(v, hit[2]))
 
 
 @router.post("/resource_providers")
