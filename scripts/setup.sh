@@ -19,6 +19,9 @@ command -v gcc >/dev/null || need_apt+=(gcc python3-dev)
 command -v qemu-system-x86_64 >/dev/null || need_apt+=(qemu-system-x86)
 command -v qemu-img >/dev/null || need_apt+=(qemu-utils)  # also the image format tests
 command -v lz4 >/dev/null || need_apt+=(lz4)
+# the Networking dataplane agent: DHCP servers and nftables (bridges through pyroute2)
+command -v dnsmasq >/dev/null || need_apt+=(dnsmasq-base)
+command -v nft >/dev/null || need_apt+=(nftables)
 if [ "${1:-}" = "--test" ]; then
     command -v wrk >/dev/null || true  # benchmarks only; bench/ installs it when run
 fi
