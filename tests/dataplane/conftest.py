@@ -55,6 +55,17 @@ def qemu_cloud(
     finally:
         stop_cloud(cloud)
         kill_guests(data_dir)
+        network_cleanup()
+
+
+def network_cleanup() -> None:
+    """``onestack network cleanup`` after a cloud: its dnsmasqs outlive it by design; then
+    nothing of onestack's may be left on the host."""
+    subprocess.run([str(BIN / "onestack"), "network", "cleanup"], check=True, timeout=60)
+    names = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+    assert "onestack-" not in names, names
+    left = [d.name for d in Path("/sys/class/net").iterdir() if d.name.startswith(("osbr", "osdh"))]
+    assert not left, left
 
 
 def _tiny_active(cloud: RunningCloud) -> bool:

@@ -1,0 +1,189 @@
+"""The Networking dataplane agent of one host (``onestack agent network --host H``): the
+Linux bridge (L2) and DHCP agents in one process, over the plug-in's RPC (``q-plugin``).
+
+A level-triggered loop: every ``[network] dataplane_poll_interval`` it lists the taps
+Compute plugged (by their alias), puts each on its network's bridge with the network's MTU,
+brings the DHCP servers of the networks it hosts up to date (so a new guest's address is in
+dnsmasq's hosts before the port goes up), and only then reports the new ports up, which
+sends Compute ``network-vif-plugged``. State is reported (heartbeat) as three agents:
+``Linux bridge agent``, ``DHCP agent`` and ``L3 agent``. On start it adopts what a previous
+run left (bridges, namespaces, dnsmasq) and removes the DHCP servers of networks it no longer
+serves."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import shutil
+from typing import Any
+
+from onestack.common.platform import Platform
+
+LOG = logging.getLogger(__name__)
+L2_AGENT = "Linux bridge agent"
+DHCP_AGENT = "DHCP agent"
+L3_AGENT = "L3 agent"
+REPORT_INTERVAL = 30.0
+STATES = (
+    (L2_AGENT, "onestack-linuxbridge-agent", "N/A"),
+    (DHCP_AGENT, "onestack-dhcp-agent", "dhcp_agent"),
+    (L3_AGENT, "onestack-l3-agent", "l3_agent"),
+)
+TOOLS = (("dnsmasq", "dnsmasq-base"), ("ip", "iproute2"))
+
+
+class DataplaneUnavailable(RuntimeError):
+    """The host lacks what the Linux dataplane needs (root, a tool)."""
+
+
+def enabled(platform: Platform) -> bool:
+    """``[network] dataplane``: linux, off, or auto (Compute's QEMU driver, as root)."""
+    mode = platform.settings.network.dataplane
+    if mode != "auto":
+        return bool(mode == "linux")
+    import os
+
+    from onestack.compute.manager import virt_driver_of
+
+    return os.geteuid() == 0 and virt_driver_of(platform.settings.compute) == "qemu"
+
+
+def check_host() -> None:
+    import os
+
+    problems = [f"{tool} (apt-get install {pkg})" for tool, pkg in TOOLS if not shutil.which(tool)]
+    if os.geteuid() != 0:
+        problems.append("root (bridges, taps and namespaces)")
+    try:
+        import pyroute2  # noqa: F401
+    except ImportError:
+        problems.append("pyroute2 (scripts/setup.sh)")
+    if problems:
+        raise DataplaneUnavailable("the Linux dataplane needs " + ", ".join(problems))
+
+
+class NetworkAgent:
+    """The L2 + DHCP agent of ``platform.host``."""
+
+    def __init__(self, platform: Platform):
+        self.platform = platform
+        self.host = platform.host
+        self.conf = platform.settings.network
+        self.on = enabled(platform)
+        self.wired: dict[str, str] = {}  # tap's port id -> network id, reported up
+        self.dhcp_ports: set[str] = set()  # DHCP ports reported up
+        self._served: dict[str, Any] = {}  # network id -> what its DHCP server was synced to
+        self._tasks: list[asyncio.Task[Any]] = []
+        self._client: Any = None
+        self._dhcp: Any = None
+
+    async def start(self) -> None:
+        if not self.on:
+            return  # ML2 keeps binding without an agent here ([network] bind_without_agent)
+        check_host()
+        from onestack.common.rpc import RPCClient
+        from onestack.network.agent.dhcp import DhcpServers
+        from onestack.network.rpc import TOPIC
+
+        self._client = RPCClient(self.platform.transport, TOPIC, version="1.0", timeout=30)
+        self._dhcp = DhcpServers(self.platform.settings.data_dir / "network", self.conf.dns_domain)
+        await self.report(start=True)
+        await self.sync()
+        self._tasks = [
+            asyncio.create_task(self._every(REPORT_INTERVAL, self.report), name="net-report"),
+            asyncio.create_task(
+                self._every(self.conf.dataplane_poll_interval, self.sync), name="net-sync"
+            ),
+        ]
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._tasks = []
+
+    async def _every(self, interval: float, work: Any) -> None:
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await work()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                LOG.exception("network agent on %s: %s failed", self.host, work.__name__)
+
+    async def report(self, start: bool = False) -> None:
+        bridges = {"interface_mappings": {}, "bridge_mappings": {}}
+        for agent_type, binary, topic in STATES:
+            state = {
+                "agent_type": agent_type,
+                "binary": binary,
+                "host": self.host,
+                "topic": topic,
+                "availability_zone": "nova",
+                "configurations": bridges if agent_type == L2_AGENT else {},
+            }
+            await self._client.call(None, "report_state", agent_state=state, start_flag=start)
+
+    async def sync(self) -> None:
+        """One pass: wire new taps, update DHCP, report the new ports up, the gone down."""
+        from onestack.network.agent import netlink
+
+        taps = await asyncio.to_thread(netlink.port_taps)
+        new = [p for p in taps if p not in self.wired]
+        gone = [p for p in self.wired if p not in taps]
+        ready: list[str] = []
+        if new:
+            details = await self._client.call(
+                None, "get_devices_details", devices=new, host=self.host
+            )
+            for item in details:
+                if not item.get("bound_here") or not item.get("network_id"):
+                    continue
+                net, mtu = item["network_id"], int(item.get("mtu") or 1500)
+                bridge = netlink.bridge_name(net)
+                await asyncio.to_thread(netlink.ensure_bridge, bridge, mtu)
+                name = taps[item["port_id"]]["name"]
+                if await asyncio.to_thread(netlink.attach, name, bridge, mtu):
+                    ready.append(item["port_id"])
+                    self.wired[item["port_id"]] = net
+        await self.sync_dhcp()
+        for port_id in ready:
+            await self._client.call(None, "update_device_up", device=port_id, host=self.host)
+        for port_id in gone:
+            self.wired.pop(port_id, None)
+            await self._client.call(None, "update_device_down", device=port_id, host=self.host)
+
+    async def sync_dhcp(self) -> None:
+        networks = await self._client.call(None, "get_dhcp_networks", host=self.host)
+        served = set()
+        for network in networks:
+            served.add(network["id"])
+            if self._served.get(network["id"]) != network or not self._dhcp.pid(network["id"]):
+                await asyncio.to_thread(self._dhcp.sync, network)
+                self._served[network["id"]] = network
+            port = network["dhcp_port"]["id"]
+            if port not in self.dhcp_ports:
+                await self._client.call(None, "update_device_up", device=port, host=self.host)
+                self.dhcp_ports.add(port)
+        for net_id in set(self._dhcp.networks()) - served:
+            LOG.info("network agent on %s: DHCP of %s removed", self.host, net_id)
+            await asyncio.to_thread(self._dhcp.remove, net_id)
+            self._served.pop(net_id, None)
+        await asyncio.to_thread(self._prune_bridges, served | set(self.wired.values()))
+
+    def _prune_bridges(self, in_use: set[str]) -> None:
+        """Bridges of networks with nothing left on this host, once empty."""
+        from onestack.network.agent import netlink
+
+        links = netlink.links()
+        masters = {link["master"] for link in links if link["master"]}
+        keep = {netlink.bridge_name(n) for n in in_use}
+        for link in links:
+            name = link["name"]
+            ours = name.startswith(netlink.BRIDGE_PREFIX) and link["kind"] == "bridge"
+            if ours and name not in keep and link["index"] not in masters:
+                netlink.delete_link(name)
