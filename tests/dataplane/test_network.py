@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.dataplane.conftest import BOOT_MARKER, BOOT_TIMEOUT, wait_for
-from tests.e2e.conftest import BIN, RunningCloud
+from tests.e2e.conftest import RunningCloud
 
 pytestmark = pytest.mark.dataplane
 
