@@ -128,6 +128,9 @@ class DhcpServers:
             f"--domain={self.domain}",
             "--dhcp-authoritative",
             "--port=0",  # DHCP only: no DNS server yet
+            # as root: the state directory (under a private data dir) stays unreadable to
+            # nobody, and dnsmasq rereads its hosts there on SIGHUP
+            "--user=root",
         ]
         for subnet in network["subnets"]:
             net = ipaddress.ip_network(subnet["cidr"])

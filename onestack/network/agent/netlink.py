@@ -127,24 +127,30 @@ def namespaces() -> list[str]:
     return [n for n in netns.listnetns() if n.startswith(NETNS_PREFIX)]
 
 
+# Inside namespaces we call ``ip -n NS`` (argument lists, no shell): pyroute2's NetNS forks
+# the agent's process, and the child inherits the event loop's signal wakeup descriptor,
+# so the SIGTERM pyroute2 sends its child reached the agent's loop as its own SIGTERM.
+def ip_cmd(*args: str) -> str:
+    import subprocess
+
+    done = subprocess.run(["ip", *args], capture_output=True, text=True, timeout=30)
+    if done.returncode != 0:
+        raise RuntimeError(f"ip {' '.join(args)}: {done.stderr.strip()}")
+    return done.stdout
+
+
 def ensure_netns(name: str) -> None:
     from pyroute2 import netns
 
     if name not in netns.listnetns():
-        netns.create(name)
+        ip_cmd("netns", "add", name)
 
 
 def delete_netns(name: str) -> None:
     from pyroute2 import netns
 
     if name in netns.listnetns():
-        netns.remove(name)
-
-
-def ns_ipr(name: str) -> Any:
-    from pyroute2 import NetNS
-
-    return NetNS(name)
+        ip_cmd("netns", "delete", name)
 
 
 def plug_veth(
@@ -152,32 +158,29 @@ def plug_veth(
 ) -> None:
     """A veth from ``bridge`` into ``netns``: the inner end named ``inner`` with ``mac`` and
     exactly the addresses ``cidrs`` (``10.0.0.2/24``), loopback up (idempotent)."""
+    import json
+
     ensure_netns(netns)
     with ipr() as ip:
         if _index(ip, host_end) is None:
             ip.link("add", ifname=host_end, kind="veth", peer=inner)
-            peer = _index(ip, inner)
-            assert peer is not None
-            ip.link("set", index=peer, net_ns_fd=netns)
+            ip_cmd("link", "set", "dev", inner, "netns", netns)
         host_index, master = _index(ip, host_end), _index(ip, bridge)
         ip.link("set", index=host_index, master=master, mtu=mtu, state="up")
-    with ns_ipr(netns) as ns:
-        lo = _index(ns, "lo")
-        ns.link("set", index=lo, state="up")
-        index = _index(ns, inner)
-        if index is None:
-            raise RuntimeError(f"{inner} missing in {netns}")
-        ns.link("set", index=index, address=mac, mtu=mtu, state="up")
-        have = {
-            f"{a.get_attr('IFA_ADDRESS')}/{a['prefixlen']}"
-            for a in ns.get_addr(index=index, family=2)
-        }
-        for cidr in set(cidrs) - have:
-            iface = ipaddress.ip_interface(cidr)
-            ns.addr("add", index=index, address=str(iface.ip), prefixlen=iface.network.prefixlen)
-        for cidr in have - set(cidrs):
-            iface = ipaddress.ip_interface(cidr)
-            ns.addr("del", index=index, address=str(iface.ip), prefixlen=iface.network.prefixlen)
+    ip_cmd("-n", netns, "link", "set", "dev", "lo", "up")
+    ip_cmd("-n", netns, "link", "set", "dev", inner, "address", mac, "mtu", str(mtu), "up")
+    shown = json.loads(ip_cmd("-j", "-n", netns, "-4", "addr", "show", "dev", inner) or "[]")
+    have = {
+        f"{a['local']}/{a['prefixlen']}"
+        for link in shown
+        for a in link.get("addr_info", [])
+        if a.get("family") == "inet"
+    }
+    wanted = {str(ipaddress.ip_interface(c)) for c in cidrs}
+    for cidr in sorted(wanted - have):
+        ip_cmd("-n", netns, "addr", "add", cidr, "dev", inner)
+    for cidr in sorted(have - wanted):
+        ip_cmd("-n", netns, "addr", "del", cidr, "dev", inner)
 
 
 def have_root() -> bool:
