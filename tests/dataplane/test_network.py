@@ -4,13 +4,15 @@ one tenant network get their fixed addresses by DHCP and ping each other."""
 
 from __future__ import annotations
 
+import signal
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.dataplane.conftest import BOOT_MARKER, BOOT_TIMEOUT, wait_for
-from tests.e2e.conftest import RunningCloud
+from tests.conftest import free_port
+from tests.dataplane.conftest import BOOT_MARKER, BOOT_TIMEOUT, QEMU_ENV, wait_for
+from tests.e2e.conftest import RunningCloud, start_cloud, stop_cloud
 
 pytestmark = pytest.mark.dataplane
 
@@ -90,3 +92,44 @@ def test_two_guests_get_dhcp_addresses_and_ping(qemu_cloud: RunningCloud, tmp_pa
         "the network's namespace and bridge removed",
         0.2,
     )
+
+
+def dnsmasq_pid(data_dir: Path, network_id: str) -> int:
+    return int((data_dir / "network" / "dhcp" / network_id / "pid").read_text())
+
+
+def test_a_killed_agent_adopts_and_reconciles(tiny_built: None, tmp_path: Path) -> None:
+    """SIGKILLed and restarted: the DHCP server of a live network is adopted (same dnsmasq,
+    its port still ACTIVE), one of a network deleted meanwhile is removed with its
+    namespace (its DHCP state left as a deleted network would leave it)."""
+    data_dir = tmp_path / "data"
+    cloud = start_cloud(data_dir, free_port(), QEMU_ENV)
+    try:
+        net = cloud.osc("network", "create", "dp-keep")
+        cloud.osc("subnet", "create", "--network", "dp-keep", "--subnet-range",
+                  "10.92.0.0/24", "dp-keep-sub")  # fmt: skip
+        ns = f"onestack-dhcp-{net['id']}"
+        wait_for(lambda: ns in netns(), 30, "the DHCP namespace of dp-keep", 0.2)
+        pid = wait_for(lambda: _pid(data_dir, net["id"]), 30, "dnsmasq of dp-keep", 0.2)
+        cloud.process.send_signal(signal.SIGKILL)
+        cloud.process.wait(10)
+        # what a network deleted while the agent was down leaves behind
+        gone = "0" * 8 + "-dead-beef-0000-" + "0" * 12
+        subprocess.run(["ip", "netns", "add", f"onestack-dhcp-{gone}"], check=True)
+        (data_dir / "network" / "dhcp" / gone).mkdir(parents=True)
+        cloud = start_cloud(data_dir, free_port(), QEMU_ENV)
+        wait_for(lambda: f"onestack-dhcp-{gone}" not in netns(), 60, "the stale namespace", 0.2)
+        assert ns in netns() and dnsmasq_pid(data_dir, net["id"]) == pid
+        assert Path(f"/proc/{pid}").exists()
+        dhcp = cloud.osc("port", "list", "--network", "dp-keep", "--device-owner",
+                         "network:dhcp", "--long")  # fmt: skip
+        assert [p["Status"] for p in dhcp] == ["ACTIVE"]
+    finally:
+        stop_cloud(cloud)
+
+
+def _pid(data_dir: Path, network_id: str) -> int | None:
+    try:
+        return dnsmasq_pid(data_dir, network_id)
+    except (OSError, ValueError):
+        return None

@@ -169,6 +169,8 @@ class NetworkAgent:
             if port not in self.dhcp_ports:
                 await self._client.call(None, "update_device_up", device=port, host=self.host)
                 self.dhcp_ports.add(port)
+        # only what this agent's state directory says it made: another cloud's agent on
+        # the same machine (tests run two) keeps its own
         for net_id in set(self._dhcp.networks()) - served:
             LOG.info("network agent on %s: DHCP of %s removed", self.host, net_id)
             await asyncio.to_thread(self._dhcp.remove, net_id)
@@ -176,14 +178,24 @@ class NetworkAgent:
         await asyncio.to_thread(self._prune_bridges, served | set(self.wired.values()))
 
     def _prune_bridges(self, in_use: set[str]) -> None:
-        """Bridges of networks with nothing left on this host, once empty."""
+        """The bridges this agent made (listed in its state directory) for networks with
+        nothing left on this host, once empty."""
         from onestack.network.agent import netlink
 
+        record = self._dhcp.root.parent / "bridges"
+        made = set(record.read_text().split()) if record.exists() else set()
+        keep = {netlink.bridge_name(n) for n in in_use}
         links = netlink.links()
         masters = {link["master"] for link in links if link["master"]}
-        keep = {netlink.bridge_name(n) for n in in_use}
-        for link in links:
-            name = link["name"]
-            ours = name.startswith(netlink.BRIDGE_PREFIX) and link["kind"] == "bridge"
-            if ours and name not in keep and link["index"] not in masters:
+        present = {link["name"]: link for link in links if link["kind"] == "bridge"}
+        gone = set()
+        for name in made - keep:
+            if name not in present:
+                gone.add(name)
+            elif present[name]["index"] not in masters:
                 netlink.delete_link(name)
+                gone.add(name)
+        now = (made - gone) | (keep & set(present))
+        if now != made:
+            record.parent.mkdir(parents=True, exist_ok=True)
+            record.write_text("".join(f"{n}\n" for n in sorted(now)))
