@@ -4,6 +4,8 @@ one tenant network get their fixed addresses by DHCP and ping each other."""
 
 from __future__ import annotations
 
+import contextlib
+import os
 import signal
 import subprocess
 from pathlib import Path
@@ -126,6 +128,20 @@ def test_a_killed_agent_adopts_and_reconciles(tiny_built: None, tmp_path: Path) 
         assert [p["Status"] for p in dhcp] == ["ACTIVE"]
     finally:
         stop_cloud(cloud)
+        remove_dataplane(data_dir)
+
+
+def remove_dataplane(data_dir: Path) -> None:
+    """What one cloud's agent made (its dnsmasqs outlive it by design), not the others'."""
+    for d in (data_dir / "network" / "dhcp").glob("*"):
+        pid = _pid(data_dir, d.name)
+        if pid:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        subprocess.run(["ip", "netns", "delete", f"onestack-dhcp-{d.name}"], check=False)
+    bridges = data_dir / "network" / "bridges"
+    for name in bridges.read_text().split() if bridges.exists() else []:
+        subprocess.run(["ip", "link", "delete", name], check=False, capture_output=True)
 
 
 def _pid(data_dir: Path, network_id: str) -> int | None:

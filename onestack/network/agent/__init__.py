@@ -88,8 +88,7 @@ class NetworkAgent:
 
         self._client = RPCClient(self.platform.transport, TOPIC, version="1.0", timeout=30)
         self._dhcp = DhcpServers(self.platform.settings.data_dir / "network", self.conf.dns_domain)
-        await self.report(start=True)
-        await self.sync()
+        await self.report(start=True)  # from here ML2 binds this host's ports DOWN
         self._tasks = [
             asyncio.create_task(self._every(REPORT_INTERVAL, self.report), name="net-report"),
             asyncio.create_task(
@@ -106,8 +105,13 @@ class NetworkAgent:
         self._tasks = []
 
     async def _every(self, interval: float, work: Any) -> None:
+        """``work`` now (the first sync adopts what a previous run left) and every
+        ``interval``; a failed pass is logged and the next one tries again."""
+        first = work != self.report
         while True:
-            await asyncio.sleep(interval)
+            if not first:
+                await asyncio.sleep(interval)
+            first = False
             try:
                 await work()
             except asyncio.CancelledError:
