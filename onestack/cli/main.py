@@ -265,6 +265,8 @@ def agent(
         identity_url=identity_url,
         compute=compute or None,
     )
+    if kind == "network" and settings.network.dataplane == "auto":
+        settings.network.dataplane = "linux"  # asked for by name: whatever Compute runs here
     _writable_data_dir(settings)
     setup_logging(settings.log_level, settings.log_format, settings.access_log)
     asyncio.run(run_agent(kind, settings))

@@ -25,6 +25,7 @@ L2_AGENT = "Linux bridge agent"
 DHCP_AGENT = "DHCP agent"
 L3_AGENT = "L3 agent"
 REPORT_INTERVAL = 30.0
+FOREIGN_RETRY = 2.0  # seconds before asking again about a tap no port here owns
 STATES = (
     (L2_AGENT, "onestack-linuxbridge-agent", "N/A"),
     (DHCP_AGENT, "onestack-dhcp-agent", "dhcp_agent"),
@@ -73,6 +74,7 @@ class NetworkAgent:
         self.on = enabled(platform)
         self.wired: dict[str, str] = {}  # tap's port id -> network id, reported up
         self.dhcp_ports: set[str] = set()  # DHCP ports reported up
+        self._foreign: dict[str, float] = {}  # taps not bound here: asked again after
         self._served: dict[str, Any] = {}  # network id -> what its DHCP server was synced to
         self._tasks: list[asyncio.Task[Any]] = []
         self._client: Any = None
@@ -137,13 +139,18 @@ class NetworkAgent:
         from onestack.network.agent import netlink
 
         taps = await asyncio.to_thread(netlink.port_taps)
-        new = [p for p in taps if p not in self.wired]
+        now = asyncio.get_running_loop().time()
+        self._foreign = {p: t for p, t in self._foreign.items() if p in taps}
+        new = [p for p in taps if p not in self.wired and self._foreign.get(p, 0) <= now]
         gone = [p for p in self.wired if p not in taps]
         ready: list[str] = []
         if new:
             details = await self._client.call(
                 None, "get_devices_details", devices=new, host=self.host
             )
+            known = {item["port_id"] for item in details if item.get("bound_here")}
+            for port_id in set(new) - known:  # another cloud's, or not bound here yet
+                self._foreign[port_id] = now + FOREIGN_RETRY
             for item in details:
                 if not item.get("bound_here") or not item.get("network_id"):
                     continue
