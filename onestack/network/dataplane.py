@@ -201,3 +201,83 @@ async def _network_info(
         },
         "hosts": sorted(hosts, key=lambda h: (h["ip_address"], h["port_id"])),
     }
+
+
+async def l3_routers(mgr: Any, host: str) -> list[dict[str, Any]]:
+    """The routers the L3 agent of ``host`` hosts: their gateway and interface ports (MAC,
+    network, MTU, addresses with prefix, the subnets' gateways) and floating IPs."""
+    from onestack.network.models import FloatingIP, Router, RouterL3Agent
+    from onestack.network.routers import GATEWAY, INTERFACE
+    from onestack.network.scheduling import L3_AGENT
+
+    async with mgr.read() as session:
+        agent = (
+            await session.execute(
+                select(Agent).where(Agent.agent_type == L3_AGENT, Agent.host == host)
+            )
+        ).scalar()
+        if agent is None:
+            return []
+        ids = list(
+            (
+                await session.execute(
+                    select(RouterL3Agent.router_id).where(RouterL3Agent.agent_id == agent.id)
+                )
+            ).scalars()
+        )
+        out = []
+        for router in (
+            await session.execute(select(Router).where(Router.id.in_(ids)).order_by(Router.id))
+        ).scalars():
+            ports = (
+                await session.execute(
+                    select(Port)
+                    .where(Port.device_id == router.id, Port.device_owner.in_((GATEWAY, INTERFACE)))
+                    .order_by(Port.id)
+                )
+            ).scalars()
+            rendered = [await _router_port(session, p) for p in ports]
+            fips = (
+                await session.execute(
+                    select(FloatingIP.floating_ip_address, FloatingIP.fixed_ip_address)
+                    .where(FloatingIP.router_id == router.id, FloatingIP.port_id.is_not(None))
+                    .order_by(FloatingIP.floating_ip_address)
+                )
+            ).all()
+            out.append(
+                {
+                    "id": router.id,
+                    "admin_state_up": router.admin_state_up,
+                    "enable_snat": router.enable_snat,
+                    "gateway": next((p for p in rendered if p["owner"] == GATEWAY), None),
+                    "interfaces": [p for p in rendered if p["owner"] == INTERFACE],
+                    "floating_ips": [{"floating": f, "fixed": x} for f, x in fips if x],
+                }
+            )
+    return out
+
+
+async def _router_port(session: Any, port: Port) -> dict[str, Any]:
+    import ipaddress
+
+    network = await session.get(Network, port.network_id)
+    ips = []
+    for alloc in (
+        await session.execute(select(IPAllocation).where(IPAllocation.port_id == port.id))
+    ).scalars():
+        subnet = await session.get(Subnet, alloc.subnet_id)
+        if subnet is None or subnet.ip_version != 4:
+            continue
+        prefix = ipaddress.ip_network(subnet.cidr).prefixlen
+        ips.append(
+            {"cidr": f"{alloc.ip_address}/{prefix}", "ip_address": alloc.ip_address,
+             "subnet_cidr": subnet.cidr, "gateway_ip": subnet.gateway_ip}
+        )  # fmt: skip
+    return {
+        "id": port.id,
+        "owner": port.device_owner,
+        "mac_address": port.mac_address,
+        "network_id": port.network_id,
+        "mtu": network.mtu if network else 1500,
+        "ips": ips,
+    }

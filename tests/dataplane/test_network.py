@@ -1,6 +1,7 @@
 """The Networking dataplane with real packets: the host's agent reports in, wires guests'
-taps to their network's bridge, serves DHCP from dnsmasq in a namespace; two tiny guests on
-one tenant network get their fixed addresses by DHCP and ping each other."""
+taps to their network's bridge, serves DHCP from dnsmasq in a namespace, routes with NAT in
+a router namespace; two tiny guests on one tenant network get their fixed addresses by DHCP,
+ping each other and the outside, and the outside reaches one by its floating IP."""
 
 from __future__ import annotations
 
@@ -48,52 +49,108 @@ def test_agents_report_in(qemu_cloud: RunningCloud) -> None:
     assert {"Linux bridge agent", "DHCP agent", "L3 agent"} <= kinds
 
 
-def test_two_guests_get_dhcp_addresses_and_ping(qemu_cloud: RunningCloud, tmp_path: Path) -> None:
+def test_two_guests_dhcp_ping_router_snat_and_floating_ip(
+    qemu_cloud: RunningCloud, tmp_path: Path
+) -> None:
+    """Two guests on a tenant network behind a router to ``public``: addresses by DHCP,
+    guest to guest, guest to an "outside" namespace on the external bridge (SNAT), and that
+    namespace to a guest's floating IP (DNAT)."""
     cloud = qemu_cloud
     net = cloud.osc("network", "create", "dp-net")
     cloud.osc("subnet", "create", "--network", "dp-net", "--subnet-range", "10.91.0.0/24", "dp-sub")
-    # the guest's tap is on the network's bridge before the server goes ACTIVE
-    a = cloud.osc(
-        "server", "create", "--image", "onestack-tiny", "--flavor", "m1.tiny",
-        "--nic", "net-id=dp-net", "--wait", "dp-a",
-    )  # fmt: skip
-    assert a["status"] == "ACTIVE"
-    bridge = "osbr" + net["id"][:10]
-    port_a = cloud.osc("port", "list", "--server", "dp-a")[0]
-    tap = ("tap" + port_a["ID"])[:14]
-    assert Path(f"/sys/class/net/{tap}/master").resolve().name == bridge
-    assert cloud.osc("port", "show", port_a["ID"])["status"] == "ACTIVE"
-    # the DHCP port shows in the API and lives in its namespace
-    dhcp = cloud.osc("port", "list", "--network", "dp-net", "--device-owner", "network:dhcp")
-    assert len(dhcp) == 1
-    assert f"onestack-dhcp-{net['id']}" in netns()
-    ip_a = fixed_ip(cloud, "dp-a", "dp-net")
-    log_a = booted(cloud, "dp-a")
-    assert f"onestack-tiny: eth0 {ip_a}/24" in log_a, log_a[-2000:]
+    router = cloud.osc("router", "create", "dp-r")
+    cloud.osc("router", "set", "--external-gateway", "public", "dp-r", parse=False)
+    cloud.osc("router", "add", "subnet", "dp-r", "dp-sub", parse=False)
+    public = cloud.osc("network", "show", "public")
+    [ext_subnet] = cloud.osc("subnet", "list", "--network", "public", "--ip-version", "4")
+    outside_ip = cloud.osc("subnet", "show", ext_subnet["ID"])["gateway_ip"]
+    outside = Outside(f"osbr{public['id'][:10]}", f"{outside_ip}/24")
+    try:
+        # the guest's tap is on the network's bridge before the server goes ACTIVE
+        a = cloud.osc(
+            "server", "create", "--image", "onestack-tiny", "--flavor", "m1.tiny",
+            "--nic", "net-id=dp-net", "--wait", "dp-a",
+        )  # fmt: skip
+        assert a["status"] == "ACTIVE"
+        bridge = "osbr" + net["id"][:10]
+        port_a = cloud.osc("port", "list", "--server", "dp-a")[0]
+        tap = ("tap" + port_a["ID"])[:14]
+        assert Path(f"/sys/class/net/{tap}/master").resolve().name == bridge
+        assert cloud.osc("port", "show", port_a["ID"])["status"] == "ACTIVE"
+        # the DHCP port shows in the API and lives in its namespace
+        dhcp = cloud.osc("port", "list", "--network", "dp-net", "--device-owner", "network:dhcp")
+        assert len(dhcp) == 1
+        assert f"onestack-dhcp-{net['id']}" in netns()
+        fip = cloud.osc("floating", "ip", "create", "public")["floating_ip_address"]
+        cloud.osc("server", "add", "floating", "ip", "dp-a", fip, parse=False)
+        ip_a = fixed_ip(cloud, "dp-a", "dp-net")
+        log_a = booted(cloud, "dp-a")
+        assert f"onestack-tiny: eth0 {ip_a}/24" in log_a, log_a[-2000:]
 
-    script = tmp_path / "ping.sh"
-    script.write_text(f"#!/bin/sh\nping -c 3 -W 2 {ip_a} && echo PING-OK || echo PING-FAILED\n")
-    cloud.osc(
-        "server", "create", "--image", "onestack-tiny", "--flavor", "m1.tiny",
-        "--nic", "net-id=dp-net", "--user-data", str(script), "--config-drive", "true",
-        "--wait", "dp-b",
-    )  # fmt: skip
-    ip_b = fixed_ip(cloud, "dp-b", "dp-net")
-    log_b = booted(cloud, "dp-b")
-    assert f"onestack-tiny: eth0 {ip_b}/24" in log_b, log_b[-2000:]
-    assert "user-data: PING-OK" in log_b, log_b[-2000:]
+        script = tmp_path / "ping.sh"
+        script.write_text(
+            f"#!/bin/sh\nping -c 3 -W 2 {ip_a} && echo PING-OK || echo PING-FAILED\n"
+            f"ping -c 3 -W 2 {outside_ip} && echo SNAT-OK || echo SNAT-FAILED\n"
+        )
+        cloud.osc(
+            "server", "create", "--image", "onestack-tiny", "--flavor", "m1.tiny",
+            "--nic", "net-id=dp-net", "--user-data", str(script), "--config-drive", "true",
+            "--wait", "dp-b",
+        )  # fmt: skip
+        ip_b = fixed_ip(cloud, "dp-b", "dp-net")
+        log_b = booted(cloud, "dp-b")
+        assert f"onestack-tiny: eth0 {ip_b}/24" in log_b, log_b[-2000:]
+        assert "user-data: PING-OK" in log_b, log_b[-2000:]
+        assert "user-data: SNAT-OK" in log_b, log_b[-2000:]
+        assert outside.ping(fip), f"the outside namespace cannot reach floating IP {fip}"
 
-    # deleting the guests and the network leaves nothing of them on the host
-    for name in ("dp-a", "dp-b"):
-        cloud.osc("server", "delete", "--wait", name, parse=False)
-    assert not link_exists(tap)
-    cloud.osc("network", "delete", "dp-net", parse=False)
-    wait_for(
-        lambda: f"onestack-dhcp-{net['id']}" not in netns() and not link_exists(bridge),
-        10,
-        "the network's namespace and bridge removed",
-        0.2,
-    )
+        # deleting the guests, the router and the network leaves nothing of them here
+        for name in ("dp-a", "dp-b"):
+            cloud.osc("server", "delete", "--wait", name, parse=False)
+        assert not link_exists(tap)
+        cloud.osc("floating", "ip", "delete", fip, parse=False)
+        cloud.osc("router", "remove", "subnet", "dp-r", "dp-sub", parse=False)
+        cloud.osc("router", "delete", "dp-r", parse=False)
+        cloud.osc("network", "delete", "dp-net", parse=False)
+        wait_for(
+            lambda: (
+                not {f"onestack-dhcp-{net['id']}", f"onestack-qrouter-{router['id']}"}
+                & set(netns())
+                and not link_exists(bridge)
+            ),
+            10,
+            "the network's and router's namespaces and the bridge removed",
+            0.2,
+        )
+    finally:
+        outside.remove()
+
+
+class Outside:
+    """A namespace on the external network's bridge holding ``cidr`` (the test's "outside
+    world"; nothing leaves the machine)."""
+
+    def __init__(self, bridge: str, cidr: str):
+        self.ns = "onestack-test-outside"
+        wait_for(lambda: link_exists(bridge), 30, f"the external bridge {bridge}", 0.2)
+        self.remove()
+        for cmd in (
+            ["ip", "netns", "add", self.ns],
+            ["ip", "link", "add", "os-out0", "type", "veth", "peer", "name", "os-out1"],
+            ["ip", "link", "set", "os-out1", "netns", self.ns],
+            ["ip", "link", "set", "os-out0", "master", bridge, "up"],
+            ["ip", "-n", self.ns, "addr", "add", cidr, "dev", "os-out1"],
+            ["ip", "-n", self.ns, "link", "set", "os-out1", "up"],
+        ):
+            subprocess.run(cmd, check=True)
+
+    def ping(self, address: str) -> bool:
+        cmd = ["ip", "netns", "exec", self.ns, "ping", "-c", "3", "-W", "2", address]
+        return subprocess.run(cmd, capture_output=True, check=False).returncode == 0
+
+    def remove(self) -> None:
+        subprocess.run(["ip", "netns", "delete", self.ns], capture_output=True, check=False)
+        subprocess.run(["ip", "link", "delete", "os-out0"], capture_output=True, check=False)
 
 
 def dnsmasq_pid(data_dir: Path, network_id: str) -> int:

@@ -76,6 +76,8 @@ class NetworkAgent:
         self.dhcp_ports: set[str] = set()  # DHCP ports reported up
         self._foreign: dict[str, float] = {}  # taps not bound here: asked again after
         self._served: dict[str, Any] = {}  # network id -> what its DHCP server was synced to
+        self._routers: dict[str, Any] = {}  # router id -> what its namespace was synced to
+        self._router_nets: dict[str, list[str]] = {}
         self._tasks: list[asyncio.Task[Any]] = []
         self._client: Any = None
         self._dhcp: Any = None
@@ -186,7 +188,31 @@ class NetworkAgent:
             LOG.info("network agent on %s: DHCP of %s removed", self.host, net_id)
             await asyncio.to_thread(self._dhcp.remove, net_id)
             self._served.pop(net_id, None)
-        await asyncio.to_thread(self._prune_bridges, served | set(self.wired.values()))
+        routed = await self.sync_l3()
+        await asyncio.to_thread(self._prune_bridges, served | routed | set(self.wired.values()))
+
+    async def sync_l3(self) -> set[str]:
+        """The routers hosted here; the networks their ports are on."""
+        from onestack.network.agent import l3
+
+        routers = await self._client.call(None, "get_routers", host=self.host)
+        record = self._dhcp.root.parent / "routers"
+        made = set(record.read_text().split()) if record.exists() else set()
+        networks: set[str] = set()
+        for router in routers:
+            if self._routers.get(router["id"]) != router:
+                self._router_nets[router["id"]] = await asyncio.to_thread(l3.sync, router)
+                self._routers[router["id"]] = router
+            networks |= set(self._router_nets.get(router["id"], []))
+        wanted = {r["id"] for r in routers}
+        for router_id in made - wanted:
+            await asyncio.to_thread(l3.remove, router_id)
+            self._routers.pop(router_id, None)
+            self._router_nets.pop(router_id, None)
+        if made != wanted:
+            record.parent.mkdir(parents=True, exist_ok=True)
+            record.write_text("".join(f"{r}\n" for r in sorted(wanted)))
+        return networks
 
     def _prune_bridges(self, in_use: set[str]) -> None:
         """The bridges this agent made (listed in its state directory) for networks with

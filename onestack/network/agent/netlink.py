@@ -7,7 +7,8 @@ Naming (every device at most 15 characters, every object findable by ``cleanup``
   made by Compute's VIF plug with the link alias ``onestack port <port id>``; the alias, not
   the name, is what marks it as onestack's;
 - ``osdh<network[:10]>``: the host end of a DHCP namespace's veth, ``ns-<port[:11]>`` inside;
-- namespaces ``onestack-dhcp-<network>``.
+- ``osqr``/``osqg<port[:10]>``: a router's interface/gateway veth (``l3.py``);
+- namespaces ``onestack-dhcp-<network>``, ``onestack-qrouter-<router>``.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ DHCP_VETH_PREFIX = "osdh"
 NETNS_PREFIX = "onestack-"
 DHCP_NETNS_PREFIX = "onestack-dhcp-"
 #: the device name prefixes cleanup removes on the host (besides aliased taps)
-HOST_PREFIXES = (BRIDGE_PREFIX, DHCP_VETH_PREFIX)
+HOST_PREFIXES = (BRIDGE_PREFIX, DHCP_VETH_PREFIX, "osqr", "osqg")
 
 
 def bridge_name(network_id: str) -> str:
