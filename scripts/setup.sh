@@ -24,6 +24,7 @@ command -v dnsmasq >/dev/null || need_apt+=(dnsmasq-base)
 command -v nft >/dev/null || need_apt+=(nftables)
 if [ "${1:-}" = "--test" ]; then
     command -v wrk >/dev/null || true  # benchmarks only; bench/ installs it when run
+    command -v ping >/dev/null || need_apt+=(iputils-ping)  # the dataplane tests' outside
 fi
 if [ ${#need_apt[@]} -gt 0 ]; then
     if [ "$(id -u)" -ne 0 ]; then

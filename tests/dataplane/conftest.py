@@ -25,12 +25,14 @@ BOOT_TIMEOUT = float(os.environ.get("ONESTACK_TEST_BOOT_TIMEOUT", "240"))
 
 def require_host() -> None:
     missing = [
-        t for t in ("qemu-system-x86_64", "qemu-img", "apt-get", "lz4") if not shutil.which(t)
+        t
+        for t in ("qemu-system-x86_64", "qemu-img", "apt-get", "lz4", "dnsmasq", "nft", "ping")
+        if not shutil.which(t)
     ]
     if missing:
         pytest.fail(
-            f"the dataplane tests need {', '.join(missing)}: "
-            "apt-get install qemu-system-x86 qemu-utils lz4 (scripts/setup.sh --test does)"
+            f"the dataplane tests need {', '.join(missing)}: apt-get install qemu-system-x86 "
+            "qemu-utils lz4 dnsmasq-base nftables iputils-ping (scripts/setup.sh --test does)"
         )
     if os.geteuid() != 0:
         pytest.fail("the dataplane tests run as root (guests' taps and namespaces)")

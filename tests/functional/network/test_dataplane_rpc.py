@@ -61,3 +61,31 @@ async def test_dhcp_agent_networks_with_their_dhcp_port(cloud: Any, admin: Net, 
     again = await rpc.call(None, "get_dhcp_networks", host=host)
     assert [n["dhcp_port"]["id"] for n in again if n["id"] == net["id"]] == [dhcp["id"]]
     assert await rpc.call(None, "get_dhcp_networks", host="no-such-host") == []
+
+
+async def test_l3_agent_routers_with_ports_and_floating_ips(
+    cloud: Any, admin: Net, demo: Net
+) -> None:
+    host = f"dp-l3-{uuid.uuid4().hex[:6]}"
+    agent = await report(cloud, "L3 agent", host)
+    net = await demo.network()
+    subnet = await demo.subnet(net["id"], "10.95.0.0/24")
+    public = (await admin.get("/networks?name=public"))["networks"][0]
+    router = (await demo.post("/routers", {"router": {
+        "name": "dp-l3", "external_gateway_info": {"network_id": public["id"]}}}))["router"]
+    for hosting in (await admin.get(f"/routers/{router['id']}/l3-agents"))["agents"]:
+        await admin.delete(f"/agents/{hosting['id']}/l3-routers/{router['id']}")
+    await admin.req("POST", f"/agents/{agent}/l3-routers", 201, json={"router_id": router["id"]})
+    await demo.put(f"/routers/{router['id']}/add_router_interface", {"subnet_id": subnet["id"]})
+    port = await demo.port(net["id"])
+    fip = (await demo.post("/floatingips", {"floatingip": {
+        "floating_network_id": public["id"], "port_id": port["id"]}}))["floatingip"]
+    hosted = await plugin(cloud).call(None, "get_routers", host=host)
+    [info] = [r for r in hosted if r["id"] == router["id"]]  # with those it adopted at start
+    assert info["enable_snat"]
+    assert info["gateway"]["network_id"] == public["id"]
+    assert info["gateway"]["ips"][0]["gateway_ip"]
+    [iface] = info["interfaces"]
+    assert iface["ips"][0]["cidr"] == "10.95.0.1/24" and iface["network_id"] == net["id"]
+    assert info["floating_ips"] == [{"floating": fip["floating_ip_address"],
+                                     "fixed": port["fixed_ips"][0]["ip_address"]}]
