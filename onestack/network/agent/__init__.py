@@ -1,14 +1,14 @@
 """The Networking dataplane agent of one host (``onestack agent network --host H``): the
-Linux bridge (L2) and DHCP agents in one process, over the plug-in's RPC (``q-plugin``).
+Linux bridge (L2), DHCP and L3 agents in one process, over the plug-in's RPC (``q-plugin``).
 
 A level-triggered loop: every ``[network] dataplane_poll_interval`` it lists the taps
 Compute plugged (by their alias), puts each on its network's bridge with the network's MTU,
 brings the DHCP servers of the networks it hosts up to date (so a new guest's address is in
-dnsmasq's hosts before the port goes up), and only then reports the new ports up, which
-sends Compute ``network-vif-plugged``. State is reported (heartbeat) as three agents:
-``Linux bridge agent``, ``DHCP agent`` and ``L3 agent``. On start it adopts what a previous
-run left (bridges, namespaces, dnsmasq) and removes the DHCP servers of networks it no longer
-serves."""
+dnsmasq's hosts before the port goes up) and the namespaces of the routers it hosts (``l3``),
+and only then reports the new ports up, which sends Compute ``network-vif-plugged``. State is
+reported (heartbeat) as three agents: ``Linux bridge agent``, ``DHCP agent`` and ``L3 agent``.
+Restarted, its first pass adopts what a previous run left (bridges, namespaces, dnsmasq) and
+removes what its state directory lists for networks and routers it no longer serves."""
 
 from __future__ import annotations
 
