@@ -124,7 +124,7 @@ class NetworkAgent:
                 LOG.exception("network agent on %s: %s failed", self.host, work.__name__)
 
     async def report(self, start: bool = False) -> None:
-        bridges = {"interface_mappings": {}, "bridge_mappings": {}}
+        bridges: dict[str, Any] = {"interface_mappings": {}, "bridge_mappings": {}}
         for agent_type, binary, topic in STATES:
             state = {
                 "agent_type": agent_type,
