@@ -76,13 +76,34 @@ def _tiny_active(cloud: RunningCloud) -> bool:
 
 
 def kill_guests(data_dir: Path) -> None:
-    """The QEMUs a test cloud leaves behind (they outlive the agent by design)."""
+    """The QEMUs a test cloud leaves behind (they outlive the agent by design), and its
+    dataplane: dnsmasqs, namespaces and bridges (only this cloud's, not another's)."""
     from onestack.compute.virt.qemu.driver import Paths
 
     for pidfile in (data_dir / "instances").glob("*/qemu.pid"):
         with contextlib.suppress(ProcessLookupError, ValueError):
             os.kill(int(pidfile.read_text()), 9)
         shutil.rmtree(Paths(pidfile.parent.parent, pidfile.parent.name).sockets, True)
+    state = data_dir / "network"
+    for d in (state / "dhcp").glob("*"):
+        pid = dnsmasq_pid(data_dir, d.name)
+        if pid:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, 9)
+        subprocess.run(["ip", "netns", "delete", f"onestack-dhcp-{d.name}"], capture_output=True)
+    routers = state / "routers"
+    for router in routers.read_text().split() if routers.exists() else []:
+        subprocess.run(["ip", "netns", "delete", f"onestack-qrouter-{router}"], capture_output=True)
+    bridges = state / "bridges"
+    for name in bridges.read_text().split() if bridges.exists() else []:
+        subprocess.run(["ip", "link", "delete", name], capture_output=True)
+
+
+def dnsmasq_pid(data_dir: Path, network_id: str) -> int | None:
+    try:
+        return int((data_dir / "network" / "dhcp" / network_id / "pid").read_text())
+    except (OSError, ValueError):
+        return None
 
 
 def wait_for(check, timeout: float, what: str, interval: float = 1.0):  # type: ignore[no-untyped-def]

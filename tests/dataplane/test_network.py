@@ -5,8 +5,6 @@ ping each other and the outside, and the outside reaches one by its floating IP.
 
 from __future__ import annotations
 
-import contextlib
-import os
 import signal
 import subprocess
 from pathlib import Path
@@ -14,7 +12,14 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import free_port
-from tests.dataplane.conftest import BOOT_MARKER, BOOT_TIMEOUT, QEMU_ENV, wait_for
+from tests.dataplane.conftest import (
+    BOOT_MARKER,
+    BOOT_TIMEOUT,
+    QEMU_ENV,
+    dnsmasq_pid,
+    kill_guests,
+    wait_for,
+)
 from tests.e2e.conftest import RunningCloud, start_cloud, stop_cloud
 
 pytestmark = pytest.mark.dataplane
@@ -153,10 +158,6 @@ class Outside:
         subprocess.run(["ip", "link", "delete", "os-out0"], capture_output=True, check=False)
 
 
-def dnsmasq_pid(data_dir: Path, network_id: str) -> int:
-    return int((data_dir / "network" / "dhcp" / network_id / "pid").read_text())
-
-
 def test_a_killed_agent_adopts_and_reconciles(tiny_built: None, tmp_path: Path) -> None:
     """SIGKILLed and restarted: the DHCP server of a live network is adopted (same dnsmasq,
     its port still ACTIVE), one of a network deleted meanwhile is removed with its
@@ -169,7 +170,7 @@ def test_a_killed_agent_adopts_and_reconciles(tiny_built: None, tmp_path: Path) 
                   "10.92.0.0/24", "dp-keep-sub")  # fmt: skip
         ns = f"onestack-dhcp-{net['id']}"
         wait_for(lambda: ns in netns(), 30, "the DHCP namespace of dp-keep", 0.2)
-        pid = wait_for(lambda: _pid(data_dir, net["id"]), 30, "dnsmasq of dp-keep", 0.2)
+        pid = wait_for(lambda: dnsmasq_pid(data_dir, net["id"]), 30, "dnsmasq of dp-keep", 0.2)
         cloud.process.send_signal(signal.SIGKILL)
         cloud.process.wait(10)
         # what a network deleted while the agent was down leaves behind
@@ -185,24 +186,4 @@ def test_a_killed_agent_adopts_and_reconciles(tiny_built: None, tmp_path: Path) 
         assert [p["Status"] for p in dhcp] == ["ACTIVE"]
     finally:
         stop_cloud(cloud)
-        remove_dataplane(data_dir)
-
-
-def remove_dataplane(data_dir: Path) -> None:
-    """What one cloud's agent made (its dnsmasqs outlive it by design), not the others'."""
-    for d in (data_dir / "network" / "dhcp").glob("*"):
-        pid = _pid(data_dir, d.name)
-        if pid:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-        subprocess.run(["ip", "netns", "delete", f"onestack-dhcp-{d.name}"], check=False)
-    bridges = data_dir / "network" / "bridges"
-    for name in bridges.read_text().split() if bridges.exists() else []:
-        subprocess.run(["ip", "link", "delete", name], check=False, capture_output=True)
-
-
-def _pid(data_dir: Path, network_id: str) -> int | None:
-    try:
-        return dnsmasq_pid(data_dir, network_id)
-    except (OSError, ValueError):
-        return None
+        kill_guests(data_dir)
