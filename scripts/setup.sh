@@ -20,8 +20,12 @@ command -v qemu-system-x86_64 >/dev/null || need_apt+=(qemu-system-x86)
 command -v qemu-img >/dev/null || need_apt+=(qemu-utils)  # also the image format tests
 command -v lz4 >/dev/null || need_apt+=(lz4)
 [ -f /usr/share/novnc/vnc_lite.html ] || need_apt+=(novnc)  # the VNC console's web pages
+# the Networking dataplane agent: DHCP servers and nftables (bridges through pyroute2)
+command -v dnsmasq >/dev/null || need_apt+=(dnsmasq-base)
+command -v nft >/dev/null || need_apt+=(nftables)
 if [ "${1:-}" = "--test" ]; then
     command -v wrk >/dev/null || true  # benchmarks only; bench/ installs it when run
+    command -v ping >/dev/null || need_apt+=(iputils-ping)  # the dataplane tests' outside
 fi
 if [ ${#need_apt[@]} -gt 0 ]; then
     if [ "$(id -u)" -ne 0 ]; then

@@ -278,9 +278,29 @@ def agent(
         identity_url=identity_url,
         compute=compute or None,
     )
+    if kind == "network" and settings.network.dataplane == "auto":
+        settings.network.dataplane = "linux"  # asked for by name: whatever Compute runs here
     _writable_data_dir(settings)
     setup_logging(settings.log_level, settings.log_format, settings.access_log)
     asyncio.run(run_agent(kind, settings))
+
+
+network_app = typer.Typer(help="The Networking dataplane of this host.", no_args_is_help=True)
+app.add_typer(network_app, name="network")
+
+
+@network_app.command("cleanup")
+def network_cleanup() -> None:
+    """Remove every bridge, tap, veth, namespace and DHCP server onestack made here."""
+    from onestack.network.agent import check_host
+    from onestack.network.agent.cleanup import cleanup
+
+    try:
+        check_host()
+    except RuntimeError as exc:
+        fail(str(exc))
+    for line in cleanup():
+        typer.echo(f"removed {line}")
 
 
 def _transport_url(value: str | None) -> str | None:

@@ -17,6 +17,7 @@ AGENTS: dict[str, tuple[str, str]] = {
     "image": ("image", "onestack.image.worker:ImageWorker"),
     "scheduler": ("compute", "onestack.compute.scheduler.manager:Scheduler"),
     "conductor": ("compute", "onestack.compute.conductor.manager:Conductor"),
+    "network": ("network", "onestack.network.agent:NetworkAgent"),
     "compute": ("compute", "onestack.compute.manager:ComputeAgent"),
     "novncproxy": ("compute", "onestack.compute.console.proxy:NoVNCProxy"),
     "serialproxy": ("compute", "onestack.compute.console.proxy:SerialProxy"),

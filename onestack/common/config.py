@@ -371,6 +371,11 @@ class NetworkSettings(BaseModel):
     mechanism_drivers: list[str] = Field(default_factory=lambda: ["linuxbridge"])
     #: bind ports on hosts without a live L2 agent (until a dataplane agent reports in)
     bind_without_agent: bool = True
+    #: the host's dataplane agent (``onestack agent network``): linux bridges, dnsmasq;
+    #: auto: on where Compute runs real guests (QEMU driver) as root, else off
+    dataplane: str = Field("auto", pattern="^(auto|linux|off)$")
+    #: seconds between the dataplane agent's resyncs of its ports and DHCP servers
+    dataplane_poll_interval: float = Field(0.5, gt=0)
     agent_down_time: int = Field(75, ge=1, description="seconds without a heartbeat")
     dns_domain: str = "openstacklocal."
     default_availability_zones: list[str] = Field(default_factory=lambda: ["nova"])

@@ -50,6 +50,20 @@ class PluginEndpoint:
                 await ports.set_status(self.manager, item["port_id"], status, host)
         return details
 
+    async def get_dhcp_networks(
+        self, ctx: RequestContext | None, host: str
+    ) -> list[dict[str, Any]]:
+        """The networks ``host``'s DHCP agent serves, each with its DHCP port and hosts."""
+        from onestack.network import dataplane
+
+        return await dataplane.dhcp_networks(self.manager, host)
+
+    async def get_routers(self, ctx: RequestContext | None, host: str) -> list[dict[str, Any]]:
+        """The routers ``host``'s L3 agent hosts: ports, addresses, floating IPs."""
+        from onestack.network import dataplane
+
+        return await dataplane.l3_routers(self.manager, host)
+
 
 def server(platform: Platform, manager: Any) -> RPCServer:
     return RPCServer(platform.transport, TOPIC, platform.host, [PluginEndpoint(manager)])

@@ -26,12 +26,14 @@ BOOT_TIMEOUT = float(os.environ.get("ONESTACK_TEST_BOOT_TIMEOUT", "240"))
 
 def require_host() -> None:
     missing = [
-        t for t in ("qemu-system-x86_64", "qemu-img", "apt-get", "lz4") if not shutil.which(t)
+        t
+        for t in ("qemu-system-x86_64", "qemu-img", "apt-get", "lz4", "dnsmasq", "nft", "ping")
+        if not shutil.which(t)
     ]
     if missing:
         pytest.fail(
-            f"the dataplane tests need {', '.join(missing)}: "
-            "apt-get install qemu-system-x86 qemu-utils lz4 (scripts/setup.sh --test does)"
+            f"the dataplane tests need {', '.join(missing)}: apt-get install qemu-system-x86 "
+            "qemu-utils lz4 dnsmasq-base nftables iputils-ping (scripts/setup.sh --test does)"
         )
     if os.geteuid() != 0:
         pytest.fail("the dataplane tests run as root (guests' taps and namespaces)")
@@ -56,6 +58,17 @@ def qemu_cloud(
     finally:
         stop_cloud(cloud)
         kill_guests(data_dir)
+        network_cleanup()
+
+
+def network_cleanup() -> None:
+    """``onestack network cleanup`` after a cloud: its dnsmasqs outlive it by design; then
+    nothing of onestack's may be left on the host."""
+    subprocess.run([str(BIN / "onestack"), "network", "cleanup"], check=True, timeout=60)
+    names = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+    assert "onestack-" not in names, names
+    left = [d.name for d in Path("/sys/class/net").iterdir() if d.name.startswith(("osbr", "osdh"))]
+    assert not left, left
 
 
 def console_proxies_env() -> dict[str, str]:
@@ -73,13 +86,34 @@ def _tiny_active(cloud: RunningCloud) -> bool:
 
 
 def kill_guests(data_dir: Path) -> None:
-    """The QEMUs a test cloud leaves behind (they outlive the agent by design)."""
+    """The QEMUs a test cloud leaves behind (they outlive the agent by design), and its
+    dataplane: dnsmasqs, namespaces and bridges (only this cloud's, not another's)."""
     from onestack.compute.virt.qemu.driver import Paths
 
     for pidfile in (data_dir / "instances").glob("*/qemu.pid"):
         with contextlib.suppress(ProcessLookupError, ValueError):
             os.kill(int(pidfile.read_text()), 9)
         shutil.rmtree(Paths(pidfile.parent.parent, pidfile.parent.name).sockets, True)
+    state = data_dir / "network"
+    for d in (state / "dhcp").glob("*"):
+        pid = dnsmasq_pid(data_dir, d.name)
+        if pid:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, 9)
+        subprocess.run(["ip", "netns", "delete", f"onestack-dhcp-{d.name}"], capture_output=True)
+    routers = state / "routers"
+    for router in routers.read_text().split() if routers.exists() else []:
+        subprocess.run(["ip", "netns", "delete", f"onestack-qrouter-{router}"], capture_output=True)
+    bridges = state / "bridges"
+    for name in bridges.read_text().split() if bridges.exists() else []:
+        subprocess.run(["ip", "link", "delete", name], capture_output=True)
+
+
+def dnsmasq_pid(data_dir: Path, network_id: str) -> int | None:
+    try:
+        return int((data_dir / "network" / "dhcp" / network_id / "pid").read_text())
+    except (OSError, ValueError):
+        return None
 
 
 def wait_for(check, timeout: float, what: str, interval: float = 1.0):  # type: ignore[no-untyped-def]

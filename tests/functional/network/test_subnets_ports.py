@@ -186,7 +186,7 @@ async def test_binding_by_mechanism(admin: Net) -> None:
     port = await admin.port(net["id"], device_owner="compute:nova", device_id="vm-1",
                             **{"binding:host_id": "compute-1"})
     assert port["binding:vif_type"] == "bridge" and port["status"] == "ACTIVE"
-    assert port["binding:vif_details"]["bridge_name"] == "brq" + net["id"][:11]
+    assert port["binding:vif_details"]["bridge_name"] == "osbr" + net["id"][:10]
     unbound = (await admin.put(f"/ports/{port['id']}", {"port": {"binding:host_id": ""}}
                                ))["port"]
     assert unbound["binding:vif_type"] == "unbound" and unbound["status"] == "DOWN"

@@ -25,7 +25,7 @@ import orjson
 
 from onestack.compute.virt import driver as virt
 from onestack.compute.virt.driver import GuestInfo, GuestSpec, HostResources, VirtError
-from onestack.compute.virt.qemu import accel, consoles, host, images, moves, qmp
+from onestack.compute.virt.qemu import accel, consoles, host, images, moves, qmp, vifs
 from onestack.compute.virt.qemu import volumes as qvolumes
 
 LOG = logging.getLogger(__name__)
@@ -171,7 +171,7 @@ class QemuDriver(virt.VirtDriver):
         if p.config.exists():
             cmd += ["-drive", f"file={p.config},if=virtio,format=raw,readonly=on"]
         for i, port in enumerate(guest.network_info):
-            tap = str(port.get("devname") or f"tap{str(port.get('id', ''))[:11]}")
+            tap = vifs.devname(port)
             if not Path("/sys/class/net", tap).exists():
                 LOG.warning("instance %s: no tap %s for port %s", guest.uuid, tap, port.get("id"))
                 continue
@@ -188,6 +188,8 @@ class QemuDriver(virt.VirtDriver):
         p.sockets.mkdir(mode=0o700, exist_ok=True)
         for sock in (p.qmp, p.serial, consoles.vnc_socket(p)):
             sock.unlink(missing_ok=True)
+        if guest.network_info:
+            await asyncio.to_thread(vifs.plug, guest.network_info)
         log = p.dir / "qemu.log"
         # stderr to a file, not a pipe: the daemonized QEMU would hold a pipe open (uvloop
         # lets children inherit descriptors), and its parent's exit is what says "running"
@@ -264,6 +266,8 @@ class QemuDriver(virt.VirtDriver):
     async def destroy(self, uuid: str) -> None:
         p = self._paths(uuid)
         await self._kill(p)
+        if p.spec.exists():
+            await asyncio.to_thread(vifs.unplug, self._spec(uuid).network_info)
         await asyncio.to_thread(shutil.rmtree, p.dir, True)
         await asyncio.to_thread(shutil.rmtree, p.sockets, True)
 

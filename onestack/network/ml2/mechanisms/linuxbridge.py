@@ -1,4 +1,4 @@
-"""The Linux bridge mechanism: a tap device on a bridge ``brq<network id[:11]>`` per network,
+"""The Linux bridge mechanism: a tap device on a bridge ``osbr<network id[:10]>`` per network,
 wired by the host's L2 agent (``Linux bridge agent``), which reports the port up.
 
 Until a dataplane agent reports on a host, ``[network] bind_without_agent`` (the default)
@@ -12,7 +12,7 @@ AGENT_TYPE = "Linux bridge agent"
 
 
 def bridge_name(network_id: str) -> str:
-    return ("brq" + network_id)[:14]
+    return "osbr" + network_id[:10]  # onestack.network.agent.netlink.bridge_name
 
 
 class LinuxBridgeDriver(MechanismDriver):
