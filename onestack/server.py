@@ -19,6 +19,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from onestack.common import metrics
 from onestack.common.agents import Agent, agent_kinds, start_agent
+from onestack.common.api import LazyApp
 from onestack.common.config import Settings
 from onestack.common.files import write_private
 from onestack.common.observe import BodyTimeoutMiddleware
@@ -108,6 +109,7 @@ class Cloud:
 
     async def _start_agents(self) -> None:
         try:
+            await self._build_apps()
             # on the in-process bus no other process can take the work: the workers run here
             if self.settings.run_agents or not self.platform.transport.durable:
                 for kind in agent_kinds(self.settings):
@@ -120,6 +122,16 @@ class Cloud:
                 self.on_fatal()
             return
         self.ready = True
+
+    async def _build_apps(self) -> None:
+        """Build the services' apps not built by a request yet (:class:`LazyApp`), one at a
+        time with a pause before each, so that requests arriving meanwhile (a request takes
+        several turns of the loop) are answered first."""
+        for svc in self.services:
+            app = svc.app
+            if isinstance(app, LazyApp) and not app.built:
+                await asyncio.sleep(0.005)
+                app.build()
 
     async def stop(self) -> None:
         self.ready = False

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import functools
 
+from fastapi import FastAPI
+
 from onestack.common import microversions
-from onestack.common.api import create_app
+from onestack.common.api import LazyApp, create_app
 from onestack.common.errors import nova_format
 from onestack.common.platform import Platform, PlatformValidator
 from onestack.common.service import ServiceSpec
-from onestack.compute.api import flavors, keypairs, servers, versions
+from onestack.compute.api import versions
 from onestack.compute.core import ComputeCore, SharedCore
 
 SPEC = ServiceSpec("compute", "/compute", "compute", "nova", endpoint_suffix="/v2.1")
-ROUTERS = (versions, servers, flavors, keypairs)
 MICROVERSIONS = microversions.MicroversionSpec(
     "compute",
     versions.MIN_VERSION,
@@ -24,9 +25,19 @@ MICROVERSIONS = microversions.MicroversionSpec(
 
 
 def _routers() -> list[object]:
-    from onestack.compute.api import consoles, extras, interfaces, migrations, usage_audit
+    from onestack.compute.api import (
+        consoles,
+        extras,
+        flavors,
+        interfaces,
+        keypairs,
+        migrations,
+        servers,
+        usage_audit,
+    )
 
-    return [m.router for m in (*ROUTERS, extras, interfaces, migrations, consoles, usage_audit)]
+    areas = (versions, servers, flavors, keypairs, extras, interfaces, migrations, consoles)
+    return [m.router for m in (*areas, usage_audit)]
 
 
 class ComputeService:
@@ -36,11 +47,14 @@ class ComputeService:
         self.platform = platform
         self.settings = platform.settings
         self.core = SharedCore.get(platform)
-        self.app = create_app(
+        self.app = LazyApp(self._build_app)
+
+    def _build_app(self) -> FastAPI:
+        return create_app(
             title="onestack compute",
             routers=_routers(),  # type: ignore[arg-type]
             error_format=nova_format,
-            token_validator=PlatformValidator(platform),
+            token_validator=PlatformValidator(self.platform),
             policy=self.core.policy,
             max_body=self.settings.max_request_body,
             state={"compute": self.core},
