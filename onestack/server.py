@@ -8,7 +8,7 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 from starlette.applications import Starlette
@@ -30,8 +30,9 @@ from onestack.common.service import (
     load_service,
     service_names,
 )
-from onestack.identity.bootstrap import bootstrap
-from onestack.identity.service import IdentityService
+
+if TYPE_CHECKING:
+    from onestack.identity.service import IdentityService
 
 LOG = logging.getLogger(__name__)
 
@@ -48,8 +49,9 @@ class Cloud:
                 self.platform.clients, user=load_service(names[0]).spec.catalog_name
             )
         self.services: list[RunnableService] = [load_service(name)(self.platform) for name in names]
-        self.identity = next(
-            (svc for svc in self.services if isinstance(svc, IdentityService)), None
+        self.identity: IdentityService | None = next(
+            (svc for svc in self.services if svc.spec.name == "identity"),  # type: ignore[misc]
+            None,
         )
         self.ready = False
         self.agents: list[Agent] = []
@@ -87,6 +89,8 @@ class Cloud:
         self.settings.data_dir.mkdir(parents=True, exist_ok=True)
         await self.platform.start()
         if self.identity is not None:
+            from onestack.identity.bootstrap import bootstrap  # not in a process without it
+
             await self.identity.start()
             remote = {
                 name: url
