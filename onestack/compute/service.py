@@ -74,7 +74,7 @@ class ComputeService:
     def _guest_image(self, core: ComputeCore) -> None:
         """With real guests (the QEMU driver here), onestack-tiny is built and registered
         beside the start (a minute on the first, from the package cache later)."""
-        from onestack.compute.manager import virt_driver_of
+        from onestack.compute.virt import virt_driver_of
 
         conf = self.settings.compute
         if not conf.tiny_image or virt_driver_of(conf) != "qemu":
