@@ -112,5 +112,5 @@ def test_object_storage_alone_loads_no_identity_or_orm(tmp_path: Path) -> None:
     """`onestack serve object` (issue 12): no Identity, SQLAlchemy or cryptography."""
     found = _modules(tmp_path, services="object")
     assert "onestack.object.service" in found["made"]
-    heavy = HEAVY + ["onestack.identity", "sqlalchemy", "cryptography", "bcrypt"]
+    heavy = [*HEAVY, "onestack.identity", "sqlalchemy", "cryptography", "bcrypt"]
     assert _loaded(found["made"], heavy) == []
