@@ -129,12 +129,13 @@ class Cloud:
 
     async def _build_apps(self) -> None:
         """Build the services' apps not built by a request yet (:class:`LazyApp`), one at a
-        time with a pause before each, so that requests arriving meanwhile (a request takes
-        several turns of the loop) are answered first."""
+        time after a pause, so that a request arriving meanwhile is answered first (it needs
+        several turns of the loop: thread pool hops, database calls) rather than waiting
+        behind every build."""
         for svc in self.services:
             app = svc.app
             if isinstance(app, LazyApp) and not app.built:
-                await asyncio.sleep(0.005)
+                await asyncio.sleep(0.05)
                 app.build()
 
     async def stop(self) -> None:
