@@ -107,13 +107,16 @@ class Cloud:
             if svc is not self.identity:
                 await svc.start()
         if agents_in_background:
-            self._agents_task = asyncio.create_task(self._start_agents(), name="start-agents")
+            self._agents_task = asyncio.create_task(
+                self._start_agents(build_apps=True), name="start-agents"
+            )
         else:
             await self._start_agents()
 
-    async def _start_agents(self) -> None:
+    async def _start_agents(self, *, build_apps: bool = False) -> None:
         try:
-            await self._build_apps()
+            if build_apps:  # a served cloud; in-process (the tests) an app builds when called
+                await self._build_apps()
             # on the in-process bus no other process can take the work: the workers run here
             if self.settings.run_agents or not self.platform.transport.durable:
                 for kind in agent_kinds(self.settings):
