@@ -1,7 +1,9 @@
 """Warm start to the first 200 from the Identity version document, and idle memory.
 
 onestack: `onestack up` on an existing data dir (warm: keys, database and bootstrap in place),
-timed from exec to the first 200 of GET /identity/v3; idle RSS 2 s later. Upstream Keystone
+timed from exec to the first 200 of GET /identity/v3, with the CPU time (user+sys, from
+/proc/PID/stat) the process has used by then (steadier than wall clock on a loaded machine);
+idle RSS 2 s later. Upstream Keystone
 (optional, --upstream): bench/upstream_keystone.sh start, timed to the first 200 of GET /v3, RSS
 of its uwsgi process tree. Each repeated; medians reported.
 
@@ -50,21 +52,28 @@ def rss_mb(pid: int) -> float:
     return total / 1024
 
 
-def onestack_once(data_dir: Path, port: int) -> tuple[float, float]:
+def cpu_s(pid: int) -> float:
+    """User + system CPU seconds ``pid`` has used."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def onestack_once(data_dir: Path, port: int) -> tuple[float, float, float]:
     t0 = time.monotonic()
     proc = subprocess.Popen([str(REPO / ".venv/bin/onestack"), "up", "--data-dir", str(data_dir),
                              "--port", str(port)], stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
     try:
         elapsed = wait_200(f"http://127.0.0.1:{port}/identity/v3") - t0
+        cpu = cpu_s(proc.pid)
         time.sleep(2)
-        return elapsed, rss_mb(proc.pid)
+        return elapsed, rss_mb(proc.pid), cpu
     finally:
         proc.terminate()
         proc.wait(timeout=15)
 
 
-def upstream_once() -> tuple[float, float]:
+def upstream_once() -> tuple[float, float, float]:
     script = str(HERE / "upstream_keystone.sh")
     subprocess.run([script, "stop"], capture_output=True)
     t0 = time.monotonic()
@@ -74,7 +83,7 @@ def upstream_once() -> tuple[float, float]:
     pid = int(out.strip().split()[-1]) if out.strip().split()[-1].isdigit() else None
     memory = rss_mb(pid) if pid else float("nan")
     subprocess.run([script, "stop"], capture_output=True)
-    return elapsed, memory
+    return elapsed, memory, float("nan")  # uwsgi's workers: not one process to read
 
 
 def main() -> None:
@@ -100,12 +109,15 @@ def main() -> None:
     before = "; ".join(f"{name} {load:.2f}" for name, load in load_before.items())
     print(f"load average before the runs: {before}; repeat {args.repeat}; "
           f"command: {' '.join([sys.argv[0], *sys.argv[1:]])}\n")
-    print("| server | warm start to first 200, median s (min-max) | idle RSS, median MB |")
-    print("|---|---|---|")
+    print("| server | warm start to first 200, median s (min-max) | CPU to first 200, median s "
+          "(min-max) | idle RSS, median MB |")
+    print("|---|---|---|---|")
     for name, samples in rows.items():
-        starts = [s for s, _ in samples]
+        starts = [s for s, _, _ in samples]
+        cpus = [c for _, _, c in samples]
         print(f"| {name} | {statistics.median(starts):.2f} ({min(starts):.2f}-{max(starts):.2f})"
-              f" | {statistics.median(m for _, m in samples):.0f} |")
+              f" | {statistics.median(cpus):.2f} ({min(cpus):.2f}-{max(cpus):.2f})"
+              f" | {statistics.median(m for _, m, _ in samples):.0f} |")
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 from starlette.applications import Starlette
@@ -19,6 +19,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from onestack.common import metrics
 from onestack.common.agents import Agent, agent_kinds, start_agent
+from onestack.common.api import LazyApp
 from onestack.common.config import Settings
 from onestack.common.files import write_private
 from onestack.common.observe import BodyTimeoutMiddleware
@@ -29,8 +30,9 @@ from onestack.common.service import (
     load_service,
     service_names,
 )
-from onestack.identity.bootstrap import bootstrap
-from onestack.identity.service import IdentityService
+
+if TYPE_CHECKING:
+    from onestack.identity.service import IdentityService
 
 LOG = logging.getLogger(__name__)
 
@@ -47,8 +49,9 @@ class Cloud:
                 self.platform.clients, user=load_service(names[0]).spec.catalog_name
             )
         self.services: list[RunnableService] = [load_service(name)(self.platform) for name in names]
-        self.identity = next(
-            (svc for svc in self.services if isinstance(svc, IdentityService)), None
+        self.identity: IdentityService | None = next(
+            (svc for svc in self.services if svc.spec.name == "identity"),  # type: ignore[misc]
+            None,
         )
         self.ready = False
         self.agents: list[Agent] = []
@@ -90,6 +93,8 @@ class Cloud:
         self.settings.data_dir.mkdir(parents=True, exist_ok=True)
         await self.platform.start()
         if self.identity is not None:
+            from onestack.identity.bootstrap import bootstrap  # not in a process without it
+
             await self.identity.start()
             remote = {
                 name: url
@@ -106,12 +111,16 @@ class Cloud:
             if svc is not self.identity:
                 await svc.start()
         if agents_in_background:
-            self._agents_task = asyncio.create_task(self._start_agents(), name="start-agents")
+            self._agents_task = asyncio.create_task(
+                self._start_agents(build_apps=True), name="start-agents"
+            )
         else:
             await self._start_agents()
 
-    async def _start_agents(self) -> None:
+    async def _start_agents(self, *, build_apps: bool = False) -> None:
         try:
+            if build_apps:  # a served cloud; in-process (the tests) an app builds when called
+                await self._build_apps()
             # on the in-process bus no other process can take the work: the workers run here
             if self.settings.run_agents or not self.platform.transport.durable:
                 for kind in agent_kinds(self.settings):
@@ -124,6 +133,17 @@ class Cloud:
                 self.on_fatal()
             return
         self.ready = True
+
+    async def _build_apps(self) -> None:
+        """Build the services' apps not built by a request yet (:class:`LazyApp`), one at a
+        time after a pause, so that a request arriving meanwhile is answered first (it needs
+        several turns of the loop: thread pool hops, database calls) rather than waiting
+        behind every build."""
+        for svc in self.services:
+            app = svc.app
+            if isinstance(app, LazyApp) and not app.built:
+                await asyncio.sleep(0.05)
+                app.build()
 
     async def stop(self) -> None:
         self.ready = False

@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
 import typer
-from rich.console import Console
 
+from onestack.cli.console import LazyConsole
 from onestack.common.agents import AGENTS
 from onestack.common.config import (
     DEFAULT_DATA_DIR,
@@ -60,7 +60,7 @@ app.add_typer(object_app, name="object")
 from onestack.compute.guest.cli import image_app  # noqa: E402  (a typer app only)
 
 app.add_typer(image_app, name="image")
-console = Console(stderr=True)
+console = LazyConsole(stderr=True)
 
 DataDir = Annotated[
     Path | None,

@@ -33,6 +33,7 @@ from onestack.compute.models import (
 from onestack.compute.rpcapi import COMPUTE_TOPIC
 from onestack.compute.vifs import VifPlugTimeout
 from onestack.compute.virt import driver as virt
+from onestack.compute.virt import virt_driver_of
 from onestack.compute.virt.driver import GuestSpec, VirtDriver, VirtError
 from onestack.compute.virt.fake import FakeDriver
 
@@ -46,15 +47,6 @@ MOVE_EVENTS = {
     "migrate": "resize_finish",
     "live-migration": "live_migration_post_dest",
 }
-
-
-def virt_driver_of(conf: Any) -> str:
-    """``qemu`` or ``fake``: ``auto`` is qemu where qemu-system-x86_64 is installed."""
-    if conf.virt_driver != "auto":
-        return str(conf.virt_driver)
-    import shutil
-
-    return "qemu" if shutil.which("qemu-system-x86_64") else "fake"
 
 
 def stable_uuid(kind: str, name: str) -> str:

@@ -4,18 +4,19 @@ from __future__ import annotations
 
 import functools
 
+from fastapi import FastAPI
+from starlette.types import ASGIApp
+
 from onestack.common import microversions
-from onestack.common.api import create_app
+from onestack.common.api import LazyApp, create_app
 from onestack.common.errors import nova_format
 from onestack.common.metadata_proxy import PREFIX as METADATA_PREFIX
 from onestack.common.platform import Platform, PlatformValidator
 from onestack.common.service import ServiceSpec
-from onestack.compute.api import flavors, keypairs, servers, versions
+from onestack.compute.api import versions
 from onestack.compute.core import ComputeCore, SharedCore
-from onestack.compute.metadata.app import MetadataApp
 
 SPEC = ServiceSpec("compute", "/compute", "compute", "nova", endpoint_suffix="/v2.1")
-ROUTERS = (versions, servers, flavors, keypairs)
 MICROVERSIONS = microversions.MicroversionSpec(
     "compute",
     versions.MIN_VERSION,
@@ -29,26 +30,18 @@ def _routers() -> list[object]:
     from onestack.compute.api import (
         consoles,
         extras,
+        flavors,
         interfaces,
+        keypairs,
         migrations,
         server_password,
+        servers,
         usage_audit,
         volumes,
     )
 
-    return [
-        m.router
-        for m in (
-            *ROUTERS,
-            extras,
-            interfaces,
-            migrations,
-            consoles,
-            usage_audit,
-            server_password,
-            volumes,
-        )
-    ]
+    areas = (versions, servers, flavors, keypairs, extras, interfaces, migrations, consoles)
+    return [m.router for m in (*areas, usage_audit, server_password, volumes)]
 
 
 class ComputeService:
@@ -58,24 +51,32 @@ class ComputeService:
         self.platform = platform
         self.settings = platform.settings
         self.core = SharedCore.get(platform)
-        self.app = create_app(
+        self.app = LazyApp(self._build_app)
+        #: more apps of this service, by URL prefix: the metadata API (no token, no catalog)
+        #: (unless the compute-metadata service runs in this process and serves it)
+        self.mounts = (
+            {}
+            if "compute-metadata" in self.settings.services
+            else {METADATA_PREFIX: LazyApp(self._build_metadata_app)}
+        )
+
+    def _build_app(self) -> FastAPI:
+        return create_app(
             title="onestack compute",
             routers=_routers(),  # type: ignore[arg-type]
             error_format=nova_format,
-            token_validator=PlatformValidator(platform),
+            token_validator=PlatformValidator(self.platform),
             policy=self.core.policy,
             max_body=self.settings.max_request_body,
             state={"compute": self.core},
             service="compute",
             middleware=[microversions.middleware(MICROVERSIONS, nova_format)],
         )
-        #: more apps of this service, by URL prefix: the metadata API (no token, no catalog)
-        #: (unless the compute-metadata service runs in this process and serves it)
-        self.mounts = (
-            {}
-            if "compute-metadata" in self.settings.services
-            else {METADATA_PREFIX: MetadataApp(self.core).app}
-        )
+
+    def _build_metadata_app(self) -> ASGIApp:
+        from onestack.compute.metadata.app import MetadataApp
+
+        return MetadataApp(self.core).app
 
     async def start(self) -> None:
         """Migrate, then create DevStack's flavors on the first start (and the metadata
@@ -93,7 +94,7 @@ class ComputeService:
     def _guest_image(self, core: ComputeCore) -> None:
         """With real guests (the QEMU driver here), onestack-tiny is built and registered
         beside the start (a minute on the first, from the package cache later)."""
-        from onestack.compute.manager import virt_driver_of
+        from onestack.compute.virt import virt_driver_of
 
         conf = self.settings.compute
         if not conf.tiny_image or virt_driver_of(conf) != "qemu":

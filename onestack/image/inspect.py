@@ -9,9 +9,13 @@ instead of stored with a warning.
 
 from __future__ import annotations
 
+import functools
 import logging
+from types import ModuleType
+from typing import TYPE_CHECKING
 
-from oslo_utils.imageutils import format_inspector as fi
+if TYPE_CHECKING:
+    from oslo_utils.imageutils import format_inspector as fi
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +28,14 @@ RAW_LIKE = frozenset({"raw", "ami", "aki", "ari"})
 #: Inspectors are fed at most this much at a time: some add capture regions one step after
 #: another region completes (vhdx's metadata -> virtual size entry), which a big chunk skips.
 FEED_SIZE = 64 * 1024
+
+
+@functools.cache
+def _fi() -> ModuleType:
+    """oslo.utils' inspectors, imported when the first image arrives (not at start: ~50 ms)."""
+    from oslo_utils.imageutils import format_inspector
+
+    return format_inspector
 
 
 class InvalidImageData(ValueError):
@@ -55,8 +67,9 @@ def _matches(inspector: fi.FileInspector) -> bool:
 def _waiting_for_end(inspector: fi.FileInspector) -> bool:
     """True when all the inspector still waits for is the end of the stream (vmdk footer)."""
     regions = inspector._capture_regions.values()
-    return any(isinstance(r, fi.EndCaptureRegion) for r in regions) and all(
-        r.complete or isinstance(r, fi.EndCaptureRegion) for r in regions
+    end = _fi().EndCaptureRegion
+    return any(isinstance(r, end) for r in regions) and all(
+        r.complete or isinstance(r, end) for r in regions
     )
 
 
@@ -74,7 +87,7 @@ class FormatInspector:
         self.format: str | None = None
         self.virtual_size: int | None = None
         self._active: list[fi.FileInspector] = [
-            cls() for name, cls in fi.ALL_FORMATS.items() if name != "raw"
+            cls() for name, cls in _fi().ALL_FORMATS.items() if name != "raw"
         ]
         self._done: list[fi.FileInspector] = []
         self._finished = False
@@ -142,13 +155,14 @@ class FormatInspector:
             )
 
     def _safety_check(self, inspector: fi.FileInspector) -> None:
+        formats = _fi()
         try:
             inspector.safety_check()
-        except fi.SafetyCheckFailed as exc:
+        except formats.SafetyCheckFailed as exc:
             reasons = ", ".join(f"{k} ({v})" for k, v in sorted(exc.failures.items()))
             message = f"{inspector.NAME} image refused by safety checks: {reasons}"
             raise UnsafeImage(message) from None
-        except fi.ImageFormatError as exc:
+        except formats.ImageFormatError as exc:
             raise FormatMismatch(f"Image content is not valid {inspector.NAME}: {exc}") from None
 
     def finish(self, size: int | None = None) -> str:
@@ -190,7 +204,7 @@ class FormatInspector:
                 self._safety_check(found)
             self.virtual_size = size if declared == "raw" else None
         elif detected != declared:
-            if declared in fi.ALL_FORMATS or detected != "raw":
+            if declared in _fi().ALL_FORMATS or detected != "raw":
                 raise FormatMismatch(
                     f"Image content is {detected}, not the declared disk_format {declared}"
                 )

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from onestack.common.api import create_app
+from fastapi import FastAPI
+
+from onestack.common.api import LazyApp, create_app
 from onestack.common.errors import neutron_format
 from onestack.common.platform import Platform, PlatformValidator
 from onestack.common.service import ServiceSpec
-from onestack.network.api import core, extensions, extras, qos, routers, scheduling, versions
 from onestack.network.manager import NetworkManager
 
 SPEC = ServiceSpec("network", "/networking", "network", "neutron")
-ROUTERS = (versions, core, routers, scheduling, qos, extras, extensions)
 
 
 class NetworkService:
@@ -22,17 +22,31 @@ class NetworkService:
         self.platform = platform
         self.settings = platform.settings
         self.manager = NetworkManager(platform)
-        self.app = create_app(
+        self.app = LazyApp(self._build_app)
+        self._rpc: Any = None
+
+    def _build_app(self) -> FastAPI:
+        from onestack.network.api import (
+            core,
+            extensions,
+            extras,
+            qos,
+            routers,
+            scheduling,
+            versions,
+        )
+
+        areas = (versions, core, routers, scheduling, qos, extras, extensions)
+        return create_app(
             title="onestack network",
-            routers=[m.router for m in ROUTERS],
+            routers=[m.router for m in areas],
             error_format=neutron_format,
-            token_validator=PlatformValidator(platform),
+            token_validator=PlatformValidator(self.platform),
             policy=self.manager.policy,
             max_body=self.settings.max_request_body,
             state={"network": self.manager},
             service="network",
         )
-        self._rpc: Any = None
 
     async def start(self) -> None:
         from onestack.network import bootstrap, rpc

@@ -8,13 +8,14 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
+
+from onestack.cli.console import LazyConsole
 
 ring_app = typer.Typer(
     help="Object Storage rings (account, container, object).", no_args_is_help=True
 )
 object_app = typer.Typer(help="Object Storage daemons and reports.", no_args_is_help=True)
-console = Console()
+console = LazyConsole()
 
 Kind = Annotated[
     str, typer.Argument(help="account, container, object (policy 0) or object-N (policy N)")

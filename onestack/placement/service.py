@@ -2,41 +2,18 @@
 
 from __future__ import annotations
 
+from fastapi import FastAPI
 from starlette.middleware import Middleware
 
 from onestack.common import microversions
-from onestack.common.api import create_app
+from onestack.common.api import LazyApp, create_app
 from onestack.common.platform import Platform, PlatformValidator
 from onestack.common.service import ServiceSpec
-from onestack.placement.api import (
-    aggregates,
-    allocation_candidates,
-    allocations,
-    inventories,
-    reshaper,
-    resource_classes,
-    resource_providers,
-    root,
-    traits,
-    usages,
-)
 from onestack.placement.errors import RememberVersion, placement_errors
 from onestack.placement.manager import PlacementManager
 from onestack.placement.versions import SPEC as VERSIONS
 
 SPEC = ServiceSpec("placement", "/placement", "placement", "placement")
-ROUTERS = (
-    root,
-    resource_providers,
-    inventories,
-    usages,
-    aggregates,
-    traits,
-    resource_classes,
-    allocations,
-    allocation_candidates,
-    reshaper,
-)
 
 
 class PlacementService:
@@ -45,13 +22,41 @@ class PlacementService:
     def __init__(self, platform: Platform):
         self.platform = platform
         self.manager = PlacementManager(platform)
-        self.app = create_app(
+        self.app = LazyApp(self._build_app)
+
+    def _build_app(self) -> FastAPI:
+        from onestack.placement.api import (
+            aggregates,
+            allocation_candidates,
+            allocations,
+            inventories,
+            reshaper,
+            resource_classes,
+            resource_providers,
+            root,
+            traits,
+            usages,
+        )
+
+        routers = (
+            root,
+            resource_providers,
+            inventories,
+            usages,
+            aggregates,
+            traits,
+            resource_classes,
+            allocations,
+            allocation_candidates,
+            reshaper,
+        )
+        return create_app(
             title="onestack placement",
-            routers=[m.router for m in ROUTERS],
+            routers=[m.router for m in routers],
             error_format=placement_errors,
-            token_validator=PlatformValidator(platform),
+            token_validator=PlatformValidator(self.platform),
             policy=self.manager.policy,
-            max_body=platform.settings.max_request_body,
+            max_body=self.platform.settings.max_request_body,
             state={"placement": self.manager},
             service="placement",
             middleware=[

@@ -2,24 +2,14 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, FastAPI
 
 from onestack.common import microversions
-from onestack.common.api import create_app
+from onestack.common.api import LazyApp, create_app
 from onestack.common.errors import nova_format
 from onestack.common.platform import Platform, PlatformValidator
 from onestack.common.service import ServiceSpec
-from onestack.volume.api import (
-    actions,
-    attachments,
-    backups,
-    misc,
-    snapshots,
-    transfers,
-    types,
-    versions,
-    volumes,
-)
+from onestack.volume.api import versions
 from onestack.volume.core import SharedCore
 
 SPEC = ServiceSpec(
@@ -30,7 +20,6 @@ SPEC = ServiceSpec(
     endpoint_suffix="/v3/$(project_id)s",
     catalog_aliases=("volumev3",),
 )
-AREAS = (volumes, actions, snapshots, types, misc, attachments, backups, transfers)
 MICROVERSIONS = microversions.MicroversionSpec(
     "volume",
     microversions.Version.parse(versions.MIN_VERSION),
@@ -41,9 +30,21 @@ MICROVERSIONS = microversions.MicroversionSpec(
 
 def routers() -> list[APIRouter]:
     """Every area under ``/v3/{project_id}`` and, without the project (3.67+), ``/v3``."""
+    from onestack.volume.api import (
+        actions,
+        attachments,
+        backups,
+        misc,
+        snapshots,
+        transfers,
+        types,
+        volumes,
+    )
+
+    areas = (volumes, actions, snapshots, types, misc, attachments, backups, transfers)
     with_project = APIRouter()
     without = APIRouter()
-    for area in AREAS:
+    for area in areas:
         with_project.include_router(area.router, prefix="/v3/{project_id}")
         without.include_router(area.router, prefix="/v3")
     return [versions.router, with_project, without]
@@ -56,11 +57,14 @@ class VolumeService:
         self.platform = platform
         self.settings = platform.settings
         self.core = SharedCore.get(platform)
-        self.app = create_app(
+        self.app = LazyApp(self._build_app)
+
+    def _build_app(self) -> FastAPI:
+        return create_app(
             title="onestack volume",
             routers=routers(),
             error_format=nova_format,
-            token_validator=PlatformValidator(platform),
+            token_validator=PlatformValidator(self.platform),
             policy=self.core.policy,
             max_body=self.settings.max_request_body,
             state={"volume": self.core},

@@ -6,10 +6,11 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.console import Console
+
+from onestack.cli.console import LazyConsole
 
 image_app = typer.Typer(help="Guest images built from Debian packages.", no_args_is_help=True)
-console = Console(stderr=True)
+console = LazyConsole(stderr=True)
 
 
 @image_app.command("build")
