@@ -61,7 +61,8 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
     unlimited = {k: -1 for k in ("instances", "cores", "ram")}
     settings = load_settings(
         data_dir=data_dir, port=8999, log_level="WARNING",
-        compute={"fake_hosts": 1, "max_placement_results": args.placement_limit,
+        compute={"fake_hosts": 1, "virt_driver": "fake",  # simulated hosts, no real guests
+                 "max_placement_results": args.placement_limit,
                  "default_quotas": {
             **load_settings(data_dir=data_dir).compute.default_quotas, **unlimited}})
     cloud = Cloud(settings)

@@ -103,7 +103,7 @@ async def timed(client: httpx.AsyncClient, url: str, headers: dict[str, str],
 async def main(args: argparse.Namespace) -> list[dict[str, Any]]:
     data_dir = Path(tempfile.mkdtemp(prefix="onestack-bench-listing-"))
     settings = load_settings(data_dir=data_dir, port=8999, log_level="WARNING",
-                             compute={"fake_hosts": 1})
+                             compute={"fake_hosts": 1, "virt_driver": "fake"})
     cloud = Cloud(settings)
     await cloud.start()
     try:

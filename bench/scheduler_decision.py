@@ -47,7 +47,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
 
     data_dir = Path(tempfile.mkdtemp(prefix="onestack-bench-sched-"))
     cloud = Cloud(load_settings(data_dir=data_dir, port=8999, log_level="WARNING",
-                                compute={"fake_hosts": 1}))
+                                compute={"fake_hosts": 1, "virt_driver": "fake"}))
     await cloud.start()
     try:
         core = SharedCore.get(cloud.platform)
