@@ -544,19 +544,25 @@ class HostNetworking:
         self.host = host
         self.api = NetworkAPI(core)
         self.events = VifEvents()
-        self._locks: dict[str, asyncio.Lock] = {}
+        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}  # lock and its users
 
     @contextlib.asynccontextmanager
     async def guard(self, instance_uuid: str) -> AsyncIterator[None]:
         """One change of an instance's ports and info cache at a time on this host: a refresh
         that read the ports before a detach must not write them back after it."""
-        lock = self._locks.setdefault(instance_uuid, asyncio.Lock())
+        lock, users = self._locks.get(instance_uuid, (asyncio.Lock(), 0))
+        self._locks[instance_uuid] = (lock, users + 1)
         try:
             async with lock:
                 yield
         finally:
-            if not lock.locked() and self._locks.get(instance_uuid) is lock:
+            # dropped only when no one holds or waits for it: a released lock is not "locked"
+            # before its next waiter runs, and a new lock then would let a third change in
+            lock, users = self._locks[instance_uuid]
+            if users == 1:
                 del self._locks[instance_uuid]
+            else:
+                self._locks[instance_uuid] = (lock, users - 1)
 
     def _wanted(self, instance: Instance) -> bool:
         wanted = (instance.request_spec or {}).get("networks") or {}
