@@ -31,6 +31,9 @@ from onestack.common.config import (
 from onestack.common.logs import setup_logging
 from onestack.common.service import SERVICES
 
+#: seconds an idle client connection stays open
+KEEP_ALIVE_S = 75
+
 
 def _default(name: str) -> str:
     """A setting's default as help shows it."""
@@ -340,6 +343,10 @@ def _serve(settings: Settings, *, announce: bool) -> None:
             http="httptools",
             lifespan="on",
             timeout_graceful_shutdown=10,
+            # longer than the clients' polling pauses (`openstack ... --wait` sleeps 5 s, as
+            # uvicorn's default keep-alive is): a poll on a connection the server is closing
+            # just then is reset, and keystoneauth does not retry it
+            timeout_keep_alive=KEEP_ALIVE_S,
         )
     )
 

@@ -96,3 +96,16 @@ def test_every_request_has_an_access_line_with_the_caller(cloud: RunningCloud) -
     assert "GET /image/v2/images?limit=1 200 " in line
     assert f"user={token['user']['id']}" in line and f"project={token['project']['id']}" in line
     assert re.search(r" \d+\.\dms ", line)
+
+
+def test_an_idle_connection_outlives_a_clients_polling_pause(cloud: RunningCloud) -> None:
+    """`openstack server create --wait` polls every 5 s on one kept-alive connection: the
+    server must not be closing it just then (a reset poll fails the whole command)."""
+    request = b"GET /healthcheck HTTP/1.1\r\nHost: onestack\r\n\r\n"
+    with connect(cloud) as sock:
+        for _ in range(2):
+            sock.sendall(request)
+            answer = sock.recv(65536)
+            assert answer.startswith(b"HTTP/1.1 "), answer
+            assert b"connection: close" not in answer.lower()
+            time.sleep(6)  # idle for longer than the client's polling pause
