@@ -29,6 +29,8 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from inprocess import admin_token  # bench/, the script's own directory
+
 from onestack.common.config import load_settings
 from onestack.common.notifications import NotificationListener
 from onestack.server import Cloud
@@ -44,16 +46,6 @@ def rss_mb() -> float:
 def pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
-
-
-async def token(client: httpx.AsyncClient, data_dir: Path) -> str:
-    password = (data_dir / "admin-password").read_text().strip()
-    body = {"auth": {"identity": {"methods": ["password"], "password": {"user": {
-        "name": "admin", "domain": {"id": "default"}, "password": password}}},
-        "scope": {"project": {"name": "admin", "domain": {"id": "default"}}}}}
-    r = await client.post("/identity/v3/auth/tokens", json=body)
-    r.raise_for_status()
-    return r.headers["X-Subject-Token"]
 
 
 async def main(args: argparse.Namespace) -> dict[str, Any]:
@@ -81,7 +73,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         transport = httpx.ASGITransport(app=cloud.app)
         async with httpx.AsyncClient(transport=transport, base_url="http://bench",
                                      timeout=120) as client:
-            headers = {"X-Auth-Token": await token(client, data_dir),
+            headers = {"X-Auth-Token": await admin_token(client, data_dir),
                        "OpenStack-API-Version": "compute 2.96"}
             r = await client.post("/image/v2/images", headers=headers, json={
                 "name": "bench", "disk_format": "raw", "container_format": "bare",

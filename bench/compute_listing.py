@@ -27,20 +27,12 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from inprocess import admin_token  # bench/, the script's own directory
+
 from onestack.common.config import load_settings
 from onestack.server import Cloud
 
 API = "/compute/v2.1"
-
-
-async def token(client: httpx.AsyncClient, data_dir: Path) -> str:
-    password = (data_dir / "admin-password").read_text().strip()
-    body = {"auth": {"identity": {"methods": ["password"], "password": {"user": {
-        "name": "admin", "domain": {"id": "default"}, "password": password}}},
-        "scope": {"project": {"name": "admin", "domain": {"id": "default"}}}}}
-    r = await client.post("/identity/v3/auth/tokens", json=body)
-    r.raise_for_status()
-    return r.headers["X-Subject-Token"]
 
 
 async def fill(cloud: Cloud, client: httpx.AsyncClient, headers: dict[str, str], n: int) -> None:
@@ -110,7 +102,7 @@ async def main(args: argparse.Namespace) -> list[dict[str, Any]]:
         transport = httpx.ASGITransport(app=cloud.app)
         async with httpx.AsyncClient(transport=transport, base_url="http://bench",
                                      timeout=120) as client:
-            headers = {"X-Auth-Token": await token(client, data_dir),
+            headers = {"X-Auth-Token": await admin_token(client, data_dir),
                        "OpenStack-API-Version": "compute 2.96"}
             await fill(cloud, client, headers, args.servers)
             if args.profile:

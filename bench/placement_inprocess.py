@@ -28,6 +28,8 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from inprocess import admin_token  # bench/, the script's own directory
+
 from onestack.common.config import load_settings
 from onestack.server import Cloud
 
@@ -39,16 +41,6 @@ QUERIES = {
     "candidates limit=10": "/placement/allocation_candidates?"
     "resources=VCPU:1,MEMORY_MB:512,DISK_GB:10&limit=10",
 }
-
-
-async def token(client: httpx.AsyncClient, data_dir: Path) -> str:
-    password = (data_dir / "admin-password").read_text().strip()
-    body = {"auth": {"identity": {"methods": ["password"], "password": {"user": {
-        "name": "admin", "domain": {"id": "default"}, "password": password}}},
-        "scope": {"project": {"name": "admin", "domain": {"id": "default"}}}}}
-    r = await client.post("/identity/v3/auth/tokens", json=body)
-    r.raise_for_status()
-    return r.headers["X-Subject-Token"]
 
 
 async def fill(client: httpx.AsyncClient, headers: dict[str, str], n: int) -> None:
@@ -93,7 +85,7 @@ async def main(args: argparse.Namespace) -> list[dict[str, Any]]:
         transport = httpx.ASGITransport(app=cloud.app)
         async with httpx.AsyncClient(transport=transport, base_url="http://bench",
                                      timeout=120) as client:
-            headers = {"X-Auth-Token": await token(client, data_dir), **HEADERS}
+            headers = {"X-Auth-Token": await admin_token(client, data_dir), **HEADERS}
             await fill(client, headers, args.providers)
             times: dict[str, tuple[list[float], list[float]]] = {k: ([], []) for k in QUERIES}
             sizes = {}

@@ -111,6 +111,10 @@ def task_states_for(status_name: str) -> list[tuple[str, str]]:
     ]
 
 
+#: where a server can have interfaces and volumes attached or detached
+ATTACHABLE = (ACTIVE, PAUSED, STOPPED)
+
+
 def check(
     action: str,
     vm_state: str,

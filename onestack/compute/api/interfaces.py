@@ -19,7 +19,6 @@ from onestack.compute.core import ComputeCore, core_of
 from onestack.compute.models import Instance
 
 router = protected_router()
-_ATTACHABLE = (states.ACTIVE, states.PAUSED, states.STOPPED)
 
 
 async def _server(core: ComputeCore, ctx: RequestContext, server_id: str, rule: str) -> Instance:
@@ -153,11 +152,13 @@ async def attach_interface(
     req = _attach_request(body, version)
     instance = await _server(core, ctx, server_id, "os-attach-interfaces:create")
     servers.check_lock(core, ctx, instance)
-    if instance.vm_state not in _ATTACHABLE or instance.task_state is not None or not instance.host:
-        raise Conflict(
-            f"Cannot 'attach_interface' instance {server_id} while it is in vm_state "
-            f"{instance.vm_state}"
-        )
+    states.check(
+        "attach_interface",
+        instance.vm_state,
+        instance.task_state,
+        vm_states=states.ATTACHABLE,
+        uuid=server_id,
+    )
     api = network.NetworkAPI(core)
     if not api.available():
         raise BadRequest("Interfaces cannot be attached: this cloud has no Networking service.")
@@ -196,11 +197,13 @@ async def detach_interface(
     servers.check_lock(core, ctx, instance)
     if port_id not in {p["id"] for p in network.cached(instance)}:
         raise NotFound(f"Port {port_id} is not attached")
-    if instance.vm_state not in _ATTACHABLE or instance.task_state is not None or not instance.host:
-        raise Conflict(
-            f"Cannot 'detach_interface' instance {server_id} while it is in vm_state "
-            f"{instance.vm_state}"
-        )
+    states.check(
+        "detach_interface",
+        instance.vm_state,
+        instance.task_state,
+        vm_states=states.ATTACHABLE,
+        uuid=server_id,
+    )
     try:
         await core.agents.detach_interface(ctx, instance.host, server_id, port_id)
     except Exception as exc:

@@ -22,7 +22,6 @@ from onestack.compute.core import core_of
 from onestack.compute.models import BlockDeviceMapping
 
 router = protected_router()
-_ATTACHABLE = (states.ACTIVE, states.PAUSED, states.STOPPED)
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-?([0-9a-fA-F]{4}-?){3}[0-9a-fA-F]{12}$")
 _KEYS = {"volumeId", "device"}
 
@@ -119,11 +118,13 @@ async def attach_volume(
     async with core.read() as session:
         instance = await servers.get(session, core, ctx, server_id, "os-volumes-attachments:create")
     servers.check_lock(core, ctx, instance)
-    if instance.vm_state not in _ATTACHABLE or instance.task_state is not None or not instance.host:
-        raise Conflict(
-            f"Cannot 'attach_volume' instance {server_id} while it is in vm_state "
-            f"{instance.vm_state}"
-        )
+    states.check(
+        "attach_volume",
+        instance.vm_state,
+        instance.task_state,
+        vm_states=states.ATTACHABLE,
+        uuid=server_id,
+    )
     api = volumes.VolumeAPI(core)
     if not api.available():
         raise BadRequest("Volumes cannot be attached: this cloud has no Block Storage service.")
@@ -186,11 +187,13 @@ async def detach_volume(
         raise NotFound(f"Volume {volume_id} is not attached to instance {server_id}.")
     if row.boot_index == 0:
         raise BadRequest("Cannot detach a root device volume")
-    if instance.vm_state not in _ATTACHABLE or instance.task_state is not None or not instance.host:
-        raise Conflict(
-            f"Cannot 'detach_volume' instance {server_id} while it is in vm_state "
-            f"{instance.vm_state}"
-        )
+    states.check(
+        "detach_volume",
+        instance.vm_state,
+        instance.task_state,
+        vm_states=states.ATTACHABLE,
+        uuid=server_id,
+    )
     try:
         await core.agents.detach_volume(ctx, instance.host, server_id, volume_id)
     except Exception as exc:

@@ -45,7 +45,7 @@ def enabled(platform: Platform) -> bool:
         return bool(mode == "linux")
     import os
 
-    from onestack.compute.manager import virt_driver_of
+    from onestack.compute.virt import virt_driver_of
 
     return os.geteuid() == 0 and virt_driver_of(platform.settings.compute) == "qemu"
 
@@ -138,7 +138,7 @@ class NetworkAgent:
 
     async def sync(self) -> None:
         """One pass: wire new taps, update DHCP, report the new ports up, the gone down."""
-        from onestack.network.agent import netlink
+        from onestack.common import netlink
 
         taps = await asyncio.to_thread(netlink.port_taps)
         now = asyncio.get_running_loop().time()
@@ -217,7 +217,7 @@ class NetworkAgent:
     def _prune_bridges(self, in_use: set[str]) -> None:
         """The bridges this agent made (listed in its state directory) for networks with
         nothing left on this host, once empty."""
-        from onestack.network.agent import netlink
+        from onestack.common import netlink
 
         record = self._dhcp.root.parent / "bridges"
         made = set(record.read_text().split()) if record.exists() else set()

@@ -9,7 +9,7 @@ import os
 import signal
 import subprocess
 
-from onestack.network.agent import netlink
+from onestack.common import netlink
 
 
 def namespace_pids(name: str) -> list[int]:

@@ -17,7 +17,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from onestack.network.agent import netlink
+from onestack.common import netlink
 
 LOG = logging.getLogger(__name__)
 LEASE_SECONDS = 86400

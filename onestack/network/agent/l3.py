@@ -13,7 +13,7 @@ import json
 import subprocess
 from typing import Any
 
-from onestack.network.agent import netlink
+from onestack.common import netlink
 
 QROUTER_PREFIX = "onestack-qrouter-"
 TABLE = "onestack-router"

@@ -18,7 +18,7 @@ def devname(port: dict[str, Any]) -> str:
 def plug(ports: Iterable[dict[str, Any]]) -> None:
     """The taps of ``ports`` (idempotent); a host that cannot make taps (not root) logs it
     and the guest starts without those NICs."""
-    from onestack.network.agent import netlink
+    from onestack.common import netlink
 
     for port in ports:
         if not port.get("id"):
@@ -31,7 +31,7 @@ def plug(ports: Iterable[dict[str, Any]]) -> None:
 
 
 def unplug(ports: Iterable[dict[str, Any]]) -> None:
-    from onestack.network.agent import netlink
+    from onestack.common import netlink
 
     for port in ports:
         try:

@@ -12,7 +12,7 @@ AGENT_TYPE = "Linux bridge agent"
 
 
 def bridge_name(network_id: str) -> str:
-    return "osbr" + network_id[:10]  # onestack.network.agent.netlink.bridge_name
+    return "osbr" + network_id[:10]  # onestack.common.netlink.bridge_name
 
 
 class LinuxBridgeDriver(MechanismDriver):

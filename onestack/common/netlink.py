@@ -1,5 +1,6 @@
-"""The kernel objects of the dataplane, through pyroute2 (netlink), synchronous: the agent
-calls these in a worker thread.
+"""The kernel objects of the dataplane, through pyroute2 (netlink), synchronous (callers use a
+worker thread): shared by the Networking agent and the QEMU driver's VIF plugging, whose
+taps the agent finds by their alias.
 
 Naming (every device at most 15 characters, every object findable by ``cleanup``):
 - ``osbr<network[:10]>``: the bridge of a network;
